@@ -1,0 +1,7 @@
+// The command table. Add one line per command; modules load lazily so `mrigan --help` stays fast.
+export interface Command { summary: string; run(argv: string[]): Promise<number> }
+interface Entry { summary: string; load(): Promise<Command> }
+
+export const commands: Record<string, Entry> = {
+  info: { summary: 'print the engine build: threads, BLAS, CUDA devices, MPI', load: () => import('./info') },
+};

@@ -1,0 +1,12 @@
+// The engine: tensors and typed ops over the native addon.
+export * from './tensor';
+export { addonPath } from './native';
+export * from './ops/elementwise';
+export * from './ops/act';
+export * from './ops/rng';
+export * from './ops/conv';
+export * from './ops/dense';
+export * from './ops/norm';
+export * from './ops/loss';
+export * from './ops/adam';
+export * from './ops/gp';

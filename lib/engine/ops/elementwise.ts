@@ -1,0 +1,18 @@
+// Elementwise ops, reductions and bias add/grad (native/cpu/elementwise.cc).
+import { native } from '../native';
+import { Tensor } from '../tensor';
+
+export const add = (a: Tensor, b: Tensor): Tensor => new Tensor(native().add(a.h, b.h));
+export const mul = (a: Tensor, b: Tensor): Tensor => new Tensor(native().mul(a.h, b.h));
+export const scale = (x: Tensor, alpha: number): Tensor => new Tensor(native().scale(x.h, alpha));
+/** y += alpha * x, in place. */
+export const axpy = (alpha: number, x: Tensor, y: Tensor): void => native().axpy(alpha, x.h, y.h);
+/** Every element of t set to v, in place. */
+export const fill = (t: Tensor, v: number): void => native().fill(t.h, v);
+/** Sum of all elements, accumulated in float64. */
+export const sum = (x: Tensor): number => native().sum(x.h);
+export const mean = (x: Tensor): number => native().sum(x.h) / x.numel;
+/** y[n, c, ...] += b[c], in place (y is [n, c] or [n, c, h, w]). */
+export const biasAdd = (y: Tensor, b: Tensor): void => native().biasAdd(y.h, b.h);
+/** db[c] += Σ over n and space of dy[n, c, ...]. */
+export const biasGrad = (dy: Tensor, db: Tensor): void => native().biasGrad(dy.h, db.h);

@@ -1,0 +1,2 @@
+// mrigan: the public TypeScript API.
+export * from './engine';

@@ -1,0 +1,35 @@
+// CPU parallelism: OpenMP underneath, one knob (MRIGAN_THREADS, default all cores). Kernels call
+// parallel_for over independent work items; nesting is off, so a parallel kernel inside a parallel loop runs serially.
+#pragma once
+#include <cstdint>
+#include <omp.h>
+
+namespace mrigan {
+
+int num_threads();
+void set_num_threads(int n);
+
+template <typename F>
+inline void parallel_for(int64_t n, F&& f) {
+  if (n <= 0) return;
+  if (n == 1 || omp_in_parallel()) {
+    for (int64_t i = 0; i < n; ++i) f(i);
+    return;
+  }
+#pragma omp parallel for schedule(static)
+  for (int64_t i = 0; i < n; ++i) f(i);
+}
+
+// Splits [0, n) into contiguous chunks, one per thread: f(begin, end). For reductions with per-thread partials.
+template <typename F>
+inline void parallel_chunks(int64_t n, int64_t min_chunk, F&& f) {
+  if (n <= 0) return;
+  int64_t t = num_threads();
+  if (omp_in_parallel() || n < 2 * min_chunk) t = 1;
+  if (t > 1 && n / t < min_chunk) t = n / min_chunk;
+  if (t <= 1) { f(int64_t(0), n); return; }
+#pragma omp parallel for schedule(static) num_threads((int)t)
+  for (int64_t c = 0; c < t; ++c) f(n * c / t, n * (c + 1) / t);
+}
+
+}  // namespace mrigan

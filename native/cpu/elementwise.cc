@@ -1,0 +1,70 @@
+// Elementwise ops and bias add/grad. Memory-bound loops: parallel over large blocks, vectorised by the compiler.
+#include "core/parallel.h"
+#include "cpu/ops.h"
+#include <vector>
+
+namespace mrigan::cpu {
+
+static constexpr int64_t kBlock = 1 << 15;
+
+template <typename F>
+static void blocks(size_t n, F&& f) {
+  int64_t nb = ((int64_t)n + kBlock - 1) / kBlock;
+  parallel_for(nb, [&](int64_t b) {
+    size_t lo = (size_t)b * kBlock, hi = lo + kBlock < n ? lo + kBlock : n;
+    f(lo, hi);
+  });
+}
+
+void fill(float* y, size_t n, float v) {
+  blocks(n, [&](size_t lo, size_t hi) { for (size_t i = lo; i < hi; ++i) y[i] = v; });
+}
+void add(const float* a, const float* b, float* y, size_t n) {
+  blocks(n, [&](size_t lo, size_t hi) { for (size_t i = lo; i < hi; ++i) y[i] = a[i] + b[i]; });
+}
+void mul(const float* a, const float* b, float* y, size_t n) {
+  blocks(n, [&](size_t lo, size_t hi) { for (size_t i = lo; i < hi; ++i) y[i] = a[i] * b[i]; });
+}
+void scale(const float* x, float* y, size_t n, float alpha) {
+  blocks(n, [&](size_t lo, size_t hi) { for (size_t i = lo; i < hi; ++i) y[i] = alpha * x[i]; });
+}
+void axpy(float alpha, const float* x, float* y, size_t n) {
+  blocks(n, [&](size_t lo, size_t hi) { for (size_t i = lo; i < hi; ++i) y[i] += alpha * x[i]; });
+}
+
+double sum(const float* x, size_t n) {
+  int64_t nb = ((int64_t)n + kBlock - 1) / kBlock;
+  std::vector<double> part((size_t)nb, 0.0);
+  parallel_for(nb, [&](int64_t b) {
+    size_t lo = (size_t)b * kBlock, hi = lo + kBlock < n ? lo + kBlock : n;
+    double s = 0;
+    for (size_t i = lo; i < hi; ++i) s += x[i];
+    part[b] = s;
+  });
+  double s = 0;
+  for (double p : part) s += p;
+  return s;
+}
+
+void bias_add(float* y, const float* b, int64_t n, int64_t c, int64_t hw) {
+  parallel_for(n * c, [&](int64_t nc) {
+    float v = b[nc % c];
+    float* p = y + nc * hw;
+    for (int64_t i = 0; i < hw; ++i) p[i] += v;
+  });
+}
+
+void bias_grad(const float* dy, float* db, int64_t n, int64_t c, int64_t hw) {
+  parallel_for(c, [&](int64_t ch) {
+    double s = 0;
+    for (int64_t i = 0; i < n; ++i) {
+      const float* p = dy + (i * c + ch) * hw;
+      float t = 0;
+      for (int64_t j = 0; j < hw; ++j) t += p[j];
+      s += t;
+    }
+    db[ch] += (float)s;
+  });
+}
+
+}  // namespace mrigan::cpu
