@@ -48,3 +48,35 @@ describe('tensor', () => {
     expect(() => Tensor.zeros([4]).reshape([3])).to.throw(/cannot reshape/);
   });
 });
+
+describe('tidy', () => {
+  it('disposes what it created except the result and kept tensors', async () => {
+    const { tidy, keep } = await import('../lib/engine');
+    const outer = Tensor.zeros([2]);
+    let inner!: Tensor;
+    let kept!: Tensor;
+    const r = tidy(() => {
+      inner = Tensor.zeros([3]);
+      kept = keep(Tensor.zeros([1]));
+      return { out: Tensor.full([2], 1), n: 3 };
+    });
+    expect(inner.disposed).to.equal(true);
+    expect(kept.disposed).to.equal(false);
+    expect(r.out.disposed).to.equal(false);
+    expect(outer.disposed).to.equal(false);
+    // nested: the inner result joins the outer scope and is freed with it
+    let nestedResult!: Tensor;
+    tidy(() => {
+      nestedResult = tidy(() => Tensor.zeros([1]));
+      expect(nestedResult.disposed).to.equal(false);
+    });
+    expect(nestedResult.disposed).to.equal(true);
+  });
+
+  it('disposes everything when fn throws', async () => {
+    const { tidy } = await import('../lib/engine');
+    let t!: Tensor;
+    expect(() => tidy(() => { t = Tensor.zeros([1]); throw new Error('boom'); })).to.throw('boom');
+    expect(t.disposed).to.equal(true);
+  });
+});

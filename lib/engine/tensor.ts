@@ -1,5 +1,7 @@
-// Tensor: a typed handle on a native float32 NCHW buffer. Free it with dispose(); a FinalizationRegistry frees
-// forgotten ones when they are collected (and counts them, so tests can see leaks).
+// Tensor: a typed handle on a native float32 NCHW buffer. Free it with dispose() or create it inside tidy().
+// Safety net: the addon reports tensor bytes to V8 (GC pressure) and frees a collected tensor's memory, but Node
+// runs those finalizers only when the event loop turns — a long synchronous loop must dispose/tidy, or yield.
+// A FinalizationRegistry counts the tensors that were left to the collector, so tests can see leaks.
 import { native } from './native';
 
 export type Device = 'cpu' | `cuda:${number}`;
@@ -20,6 +22,7 @@ export class Tensor {
   constructor(h: NativeTensor) {
     this.h = h;
     registry.register(this, h, this);
+    if (scopes.length) scopes[scopes.length - 1].push(this);
   }
 
   static fromArray(data: ArrayLike<number>, shape: Shape, device: Device = 'cpu'): Tensor {
@@ -61,6 +64,46 @@ export class Tensor {
   }
 
   toString(): string { return `Tensor(shape=[${this.shape}], device=${this.device})`; }
+}
+
+const scopes: Tensor[][] = [];
+const kept = new WeakSet<Tensor>();
+
+/** Exempts t from disposal by the enclosing tidy() scopes. */
+export function keep<T extends Tensor>(t: T): T {
+  kept.add(t);
+  return t;
+}
+
+function collect(v: unknown, out: Set<Tensor>, depth = 0): void {
+  if (v instanceof Tensor) out.add(v);
+  else if (depth < 3 && Array.isArray(v)) for (const x of v) collect(x, out, depth + 1);
+  else if (depth < 3 && v && typeof v === 'object' && Object.getPrototypeOf(v) === Object.prototype)
+    for (const x of Object.values(v)) collect(x, out, depth + 1);
+}
+
+/**
+ * Runs fn and disposes every tensor created during it, except those it returns (directly, or in an array or
+ * plain object) and those passed to keep(). Returned tensors join the enclosing scope, if any.
+ */
+export function tidy<T>(fn: () => T): T {
+  scopes.push([]);
+  let result: T | undefined;
+  let ok = false;
+  try {
+    result = fn();
+    ok = true;
+    return result;
+  } finally {
+    const created = scopes.pop()!;
+    const survive = new Set<Tensor>();
+    if (ok) collect(result, survive);
+    for (const t of created) {
+      if (survive.has(t) || kept.has(t)) {
+        if (scopes.length && survive.has(t)) scopes[scopes.length - 1].push(t);
+      } else t.dispose();
+    }
+  }
 }
 
 /** How many tensors were freed by the garbage collector instead of dispose(). */

@@ -51,9 +51,15 @@ Napi::Value TensorWrap::Device(const Napi::CallbackInfo& info) {
   return Napi::String::New(info.Env(), device_str(t.device()));
 }
 Napi::Value TensorWrap::Disposed(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), disposed); }
-Napi::Value TensorWrap::Dispose(const Napi::CallbackInfo& info) {
+void TensorWrap::Release(Napi::Env env) {
+  if (external) Napi::MemoryManagement::AdjustExternalMemory(env, -external);
+  external = 0;
   t = Tensor();
   disposed = true;
+}
+void TensorWrap::Finalize(Napi::Env env) { Release(env); }
+Napi::Value TensorWrap::Dispose(const Napi::CallbackInfo& info) {
+  Release(info.Env());
   return info.Env().Undefined();
 }
 Napi::Value TensorWrap::ToArray(const Napi::CallbackInfo& info) {
@@ -78,6 +84,8 @@ Napi::Value wrap(Napi::Env env, Tensor t) {
   TensorWrap* w = TensorWrap::Unwrap(o);
   w->t = std::move(t);
   w->disposed = false;
+  w->external = (int64_t)(w->t.numel() * sizeof(float));
+  if (w->external) Napi::MemoryManagement::AdjustExternalMemory(env, w->external);
   return o;
 }
 

@@ -30,6 +30,9 @@ class TensorWrap : public Napi::ObjectWrap<TensorWrap> {
   explicit TensorWrap(const Napi::CallbackInfo& info);
   Tensor t;
   bool disposed = false;
+  int64_t external = 0;  // bytes reported to V8 so that forgotten tensors raise GC pressure
+  void Finalize(Napi::Env env) override;
+  void Release(Napi::Env env);
 
  private:
   Napi::Value Shape(const Napi::CallbackInfo& info);
