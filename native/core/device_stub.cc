@@ -5,7 +5,7 @@
 
 namespace mrigan {
 int cuda_device_count() { return 0; }
-const char* cuda_status() { return "built without CUDA (nvcc was not found at build time)"; }
+const char* cuda_status() { return "this build has no CUDA (nvcc not found at build time, or MRIGAN_NO_CUDA)"; }
 void* cuda_alloc(size_t, int) { throw Error("this mrigan build has no CUDA support"); }
 void cuda_free(void*, int) {}
 void cuda_memset0(void*, size_t, int) { throw Error("this mrigan build has no CUDA support"); }
