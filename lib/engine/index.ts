@@ -10,3 +10,4 @@ export * from './ops/norm';
 export * from './ops/loss';
 export * from './ops/adam';
 export * from './ops/gp';
+export * from './ops/rop';
