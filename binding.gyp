@@ -8,7 +8,7 @@
     "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED"],
     "cflags!": ["-fno-exceptions"],
     "cflags_cc!": ["-fno-exceptions", "-fno-rtti"],
-    "cflags_cc": ["-std=c++17", "-O3", "-march=native", "-fopenmp", "-fexceptions"],
+    "cflags_cc": ["-std=c++17", "-O3", "-march=native", "-fopenmp", "-fexceptions", "-fno-math-errno"],
     "ldflags": ["-fopenmp"],
     "conditions": [
       ["'<!(node -e \"console.log(require('fs').existsSync('/usr/include/x86_64-linux-gnu/cblas.h')||require('fs').existsSync('/usr/include/cblas.h'))\")'=='true'", {

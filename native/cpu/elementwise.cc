@@ -1,7 +1,10 @@
-// Elementwise ops and bias add/grad. Memory-bound loops: parallel over large blocks, vectorised by the compiler.
+// Elementwise ops and bias add/grad. Memory-bound loops: parallel over large blocks, vectorised by the compiler
+// (lambdas capture by value so stores through y cannot alias the scalars). Reductions (sum, bias_grad) accumulate
+// in float64; `omp simd reduction` lets the compiler vectorise them without -ffast-math.
+#include <vector>
+
 #include "core/parallel.h"
 #include "cpu/ops.h"
-#include <vector>
 
 namespace mrigan::cpu {
 
@@ -17,29 +20,31 @@ static void blocks(size_t n, F&& f) {
 }
 
 void fill(float* y, size_t n, float v) {
-  blocks(n, [&](size_t lo, size_t hi) { for (size_t i = lo; i < hi; ++i) y[i] = v; });
+  blocks(n, [=](size_t lo, size_t hi) { for (size_t i = lo; i < hi; ++i) y[i] = v; });
 }
 void add(const float* a, const float* b, float* y, size_t n) {
-  blocks(n, [&](size_t lo, size_t hi) { for (size_t i = lo; i < hi; ++i) y[i] = a[i] + b[i]; });
+  blocks(n, [=](size_t lo, size_t hi) { for (size_t i = lo; i < hi; ++i) y[i] = a[i] + b[i]; });
 }
 void mul(const float* a, const float* b, float* y, size_t n) {
-  blocks(n, [&](size_t lo, size_t hi) { for (size_t i = lo; i < hi; ++i) y[i] = a[i] * b[i]; });
+  blocks(n, [=](size_t lo, size_t hi) { for (size_t i = lo; i < hi; ++i) y[i] = a[i] * b[i]; });
 }
 void scale(const float* x, float* y, size_t n, float alpha) {
-  blocks(n, [&](size_t lo, size_t hi) { for (size_t i = lo; i < hi; ++i) y[i] = alpha * x[i]; });
+  blocks(n, [=](size_t lo, size_t hi) { for (size_t i = lo; i < hi; ++i) y[i] = alpha * x[i]; });
 }
 void axpy(float alpha, const float* x, float* y, size_t n) {
-  blocks(n, [&](size_t lo, size_t hi) { for (size_t i = lo; i < hi; ++i) y[i] += alpha * x[i]; });
+  blocks(n, [=](size_t lo, size_t hi) { for (size_t i = lo; i < hi; ++i) y[i] += alpha * x[i]; });
 }
 
 double sum(const float* x, size_t n) {
   int64_t nb = ((int64_t)n + kBlock - 1) / kBlock;
   std::vector<double> part((size_t)nb, 0.0);
-  parallel_for(nb, [&](int64_t b) {
+  double* P = part.data();
+  parallel_for(nb, [=](int64_t b) {
     size_t lo = (size_t)b * kBlock, hi = lo + kBlock < n ? lo + kBlock : n;
     double s = 0;
+#pragma omp simd reduction(+ : s)
     for (size_t i = lo; i < hi; ++i) s += x[i];
-    part[b] = s;
+    P[b] = s;
   });
   double s = 0;
   for (double p : part) s += p;
@@ -47,21 +52,39 @@ double sum(const float* x, size_t n) {
 }
 
 void bias_add(float* y, const float* b, int64_t n, int64_t c, int64_t hw) {
-  parallel_for(n * c, [&](int64_t nc) {
-    float v = b[nc % c];
+  if (hw == 1) {  // [n, c] after a Dense: rows of c, vectorised over channels
+    parallel_for(n, [=](int64_t i) {
+      float* p = y + i * c;
+      for (int64_t ch = 0; ch < c; ++ch) p[ch] += b[ch];
+    });
+    return;
+  }
+  parallel_for(n * c, [=](int64_t nc) {
+    const float v = b[nc % c];
     float* p = y + nc * hw;
     for (int64_t i = 0; i < hw; ++i) p[i] += v;
   });
 }
 
 void bias_grad(const float* dy, float* db, int64_t n, int64_t c, int64_t hw) {
-  parallel_for(c, [&](int64_t ch) {
+  if (hw == 1) {  // per-channel float64 accumulators over the rows, channel ranges in parallel
+    parallel_chunks(c, 64, [=](int64_t c0, int64_t c1) {
+      std::vector<double> acc((size_t)(c1 - c0), 0.0);
+      double* A = acc.data();
+      for (int64_t i = 0; i < n; ++i) {
+        const float* p = dy + i * c;
+        for (int64_t ch = c0; ch < c1; ++ch) A[ch - c0] += p[ch];
+      }
+      for (int64_t ch = c0; ch < c1; ++ch) db[ch] += (float)A[ch - c0];
+    });
+    return;
+  }
+  parallel_for(c, [=](int64_t ch) {
     double s = 0;
     for (int64_t i = 0; i < n; ++i) {
       const float* p = dy + (i * c + ch) * hw;
-      float t = 0;
-      for (int64_t j = 0; j < hw; ++j) t += p[j];
-      s += t;
+#pragma omp simd reduction(+ : s)
+      for (int64_t j = 0; j < hw; ++j) s += p[j];
     }
     db[ch] += (float)s;
   });
