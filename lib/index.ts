@@ -1,2 +1,4 @@
 // mrigan: the public TypeScript API.
 export * from './engine';
+export * from './nn';
+export * from './models';

@@ -1,0 +1,117 @@
+// The Layer contract shared by every layer in lib/nn, and a small base class with the common bookkeeping.
+//
+// MEMORY OWNERSHIP (tensors are native memory; a handle must be disposed exactly once by its owner):
+// - forward(x) BORROWS x and returns a NEW y that the caller owns. In both modes the layer caches what backward
+//   (and the gradient-penalty passes) need: borrowed references to x and/or y, plus tensors the layer made
+//   itself (dropout mask, batch statistics), which the layer OWNS. The caller must keep x and y alive until it
+//   is done with backward/jvp/pairBackward of that forward. Sequential does this for its intermediates.
+// - backward(dy) BORROWS dy, returns a NEW dx that the caller owns, and ACCUMULATES (+=) parameter grads.
+//   backward does not free the forward cache: the penalty's jvp and pairBackward reuse it after backward.
+// - The cache is freed by the next forward, by release(), or by dispose() (which also frees parameters and
+//   buffers). One forward per backward: a second forward replaces the first one's cache.
+// - A forward may return a view (same storage, new handle: Flatten, Reshape, Dropout in eval mode): disposing
+//   a view never frees storage that another handle still uses, so the caller may dispose it like any output.
+// - Cached tensors the layer owns, and its parameters, are keep()-ed, so a tidy() around a forward does not free them.
+//
+// GRADIENT PENALTY (DESIGN §5), optional methods another file adds per layer (not implemented here):
+//   jvp(xdot): ydot — tangent forward at the cached primal (uses the same cache as backward);
+//   pairBackward(ybar, ydotbar): { xbar, xdotbar } — adjoints of the primal and tangent inputs, accumulating
+//   parameter grads. Same ownership: arguments borrowed, results owned by the caller.
+import { Tensor, Shape, Device, keep, fill } from '../engine';
+
+/** A trainable tensor and its gradient (same shape and device). `role` tells init what distribution to use. */
+export interface Param {
+  name: string;
+  value: Tensor;
+  grad: Tensor;
+  role: 'weight' | 'bias' | 'gamma' | 'beta';
+}
+
+/** A non-trainable state tensor (BatchNorm running statistics). */
+export interface StateBuffer {
+  name: string;
+  value: Tensor;
+}
+
+export interface Layer {
+  /** Class name, e.g. 'Conv2d'. */
+  readonly kind: string;
+  /** Training mode (batch statistics in BatchNorm, masks in Dropout); eval otherwise. */
+  readonly training: boolean;
+  forward(x: Tensor): Tensor;
+  backward(dy: Tensor): Tensor;
+  params(): Param[];
+  buffers(): StateBuffer[];
+  train(mode?: boolean): this;
+  eval(): this;
+  /** Sets every parameter grad to 0. */
+  zeroGrad(): void;
+  /** Output shape for an input shape (including the batch dim), without running anything. */
+  outputShape(inShape: Shape): number[];
+  /** One-line description for summaries, e.g. 'Conv2d(1→32, k4 s2 p1)'. */
+  describe(): string;
+  /** Frees the forward cache (owned tensors; borrowed references are dropped). */
+  release(): void;
+  /** release() and frees parameters and buffers. The layer is unusable afterwards. */
+  dispose(): void;
+  jvp?(xdot: Tensor): Tensor;
+  pairBackward?(ybar: Tensor, ydotbar: Tensor): { xbar: Tensor; xdotbar: Tensor };
+}
+
+/** Common bookkeeping: parameter list, train/eval, zeroGrad, owned-cache release. */
+export abstract class LayerBase implements Layer {
+  abstract readonly kind: string;
+  training = true;
+  protected _params: Param[] = [];
+  protected _buffers: StateBuffer[] = [];
+
+  abstract forward(x: Tensor): Tensor;
+  abstract backward(dy: Tensor): Tensor;
+  abstract outputShape(inShape: Shape): number[];
+  abstract describe(): string;
+  /** Drops cached references and disposes cached tensors this layer owns. */
+  abstract release(): void;
+
+  params(): Param[] { return this._params; }
+  buffers(): StateBuffer[] { return this._buffers; }
+  train(mode = true): this { this.training = mode; return this; }
+  eval(): this { return this.train(false); }
+  zeroGrad(): void { for (const p of this._params) fill(p.grad, 0); }
+
+  dispose(): void {
+    this.release();
+    for (const p of this._params) { p.value.dispose(); p.grad.dispose(); }
+    for (const b of this._buffers) b.value.dispose();
+  }
+
+  /** Allocates a parameter (value filled with `init`, grad zeros), exempt from tidy(). */
+  protected addParam(name: string, shape: Shape, role: Param['role'], init: number, device: Device): Param {
+    const p: Param = { name, role, value: keep(Tensor.full(shape, init, device)), grad: keep(Tensor.zeros(shape, device)) };
+    this._params.push(p);
+    return p;
+  }
+  protected addBuffer(name: string, shape: Shape, init: number, device: Device): StateBuffer {
+    const b: StateBuffer = { name, value: keep(Tensor.full(shape, init, device)) };
+    this._buffers.push(b);
+    return b;
+  }
+  /** Throws unless a forward has filled the cache. */
+  protected need<T>(v: T | null, what: string): T {
+    if (v === null || (v instanceof Tensor && v.disposed))
+      throw new Error(`${this.kind}.${what}: no forward cache (call forward first, and keep its input/output alive until backward)`);
+    return v;
+  }
+}
+
+/** Number of elements per sample (everything but dim 0). */
+export const perSample = (s: Shape): number => s.slice(1).reduce((a, b) => a * b, 1);
+
+export function expectRank(kind: string, s: Shape, rank: number, what = 'input'): void {
+  if (s.length !== rank) throw new Error(`${kind}: ${what} must have ${rank} dims, got shape [${s}]`);
+}
+
+/** Disposes t if it is a tensor (helper for caches). */
+export function drop(t: Tensor | null): null {
+  if (t && !t.disposed) t.dispose();
+  return null;
+}
