@@ -1,0 +1,91 @@
+// Bindings of native/cpu/elementwise.cc: argument checks and dispatch only.
+#include "addon/ops_args.h"
+
+namespace mrigan::addon {
+
+// (a, b) → a op b, same shape and device.
+template <int Op>
+static Napi::Value Binary(const Napi::CallbackInfo& info) {
+  const char* fn = Op == 0 ? "add" : "mul";
+  need_args(info, 2, fn);
+  Tensor& a = arg_tensor(info, 0, "a");
+  Tensor& b = arg_tensor(info, 1, "b");
+  check_like(b, "b", a, "a");
+  Tensor y = empty(a.shape, a.device());
+  if (Op == 0) MRIGAN_DISPATCH(a, add, a.data(), b.data(), y.data(), a.numel());
+  else MRIGAN_DISPATCH(a, mul, a.data(), b.data(), y.data(), a.numel());
+  return wrap(info.Env(), y);
+}
+static Napi::Value Add(const Napi::CallbackInfo& info) { return Binary<0>(info); }
+static Napi::Value Mul(const Napi::CallbackInfo& info) { return Binary<1>(info); }
+
+// (x, alpha) → alpha·x
+static Napi::Value Scale(const Napi::CallbackInfo& info) {
+  need_args(info, 2, "scale");
+  Tensor& x = arg_tensor(info, 0, "x");
+  float alpha = arg_float(info, 1, "alpha");
+  Tensor y = empty(x.shape, x.device());
+  MRIGAN_DISPATCH(x, scale, x.data(), y.data(), x.numel(), alpha);
+  return wrap(info.Env(), y);
+}
+
+// (alpha, x, y): y += alpha·x in place
+static Napi::Value Axpy(const Napi::CallbackInfo& info) {
+  need_args(info, 3, "axpy");
+  float alpha = arg_float(info, 0, "alpha");
+  Tensor& x = arg_tensor(info, 1, "x");
+  Tensor& y = arg_tensor(info, 2, "y");
+  check_like(x, "x", y, "y");
+  MRIGAN_DISPATCH(y, axpy, alpha, x.data(), y.data(), y.numel());
+  return info.Env().Undefined();
+}
+
+// (t, v): every element set to v in place
+static Napi::Value Fill(const Napi::CallbackInfo& info) {
+  need_args(info, 2, "fill");
+  Tensor& t = arg_tensor(info, 0, "t");
+  float v = arg_float(info, 1, "value");
+  MRIGAN_DISPATCH(t, fill, t.data(), t.numel(), v);
+  return info.Env().Undefined();
+}
+
+// (x) → Σx as a float64 number
+static Napi::Value Sum(const Napi::CallbackInfo& info) {
+  need_args(info, 1, "sum");
+  Tensor& x = arg_tensor(info, 0, "x");
+  double s = MRIGAN_DISPATCH(x, sum, x.data(), x.numel());
+  return Napi::Number::New(info.Env(), s);
+}
+
+// (y [n, c] or [n, c, h, w], b [c]): y += b per channel, in place
+static Napi::Value BiasAdd(const Napi::CallbackInfo& info) {
+  need_args(info, 2, "biasAdd");
+  Tensor& y = arg_tensor(info, 0, "y");
+  Tensor& b = arg_tensor(info, 1, "b");
+  NCHW g = nc_hw(y, "biasAdd", "y");
+  check_per_channel(g.c, y, "y", {{&b, "b"}});
+  MRIGAN_DISPATCH(y, bias_add, y.data(), b.data(), g.n, g.c, g.hw);
+  return info.Env().Undefined();
+}
+
+// (dy [n, c] or [n, c, h, w], db [c]): db += Σ dy over n and space
+static Napi::Value BiasGrad(const Napi::CallbackInfo& info) {
+  need_args(info, 2, "biasGrad");
+  Tensor& dy = arg_tensor(info, 0, "dy");
+  Tensor& db = arg_tensor(info, 1, "db");
+  NCHW g = nc_hw(dy, "biasGrad", "dy");
+  check_per_channel(g.c, dy, "dy", {{&db, "db"}});
+  MRIGAN_DISPATCH(dy, bias_grad, dy.data(), db.data(), g.n, g.c, g.hw);
+  return info.Env().Undefined();
+}
+
+MRIGAN_EXPORT("add", Add);
+MRIGAN_EXPORT("mul", Mul);
+MRIGAN_EXPORT("scale", Scale);
+MRIGAN_EXPORT("axpy", Axpy);
+MRIGAN_EXPORT("fill", Fill);
+MRIGAN_EXPORT("sum", Sum);
+MRIGAN_EXPORT("biasAdd", BiasAdd);
+MRIGAN_EXPORT("biasGrad", BiasGrad);
+
+}  // namespace mrigan::addon

@@ -1,0 +1,23 @@
+// Binding of native/cpu/gp.cc (gradient penalty, DESIGN §5): argument checks and dispatch only.
+#include "addon/ops_args.h"
+
+namespace mrigan::addon {
+
+// (g [n, ...], lambda) → [gp (number), v (g's shape), norms [n]]
+static Napi::Value GpNormV(const Napi::CallbackInfo& info) {
+  const char* fn = "gpNormV";
+  need_args(info, 2, fn);
+  Tensor& g = arg_tensor(info, 0, "g");
+  float lambda = arg_float_in(info, 1, fn, "lambda", "finite and >= 0", [](float x) { return x >= 0.0f; });
+  MRIGAN_CHECK(g.ndim() >= 1 && g.numel() > 0, fn, ": g must be a non-empty [n, ...] tensor, got shape ",
+               shape_str(g.shape));
+  int64_t n = g.dim(0), d = (int64_t)g.numel() / n;
+  Tensor v = empty(g.shape, g.device()), norms = empty({n}, g.device());
+  double gp = MRIGAN_DISPATCH(g, gp_norm_v, g.data(), v.data(), norms.data(), n, d, lambda);
+  Napi::Env env = info.Env();
+  return result(env, {Napi::Number::New(env, gp), wrap(env, v), wrap(env, norms)});
+}
+
+MRIGAN_EXPORT("gpNormV", GpNormV);
+
+}  // namespace mrigan::addon
