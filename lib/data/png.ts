@@ -1,0 +1,58 @@
+// PNG slices in and out (pngjs): folders of exported slices as a dataset source, and preview grids.
+import * as fs from 'fs';
+import { PNG } from 'pngjs';
+import { DataError } from './errors';
+
+/**
+ * Reads a PNG as gray values 0..255 (float32, row-major). Colour is converted with the ITU-R 601 luma weights
+ * that tf.image.rgb_to_grayscale uses (0.2989 R + 0.5870 G + 0.1140 B); alpha is ignored; 16-bit samples are
+ * scaled to 0..255 (pngjs does that).
+ */
+export function readPngGray(file: string): { width: number; height: number; data: Float32Array } {
+  let png: PNG;
+  try {
+    png = PNG.sync.read(fs.readFileSync(file));
+  } catch (e) {
+    throw new DataError(file, `not a readable PNG (${(e as Error).message})`);
+  }
+  const { width, height, data } = png;
+  const out = new Float32Array(width * height);
+  for (let i = 0, p = 0; i < out.length; i++, p += 4) out[i] = 0.2989 * data[p] + 0.587 * data[p + 1] + 0.114 * data[p + 2];
+  return { width, height, data: out };
+}
+
+/** Width and height from the PNG signature and IHDR chunk, without decoding (for validating before writing). */
+export function pngSize(file: string): { width: number; height: number; bytes: number } {
+  const fd = fs.openSync(file, 'r');
+  const b = Buffer.alloc(24);
+  let got: number;
+  try { got = fs.readSync(fd, b, 0, 24, 0); } finally { fs.closeSync(fd); }
+  if (got < 24 || b.readUInt32BE(0) !== 0x89504e47 || b.toString('latin1', 12, 16) !== 'IHDR') throw new DataError(file, 'not a PNG file (bad signature or no IHDR chunk)');
+  const width = b.readUInt32BE(16), height = b.readUInt32BE(20);
+  if (!(width >= 1 && width <= 16384 && height >= 1 && height <= 16384)) throw new DataError(file, `absurd PNG size ${width}×${height}`);
+  return { width, height, bytes: fs.statSync(file).size };
+}
+
+/** Writes an 8-bit gray PNG from values in [lo, hi] (clamped). */
+export function writePngGray(file: string, width: number, height: number, values: ArrayLike<number>, lo = -1, hi = 1): void {
+  const png = new PNG({ width, height, colorType: 0, inputColorType: 0, bitDepth: 8 });
+  // pngjs takes RGBA input by default; with inputColorType 0 it wants one byte per pixel.
+  const buf = Buffer.alloc(width * height);
+  const k = 255 / (hi - lo);
+  for (let i = 0; i < width * height; i++) buf[i] = Math.max(0, Math.min(255, Math.round((values[i] - lo) * k)));
+  png.data = buf;
+  fs.writeFileSync(file, PNG.sync.write(png, { colorType: 0, inputColorType: 0, bitDepth: 8 }));
+}
+
+/** Tiles equally sized images (values in [-1, 1]) into a grid of `cols` columns with a 2-pixel gap. */
+export function tileGrid(images: Float32Array[], h: number, w: number, cols: number): { width: number; height: number; data: Float32Array } {
+  const gap = 2;
+  const rows = Math.ceil(images.length / cols);
+  const width = cols * w + (cols - 1) * gap, height = rows * h + (rows - 1) * gap;
+  const data = new Float32Array(width * height).fill(-1);
+  images.forEach((img, t) => {
+    const r0 = Math.floor(t / cols) * (h + gap), c0 = (t % cols) * (w + gap);
+    for (let r = 0; r < h; r++) data.set(img.subarray(r * w, (r + 1) * w), (r0 + r) * width + c0);
+  });
+  return { width, height, data };
+}
