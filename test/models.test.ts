@@ -50,9 +50,10 @@ describe('models', () => {
     expect(g.params()[0].value.shape).to.deep.equal([512 * 16, 64]);
     expect(g.summary([2, 64])).to.match(/Dropout\(0\.5\)/);
     const d = buildModel('dcgan', 'discriminator', { size: 128, channels: 3, width: 64, init: false });
-    expect(d.params()[0].value.shape).to.deep.equal([64, 3, 4, 4]);
+    expect(d.params()[0].value.shape, "width 64 = channels at 128×128, so 128 at 64×64").to.deep.equal([128, 3, 4, 4]);
     expect(() => buildModel('dcgan', 'generator', { size: 100 as ImageSize })).to.throw(/size must be 64, 128 or 256/);
-    expect(() => buildModel('dcgan', 'generator', { width: 3 })).to.throw(/width 3 gives/);
+    expect(() => buildModel('dcgan', 'generator', { width: 2.5 })).to.throw(/width must be a positive integer, got 2.5/);
+    expect(() => buildModel('cepa2024', 'discriminator', { channels: 0 })).to.throw(/channels must be a positive integer/);
     expect(() => buildModel('nope' as Arch, 'generator')).to.throw(/unknown architecture 'nope'/);
     g.dispose();
     d.dispose();

@@ -3,8 +3,15 @@
 lib/models/*.ts, so that parameter names (nn.Sequential indices: `3.weight`, `4.running_mean`) and shapes match
 the TypeScript models and weights exchange through safetensors without conversion.
 
-Run:  /usr/bin/python3 bench/reference/models.py            # parameter counts and output shapes at 64/128/256
-      /usr/bin/python3 bench/reference/models.py --json     # the same as JSON (test/models.test.ts can compare)
+Run:  /usr/bin/python3 bench/reference/models.py                  # parameter counts and output shapes at 64/128/256
+      /usr/bin/python3 bench/reference/models.py --json > bench/reference/models.json   # what test/models.test.ts reads
+      /usr/bin/python3 bench/reference/models.py check W.safetensors IO.safetensors ARCH ROLE SIZE
+          loads mrigan's weights with load_state_dict(strict=True), runs the eval-mode forward on IO's `x` and
+          compares with IO's `y` (mrigan's output); exit 1 beyond the tolerance
+      /usr/bin/python3 bench/reference/models.py export ARCH ROLE SIZE W.safetensors IO.safetensors
+          writes a PyTorch-initialised state_dict and an eval-mode (x, y) pair for mrigan to load and check
+      (bench/reference/interop.ts drives both directions.) Debian's python3-safetensors is not packaged, so the
+      files are read and written here by hand from the format's description (struct + json + torch.frombuffer).
 
 Layer rules (same as lib/models):
 - channels are tied to resolution: at r×r a `dcgan` feature map has width·128/r channels (w = 32 → 32 at 128,
@@ -16,6 +23,7 @@ Layer rules (same as lib/models):
 import argparse
 import json
 import math
+import struct
 
 import torch
 from torch import nn
@@ -113,7 +121,82 @@ def describe(arch, role, size, channels=1):
     }
 
 
+DTYPES = {'F32': (torch.float32, 4), 'I64': (torch.int64, 8), 'F64': (torch.float64, 8)}
+
+
+def read_safetensors(path):
+    with open(path, 'rb') as f:
+        buf = f.read()
+    (n,) = struct.unpack('<Q', buf[:8])
+    header = json.loads(buf[8:8 + n])
+    header.pop('__metadata__', None)
+    out = {}
+    for name, e in header.items():
+        dt, size = DTYPES[e['dtype']]
+        b, end = e['data_offsets']
+        raw = bytearray(buf[8 + n + b:8 + n + end])
+        out[name] = (torch.frombuffer(raw, dtype=dt) if raw else torch.zeros(0, dtype=dt)).reshape(e['shape'])
+    return out
+
+
+def write_safetensors(path, tensors):
+    header, blobs, off = {}, [], 0
+    for name, t in tensors.items():
+        t = t.detach().contiguous().cpu()
+        dtype = {torch.float32: 'F32', torch.int64: 'I64'}[t.dtype]
+        raw = t.numpy().tobytes()
+        header[name] = {'dtype': dtype, 'shape': list(t.shape), 'data_offsets': [off, off + len(raw)]}
+        blobs.append(raw)
+        off += len(raw)
+    h = json.dumps(header).encode()
+    h += b' ' * ((8 - len(h) % 8) % 8)
+    with open(path, 'wb') as f:
+        f.write(struct.pack('<Q', len(h)) + h + b''.join(blobs))
+
+
+def check(weights, io, arch, role, size):
+    m, _ = build(arch, role, size)
+    m.load_state_dict(read_safetensors(weights), strict=True)
+    m.eval()
+    t = read_safetensors(io)
+    with torch.no_grad():
+        y = m(t['x'])
+    err = (y - t['y']).abs().max().item()
+    scale = t['y'].abs().max().item()
+    ok = err <= 1e-4 * scale + 1e-6
+    print(f"{arch} {role} {size}: PyTorch eval forward on mrigan's weights vs mrigan's output: max |err| {err:.3g} "
+          f"(max |y| {scale:.3g}) {'OK' if ok else 'MISMATCH'}")
+    return ok
+
+
+def export(arch, role, size, weights, io):
+    torch.manual_seed(1)
+    m, in_shape = build(arch, role, size)
+    with torch.no_grad():  # non-trivial running statistics, so eval mode tests them too
+        for mod in m.modules():
+            if isinstance(mod, (nn.BatchNorm1d, nn.BatchNorm2d)):
+                mod.running_mean.uniform_(-0.1, 0.1)
+                mod.running_var.uniform_(0.5, 1.5)
+                mod.num_batches_tracked.fill_(7)
+                mod.weight.uniform_(0.5, 1.5)
+                mod.bias.uniform_(-0.1, 0.1)
+    m.eval()
+    x = torch.randn(*in_shape)
+    with torch.no_grad():
+        y = m(x)
+    write_safetensors(weights, m.state_dict())
+    write_safetensors(io, {'x': x, 'y': y})
+
+
 if __name__ == '__main__':
+    import sys
+    if len(sys.argv) > 1 and sys.argv[1] == 'check':
+        w, io, arch, role, size = sys.argv[2:7]
+        sys.exit(0 if check(w, io, arch, role, int(size)) else 1)
+    if len(sys.argv) > 1 and sys.argv[1] == 'export':
+        arch, role, size, w, io = sys.argv[2:7]
+        export(arch, role, int(size), w, io)
+        sys.exit(0)
     ap = argparse.ArgumentParser()
     ap.add_argument('--json', action='store_true')
     a = ap.parse_args()

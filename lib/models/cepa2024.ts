@@ -17,11 +17,8 @@ const D_BLOCKS: [number, number, number, number][] = [
 ];
 const D_FIRST: Record<number, number> = { 256: 32, 128: 64, 64: 128 };
 
-function scaled(f: number, width: number): number {
-  const c = (f * width) / 32;
-  if (!Number.isInteger(c) || c < 1) throw new Error(`${ARCH}: width ${width} gives ${c} filters for the ${f}-filter layer; use a power of two`);
-  return c;
-}
+/** Filters scaled by width/32 (every pinned filter count is a multiple of 32, so an integer for any integer width). */
+const scaled = (f: number, width: number): number => (f * width) / 32;
 
 function common(o: ModelOptions): { size: number; C: number; width: number; p: number } {
   const size = checkSize(ARCH, o.size ?? 256);

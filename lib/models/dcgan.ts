@@ -7,11 +7,8 @@ import { ModelOptions, checkSize, positiveInt, rngs, finish } from './common';
 
 const ARCH = 'dcgan';
 
-function channelsAt(r: number, width: number): number {
-  const c = (width * 128) / r;
-  if (!Number.isInteger(c)) throw new Error(`${ARCH}: width ${width} gives ${c} channels at ${r}×${r}; use a power of two`);
-  return c;
-}
+/** Channels at r×r (r ≤ 128, so an integer for any integer width). */
+const channelsAt = (r: number, width: number): number => (width * 128) / r;
 
 function common(o: ModelOptions): { size: number; C: number; width: number; p: number } {
   const size = checkSize(ARCH, o.size ?? 256);

@@ -31,14 +31,21 @@ export const hostF32 = (data: Float32Array, shape: readonly number[]): HostTenso
 export const hostI64 = (data: BigInt64Array, shape: readonly number[]): HostTensor => ({ dtype: 'I64', shape: [...shape], data: bytesOf(data) });
 export const hostOf = (t: Tensor): HostTensor => hostF32(t.toFloat32Array(), t.shape);
 
+/** A fresh, aligned copy (Buffer.slice would share the pooled memory). */
+function copyBytes(b: Uint8Array): ArrayBuffer {
+  const c = new Uint8Array(b.byteLength);
+  c.set(b);
+  return c.buffer;
+}
+
 /** The values of an F32 entry (copied to an aligned buffer). */
 export function asF32(e: HostTensor, name = 'tensor'): Float32Array {
   if (e.dtype !== 'F32') throw new Error(`${name}: dtype ${e.dtype}, expected F32`);
-  return new Float32Array(e.data.slice().buffer);
+  return new Float32Array(copyBytes(e.data));
 }
 export function asI64(e: HostTensor, name = 'tensor'): BigInt64Array {
   if (e.dtype !== 'I64') throw new Error(`${name}: dtype ${e.dtype}, expected I64`);
-  return new BigInt64Array(e.data.slice().buffer);
+  return new BigInt64Array(copyBytes(e.data));
 }
 
 /** Serialises tensors (in the map's order) and string metadata. */
