@@ -1,0 +1,120 @@
+// Elementwise ops, sum and bias add/grad against float64 loops. Tolerances: add/mul/scale/biasAdd are single
+// float32 roundings of the exact result, so they must equal Math.fround of the float64 value bit for bit; axpy may
+// be fused (one rounding instead of two): rtol 1e-6; sum is float64-accumulated: |err| <= 1e-12·Σ|x|; biasGrad is
+// a float64 sum rounded to float32 and added to db in float32: rtol 1e-6 + atol 1e-6·Σ|dy|/n.
+import { expect } from 'chai';
+import { Tensor, add, mul, scale, axpy, fill, sum, mean, biasAdd, biasGrad } from '../lib/engine';
+import { native } from '../lib/engine/native';
+import { randArray, expectClose } from './helpers';
+
+const f32 = Math.fround;
+const numel = (s: number[]): number => s.reduce((a, b) => a * b, 1);
+// Odd sizes, a single element, an empty tensor, and sizes that span several parallel blocks (32768 elements).
+const shapes: number[][] = [[1], [7], [3, 5], [2, 3, 5, 7], [0, 4], [100003], [3, 33000]];
+
+describe('elementwise', () => {
+  it('add, mul and scale are single roundings of the float64 result', () => {
+    shapes.forEach((s, k) => {
+      const n = numel(s);
+      const a = randArray(n, 10 + k, -3, 3), b = randArray(n, 20 + k, -3, 3);
+      const ta = Tensor.fromArray(a, s), tb = Tensor.fromArray(b, s);
+      const alpha = -1.37;
+      const ys = [add(ta, tb), mul(ta, tb), scale(ta, alpha)];
+      for (const y of ys) expect(y.shape).to.deep.equal(s);
+      const [ya, ym, ysc] = ys.map((t) => t.toFloat32Array());
+      for (let i = 0; i < n; i++) {
+        if (ya[i] !== f32(a[i] + b[i])) expect.fail(`add[${i}] ${ya[i]} != ${f32(a[i] + b[i])} (shape ${s})`);
+        if (ym[i] !== f32(a[i] * b[i])) expect.fail(`mul[${i}] ${ym[i]} != ${f32(a[i] * b[i])}`);
+        if (ysc[i] !== f32(f32(alpha) * a[i])) expect.fail(`scale[${i}]`);
+      }
+    });
+  });
+
+  it('axpy and fill work in place', () => {
+    shapes.forEach((s, k) => {
+      const n = numel(s);
+      const x = randArray(n, 30 + k), y = randArray(n, 40 + k);
+      const tx = Tensor.fromArray(x, s), ty = Tensor.fromArray(y, s);
+      axpy(0.25, tx, ty);
+      const want = Array.from(y, (v, i) => v + 0.25 * x[i]);
+      expectClose(ty.toFloat32Array(), want, 1e-6, 1e-7, `axpy ${s}`);
+      fill(ty, -2.5);
+      expect(ty.toArray().every((v) => v === -2.5)).to.equal(true);
+    });
+    // y += alpha·y (x and y the same tensor)
+    const t = Tensor.fromArray([1, 2, 3], [3]);
+    axpy(2, t, t);
+    expect(t.toArray()).to.deep.equal([3, 6, 9]);
+  });
+
+  it('sum and mean accumulate in float64', () => {
+    shapes.forEach((s, k) => {
+      const n = numel(s);
+      const x = randArray(n, 50 + k, -1, 1);
+      let want = 0, abs = 0;
+      for (const v of x) { want += v; abs += Math.abs(v); }
+      const t = Tensor.fromArray(x, s);
+      expect(Math.abs(sum(t) - want)).to.be.at.most(1e-12 * abs + 1e-300, `sum ${s}`);
+      if (n) expect(Math.abs(mean(t) - want / n)).to.be.at.most(1e-12 * abs / n + 1e-300);
+    });
+    // 2^24 + 1 ones: a float32 accumulator would stop at 2^24
+    const big = Tensor.full([(1 << 24) + 1], 1);
+    expect(sum(big)).to.equal((1 << 24) + 1);
+    big.dispose();
+    expect(sum(Tensor.zeros([0]))).to.equal(0);
+  });
+
+  const biasShapes: number[][] = [[1, 1], [5, 7], [2, 3, 5, 7], [1, 4, 1, 1], [3, 2, 17, 33], [64, 300]];
+
+  it('biasAdd adds b[c] per channel for [n, c] and [n, c, h, w]', () => {
+    biasShapes.forEach((s, k) => {
+      const n = numel(s), c = s[1], hw = n / (s[0] * c);
+      const y = randArray(n, 60 + k), b = randArray(c, 70 + k);
+      const ty = Tensor.fromArray(y, s);
+      biasAdd(ty, Tensor.fromArray(b, [c]));
+      const got = ty.toFloat32Array();
+      for (let i = 0; i < n; i++) {
+        const ch = Math.floor(i / hw) % c;
+        if (got[i] !== f32(y[i] + b[ch])) expect.fail(`biasAdd ${s} [${i}]: ${got[i]} != ${f32(y[i] + b[ch])}`);
+      }
+    });
+  });
+
+  it('biasGrad accumulates Σ dy over batch and space into db', () => {
+    biasShapes.forEach((s, k) => {
+      const n = numel(s), c = s[1], hw = n / (s[0] * c);
+      const dy = randArray(n, 80 + k), db0 = randArray(c, 90 + k);
+      const want = Array.from(db0, (v) => v);
+      let abs = 0;
+      for (let i = 0; i < n; i++) { want[Math.floor(i / hw) % c] += dy[i]; abs += Math.abs(dy[i]); }
+      const tdb = Tensor.fromArray(db0, [c]);
+      biasGrad(Tensor.fromArray(dy, s), tdb);
+      expectClose(tdb.toFloat32Array(), want, 1e-6, 1e-6 * abs / c, `biasGrad ${s}`);
+    });
+  });
+
+  it('rejects bad arguments with errors that name them', () => {
+    const a = Tensor.zeros([2, 3]), b = Tensor.zeros([3, 2]), c = Tensor.zeros([6]);
+    expect(() => add(a, b)).to.throw(/b must have shape \[2, 3\], got \[3, 2\]/);
+    expect(() => mul(a, c)).to.throw(/b must have shape/);
+    expect(() => native().add(a.h)).to.throw(/add: expected 2 arguments/);
+    expect(() => native().add(a.h, {})).to.throw(/argument 2 \(b\) must be a Tensor/);
+    expect(() => scale(a, NaN)).to.throw(/alpha.*finite/);
+    expect(() => scale(a, 1e39)).to.throw(/alpha.*float32/);
+    expect(() => native().scale(a.h, '2')).to.throw(/alpha.*number/);
+    expect(() => axpy(1, b, a)).to.throw(/x must have shape \[2, 3\]/);
+    expect(() => axpy(Infinity, a, a)).to.throw(/alpha.*finite/);
+    expect(() => fill(a, NaN)).to.throw(/value.*finite/);
+    expect(() => native().sum(42)).to.throw(/x.*must be a Tensor/);
+    expect(() => biasAdd(c, Tensor.zeros([6]))).to.throw(/biasAdd: y must be \[n, c\] or \[n, c, h, w\]/);
+    expect(() => biasAdd(Tensor.zeros([2, 3, 4]), Tensor.zeros([3]))).to.throw(/biasAdd: y must be/);
+    expect(() => biasAdd(a, Tensor.zeros([2]))).to.throw(/b must have shape \[3\]/);
+    expect(() => biasAdd(a, Tensor.zeros([1, 3]))).to.throw(/b must have shape \[3\]/);
+    expect(() => biasGrad(a, Tensor.zeros([4]))).to.throw(/db must have shape \[3\]/);
+    expect(() => biasGrad(c, Tensor.zeros([6]))).to.throw(/biasGrad: dy must be/);
+    const d = Tensor.zeros([2, 3]);
+    d.dispose();
+    expect(() => add(a, d)).to.throw(/disposed/);
+    expect(() => biasGrad(a, d)).to.throw(/disposed/);
+  });
+});
