@@ -13,3 +13,5 @@ export type { Dataset, DatasetHeader, SliceRecord, SourceRecord, SliceDType } fr
 export { prepareDataset, writePreview, pngSources, niftiSources } from './prepare';
 export type { PrepareOptions, PrepareResult, PrepareSource } from './prepare';
 export { readPngGray, writePngGray, tileGrid } from './png';
+export { phantomSubject, writePhantom, phantomSubjectId, BRATS_SHAPE } from './phantom';
+export type { PhantomOptions, PhantomSubject, PhantomSubjectParams } from './phantom';

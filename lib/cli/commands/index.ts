@@ -4,4 +4,6 @@ interface Entry { summary: string; load(): Promise<Command> }
 
 export const commands: Record<string, Entry> = {
   info: { summary: 'print the engine build: threads, BLAS, CUDA devices, MPI', load: () => import('./info') },
+  prepare: { summary: 'turn BraTS folders, NIfTI volumes or PNG slices into a dataset file', load: () => import('./prepare') },
+  phantom: { summary: 'write procedural BraTS-layout brain volumes with tumours', load: () => import('./phantom') },
 };
