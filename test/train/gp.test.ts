@@ -128,12 +128,15 @@ function checkCritic(D: Sequential, xShape: number[], dropRng: Rng | null, perTe
   expect(r.gp).to.be.closeTo(want.gp, 1e-4 * Math.abs(want.gp) + 1e-7);
   close(r.norms, want.norms, 'norms');
   let total = 0;
+  // absolute tolerance on the scale of the whole gradient: a conv bias in front of training-mode BN has an exactly
+  // zero penalty gradient, which float32 reproduces only to rounding of the other terms
+  const scale = Math.max(...[...grads.values()].map(maxAbs));
   for (const p of ref.params) {
     const got = grads.get(p.name)!;
     const idx = Array.from({ length: Math.min(perTensor, p.d.length) }, (_, k) => Math.floor((k * p.d.length) / Math.min(perTensor, p.d.length)));
     const fd = idx.map((i) => diff(() => gp64(ref, xhat, lambda).gp, p.d, i, 1e-5));
     total += maxAbs(fd);
-    expectClose(idx.map((i) => got[i]), fd, 2e-3, 1e-4 * Math.max(maxAbs(got), 1e-4), `∂GP/∂${p.name}`);
+    expectClose(idx.map((i) => got[i]), fd, 2e-3, 2e-5 * scale, `∂GP/∂${p.name}`);
   }
   expect(total, 'the penalty gradient is not trivially zero').to.be.greaterThan(1e-3);
 }
@@ -152,13 +155,14 @@ describe('gradient penalty: ∂GP/∂θ of whole critics vs float64 differences'
     checkCritic(D, [3, 1, 8, 8], rng, 1000);
   });
 
-  it('the real builders at 64×64 (dcgan critic, cepa2024 discriminator), narrow widths', function () {
-    this.timeout(120000);
-    for (const arch of ['dcgan', 'cepa2024'] as const) {
+  for (const arch of ['dcgan', 'cepa2024'] as const) {
+    it(`the real ${arch} critic builder at 64×64 (narrow width)`, function () {
+      if (arch === 'cepa2024' && !process.env.MRIGAN_SLOW) this.skip(); // ~10 s of float64 loops: npm run test:slow
+      this.timeout(120000);
       const D = buildModel(arch, 'critic', { size: 64, width: arch === 'dcgan' ? 1 : 2, seed: 3 });
       randomize(D);
       checkCritic(D, [2, 1, 64, 64], null, 3);
       releaseTangents(D);
-    }
-  });
+    });
+  }
 });

@@ -1,0 +1,114 @@
+// Checkpoints of a run: RUN_DIR/checkpoints/step-NNNNNNNN/ holds
+//   G.safetensors, D.safetensors   model weights, BN buffers and counters (PyTorch state_dict names: load_state_dict works)
+//   optim.safetensors              Adam moments, `G.<param>.exp_avg` / `.exp_avg_sq` and `D.…`
+//   state.json                     epoch/iteration/step, Adam step counts, Philox offsets, the config
+// A checkpoint is written into a hidden staging folder (each file fsynced), renamed into place, and only then
+// published by replacing RUN_DIR/checkpoints/latest.json atomically. A crash at any point leaves latest.json naming
+// the previous complete checkpoint. The two newest checkpoints are kept.
+import * as fs from 'fs';
+import * as path from 'path';
+import { Tensor } from '../engine';
+import { Sequential, Adam, saveModel, loadModel, saveTensors, loadTensorsInto } from '../nn';
+import { TrainConfig } from './config';
+import { writeFileAtomic, renameDirAtomic } from './fsutil';
+
+export const CHECKPOINT_VERSION = 1;
+
+export interface TrainState {
+  version: number;
+  /** Epochs completed. */
+  epoch: number;
+  /** Iterations (batches) completed within the current epoch. */
+  iter: number;
+  /** Generator steps (= iterations) completed in the whole run. */
+  step: number;
+  /** Adam step counts. */
+  optG: number;
+  optD: number;
+  /** Philox offsets of the run's streams (name → offset in blocks). */
+  rng: Record<string, number>;
+  config: TrainConfig;
+  time: string;
+}
+
+export interface CheckpointParts { G: Sequential; D: Sequential; optG: Adam; optD: Adam; state: TrainState }
+
+const dirName = (step: number): string => `step-${String(step).padStart(8, '0')}`;
+export const checkpointsDir = (runDir: string): string => path.join(runDir, 'checkpoints');
+
+function optimTensors(optG: Adam, optD: Adam): Map<string, Tensor> {
+  const m = new Map<string, Tensor>();
+  for (const [k, t] of optG.exportState().tensors) m.set(`G.${k}`, t);
+  for (const [k, t] of optD.exportState().tensors) m.set(`D.${k}`, t);
+  return m;
+}
+
+/**
+ * Writes a checkpoint and publishes it. `hook(stage)` runs after each file is written (tests use it to kill the
+ * process half-way). Returns the checkpoint folder.
+ */
+export function saveCheckpoint(runDir: string, p: CheckpointParts, hook?: (stage: string) => void): string {
+  const root = checkpointsDir(runDir);
+  fs.mkdirSync(root, { recursive: true });
+  const name = dirName(p.state.step);
+  const stage = path.join(root, `.staging-${name}-${process.pid}`);
+  fs.rmSync(stage, { recursive: true, force: true });
+  fs.mkdirSync(stage);
+  const meta = { format: 'mrigan-checkpoint', arch: p.state.config.arch, size: String(p.state.config.size) };
+  saveModel(path.join(stage, 'G.safetensors'), p.G, { ...meta, role: 'generator' });
+  hook?.('G');
+  saveModel(path.join(stage, 'D.safetensors'), p.D, { ...meta, role: p.state.config.model === 'wgan-gp' ? 'critic' : 'discriminator' });
+  hook?.('D');
+  saveTensors(path.join(stage, 'optim.safetensors'), optimTensors(p.optG, p.optD), { G_steps: String(p.optG.steps), D_steps: String(p.optD.steps) });
+  hook?.('optim');
+  writeFileAtomic(path.join(stage, 'state.json'), JSON.stringify(p.state, null, 1));
+  hook?.('state');
+  const dir = path.join(root, name);
+  fs.rmSync(dir, { recursive: true, force: true });
+  renameDirAtomic(stage, dir);
+  hook?.('rename');
+  writeFileAtomic(path.join(root, 'latest.json'), JSON.stringify({ dir: name, step: p.state.step, epoch: p.state.epoch }) + '\n');
+  hook?.('latest');
+  prune(root, name);
+  return dir;
+}
+
+/** Keeps the published checkpoint and the one before it; removes stale staging folders of dead writers. */
+function prune(root: string, keep: string): void {
+  const steps = fs.readdirSync(root).filter((f) => /^step-\d{8}$/.test(f)).sort();
+  const keepSet = new Set([keep, ...steps.filter((s) => s < keep).slice(-1)]);
+  for (const f of steps) if (!keepSet.has(f)) fs.rmSync(path.join(root, f), { recursive: true, force: true });
+  for (const f of fs.readdirSync(root))
+    if (f.startsWith('.staging-') && !f.endsWith(`-${process.pid}`)) fs.rmSync(path.join(root, f), { recursive: true, force: true });
+}
+
+/** The published checkpoint of a run: its folder and state. Throws a clear error when there is none. */
+export function findCheckpoint(runDir: string): { dir: string; state: TrainState } {
+  const root = checkpointsDir(runDir);
+  const latest = path.join(root, 'latest.json');
+  if (!fs.existsSync(runDir)) throw new Error(`${runDir}: no such run folder`);
+  if (!fs.existsSync(latest)) throw new Error(`${runDir}: no checkpoint yet (${path.relative(runDir, latest)} is missing); was the run started with --out ${runDir}?`);
+  let name: string;
+  try {
+    name = JSON.parse(fs.readFileSync(latest, 'utf8')).dir;
+  } catch (e) {
+    throw new Error(`${latest}: unreadable (${(e as Error).message})`);
+  }
+  const dir = path.join(root, String(name));
+  for (const f of ['G.safetensors', 'D.safetensors', 'optim.safetensors', 'state.json'])
+    if (!fs.existsSync(path.join(dir, f))) throw new Error(`${dir}: checkpoint incomplete, ${f} is missing`);
+  const state = JSON.parse(fs.readFileSync(path.join(dir, 'state.json'), 'utf8')) as TrainState;
+  if (state.version !== CHECKPOINT_VERSION) throw new Error(`${dir}: checkpoint version ${state.version}, this mrigan reads ${CHECKPOINT_VERSION}`);
+  return { dir, state };
+}
+
+/** Loads weights, buffers and optimizer moments of a checkpoint folder into models built from its config. */
+export function loadCheckpointInto(dir: string, G: Sequential, D: Sequential | null, optG: Adam | null, optD: Adam | null, state: TrainState): void {
+  loadModel(path.join(dir, 'G.safetensors'), G);
+  if (D) loadModel(path.join(dir, 'D.safetensors'), D);
+  if (optG && optD) {
+    loadTensorsInto(path.join(dir, 'optim.safetensors'), optimTensors(optG, optD));
+    optG.steps = state.optG;
+    optD.steps = state.optD;
+  }
+}
