@@ -1,0 +1,214 @@
+// Conv2d / ConvTranspose2d bindings: read and validate arguments, derive the conv geometry and output shape,
+// dispatch to mrigan::cpu or mrigan::cuda. JS names and argument order: lib/engine/ops/conv.ts.
+// Geometry: ConvShape always describes the conv; for conv-transpose that conv runs from the transpose's output
+// [n, c, h, w] to its input [n, k, p, q] (native/cpu/conv_transpose.cc).
+#include <array>
+
+#include "addon/binding.h"
+#include "cpu/gemm.h"
+
+namespace mrigan::addon {
+
+static constexpr int64_t kMaxGeom = int64_t(1) << 20;  // bound on stride and padding (keeps index math far from overflow)
+
+static std::string arg_label(int i, const char* what) { return cat("argument ", i + 1, " (", what, ")"); }
+
+static std::array<int64_t, 2> read_stride(const Napi::CallbackInfo& info, int i, const char* fn) {
+  std::vector<int64_t> v = arg_ints(info, i, "stride", 2, 2);
+  for (int64_t d : v)
+    MRIGAN_CHECK(d >= 1 && d <= kMaxGeom, fn, ": ", arg_label(i, "stride"), " must hold integers in [1, ", kMaxGeom,
+                 "], got [", v[0], ", ", v[1], "]");
+  return {v[0], v[1]};
+}
+
+static std::array<int64_t, 4> read_pads(const Napi::CallbackInfo& info, int i, const char* fn) {
+  std::vector<int64_t> v = arg_ints(info, i, "padding", 4, 4);
+  for (int64_t d : v)
+    MRIGAN_CHECK(d >= 0 && d <= kMaxGeom, fn, ": ", arg_label(i, "padding"), " [top, bottom, left, right] must hold integers in [0, ",
+                 kMaxGeom, "], got [", v[0], ", ", v[1], ", ", v[2], ", ", v[3], "]");
+  return {v[0], v[1], v[2], v[3]};
+}
+
+// 4-D with every dimension ≥ 1 except possibly the batch (dims from `first`).
+static void check_4d(const Tensor& t, const char* fn, int i, const char* what, int first) {
+  MRIGAN_CHECK(t.ndim() == 4, fn, ": ", arg_label(i, what), " must be 4-D, got shape ", shape_str(t.shape));
+  for (int d = first; d < 4; ++d)
+    MRIGAN_CHECK(t.dim(d) >= 1, fn, ": ", arg_label(i, what), " has an empty dimension: ", shape_str(t.shape));
+}
+
+static void same_device(const Tensor& a, int ia, const char* an, const Tensor& b, int ib, const char* bn) {
+  check_same_device(a, arg_label(ia, an).c_str(), b, arg_label(ib, bn).c_str());
+}
+
+// The conv from input [n, c, h, w] with k filters of r×s; throws when the padded input is smaller than the kernel.
+static ConvShape conv_geom(const char* fn, const Shape& x, int64_t k, int64_t r, int64_t s, std::array<int64_t, 2> st,
+                           std::array<int64_t, 4> pd) {
+  ConvShape g{};
+  g.n = x[0]; g.c = x[1]; g.h = x[2]; g.w = x[3];
+  g.k = k; g.r = r; g.s = s;
+  g.stride_h = st[0]; g.stride_w = st[1];
+  g.pad_t = pd[0]; g.pad_b = pd[1]; g.pad_l = pd[2]; g.pad_r = pd[3];
+  const int64_t hp = g.h + g.pad_t + g.pad_b, wp = g.w + g.pad_l + g.pad_r;
+  MRIGAN_CHECK(hp >= r && wp >= s, fn, ": kernel ", r, "x", s, " is larger than the padded input ", hp, "x", wp,
+               " (input ", g.h, "x", g.w, ", padding [", pd[0], ", ", pd[1], ", ", pd[2], ", ", pd[3], "])");
+  g.p = (hp - r) / g.stride_h + 1;
+  g.q = (wp - s) / g.stride_w + 1;
+  return g;
+}
+
+// conv2dForward(x [n,c,h,w], w [k,c,r,s], b [k] | null, stride [2], padding [4]) → y [n,k,p,q]
+static Napi::Value Conv2dForward(const Napi::CallbackInfo& info) {
+  const char* fn = "conv2dForward";
+  need_args(info, 5, fn);
+  Tensor& x = arg_tensor(info, 0, "x");
+  Tensor& w = arg_tensor(info, 1, "w");
+  Tensor* b = arg_tensor_or_null(info, 2, "b");
+  auto st = read_stride(info, 3, fn);
+  auto pd = read_pads(info, 4, fn);
+  check_4d(x, fn, 0, "x", 1);
+  check_4d(w, fn, 1, "w", 0);
+  MRIGAN_CHECK(w.dim(1) == x.dim(1), fn, ": argument 2 (w) ", shape_str(w.shape), " expects ", w.dim(1),
+               " input channels but argument 1 (x) ", shape_str(x.shape), " has ", x.dim(1));
+  same_device(x, 0, "x", w, 1, "w");
+  if (b) {
+    check_shape(*b, {w.dim(0)}, cat(fn, ": argument 3 (b)").c_str());
+    same_device(x, 0, "x", *b, 2, "b");
+  }
+  ConvShape g = conv_geom(fn, x.shape, w.dim(0), w.dim(2), w.dim(3), st, pd);
+  Tensor y = empty({g.n, g.k, g.p, g.q}, x.device());
+  MRIGAN_DISPATCH(x, conv2d_forward, x.data(), w.data(), b ? b->data() : nullptr, y.data(), g);
+  return wrap(info.Env(), y);
+}
+
+// conv2dBackwardData(dy [n,k,p,q], w [k,c,r,s], xShape [n,c,h,w], stride, padding) → dx [n,c,h,w]
+static Napi::Value Conv2dBackwardData(const Napi::CallbackInfo& info) {
+  const char* fn = "conv2dBackwardData";
+  need_args(info, 5, fn);
+  Tensor& dy = arg_tensor(info, 0, "dy");
+  Tensor& w = arg_tensor(info, 1, "w");
+  Shape xs = arg_shape(info, 2, "xShape");
+  auto st = read_stride(info, 3, fn);
+  auto pd = read_pads(info, 4, fn);
+  MRIGAN_CHECK(xs.size() == 4, fn, ": argument 3 (xShape) must have 4 entries [n, c, h, w], got ", shape_str(xs));
+  for (int d = 1; d < 4; ++d) MRIGAN_CHECK(xs[d] >= 1, fn, ": argument 3 (xShape) has an empty dimension: ", shape_str(xs));
+  check_4d(w, fn, 1, "w", 0);
+  MRIGAN_CHECK(w.dim(1) == xs[1], fn, ": argument 2 (w) ", shape_str(w.shape), " expects ", w.dim(1),
+               " input channels but argument 3 (xShape) ", shape_str(xs), " has ", xs[1]);
+  same_device(dy, 0, "dy", w, 1, "w");
+  ConvShape g = conv_geom(fn, xs, w.dim(0), w.dim(2), w.dim(3), st, pd);
+  check_shape(dy, {g.n, g.k, g.p, g.q}, cat(fn, ": argument 1 (dy)").c_str());
+  Tensor dx = empty(xs, dy.device());
+  MRIGAN_DISPATCH(dy, conv2d_backward_data, dy.data(), w.data(), dx.data(), g);
+  return wrap(info.Env(), dx);
+}
+
+// conv2dBackwardWeight(dy [n,k,p,q], x [n,c,h,w], dw [k,c,r,s], stride, padding): dw += ∂L/∂w
+static Napi::Value Conv2dBackwardWeight(const Napi::CallbackInfo& info) {
+  const char* fn = "conv2dBackwardWeight";
+  need_args(info, 5, fn);
+  Tensor& dy = arg_tensor(info, 0, "dy");
+  Tensor& x = arg_tensor(info, 1, "x");
+  Tensor& dw = arg_tensor(info, 2, "dw");
+  auto st = read_stride(info, 3, fn);
+  auto pd = read_pads(info, 4, fn);
+  check_4d(x, fn, 1, "x", 1);
+  check_4d(dw, fn, 2, "dw", 0);
+  MRIGAN_CHECK(dw.dim(1) == x.dim(1), fn, ": argument 3 (dw) ", shape_str(dw.shape), " expects ", dw.dim(1),
+               " input channels but argument 2 (x) ", shape_str(x.shape), " has ", x.dim(1));
+  same_device(dy, 0, "dy", x, 1, "x");
+  same_device(dy, 0, "dy", dw, 2, "dw");
+  ConvShape g = conv_geom(fn, x.shape, dw.dim(0), dw.dim(2), dw.dim(3), st, pd);
+  check_shape(dy, {g.n, g.k, g.p, g.q}, cat(fn, ": argument 1 (dy)").c_str());
+  MRIGAN_DISPATCH(dy, conv2d_backward_weight, dy.data(), x.data(), dw.data(), g);
+  return info.Env().Undefined();
+}
+
+// convTranspose2dForward(x [n,k,p,q], w [k,c,r,s] (IOHW), b [c] | null, stride, padding, outputPadding [2])
+//   → y [n, c, (p−1)·sh − pt − pb + r + oph, (q−1)·sw − pl − pr + s + opw]
+static Napi::Value ConvTranspose2dForward(const Napi::CallbackInfo& info) {
+  const char* fn = "convTranspose2dForward";
+  need_args(info, 6, fn);
+  Tensor& x = arg_tensor(info, 0, "x");
+  Tensor& w = arg_tensor(info, 1, "w");
+  Tensor* b = arg_tensor_or_null(info, 2, "b");
+  auto st = read_stride(info, 3, fn);
+  auto pd = read_pads(info, 4, fn);
+  std::vector<int64_t> op = arg_ints(info, 5, "outputPadding", 2, 2);
+  for (int d = 0; d < 2; ++d)
+    MRIGAN_CHECK(op[d] >= 0 && op[d] < st[d], fn, ": argument 6 (outputPadding) [", op[0], ", ", op[1],
+                 "] must be non-negative and smaller than the stride [", st[0], ", ", st[1], "]");
+  check_4d(x, fn, 0, "x", 1);
+  check_4d(w, fn, 1, "w", 0);
+  MRIGAN_CHECK(w.dim(0) == x.dim(1), fn, ": argument 2 (w) ", shape_str(w.shape), " (IOHW) expects ", w.dim(0),
+               " input channels but argument 1 (x) ", shape_str(x.shape), " has ", x.dim(1));
+  same_device(x, 0, "x", w, 1, "w");
+  if (b) {
+    check_shape(*b, {w.dim(1)}, cat(fn, ": argument 3 (b)").c_str());
+    same_device(x, 0, "x", *b, 2, "b");
+  }
+  const int64_t h = (x.dim(2) - 1) * st[0] - pd[0] - pd[1] + w.dim(2) + op[0];
+  const int64_t wd = (x.dim(3) - 1) * st[1] - pd[2] - pd[3] + w.dim(3) + op[1];
+  MRIGAN_CHECK(h >= 1 && wd >= 1, fn, ": output size ", h, "x", wd, " is empty (input ", x.dim(2), "x", x.dim(3),
+               ", kernel ", w.dim(2), "x", w.dim(3), ", padding [", pd[0], ", ", pd[1], ", ", pd[2], ", ", pd[3], "])");
+  ConvShape g = conv_geom(fn, {x.dim(0), w.dim(1), h, wd}, w.dim(0), w.dim(2), w.dim(3), st, pd);
+  MRIGAN_CHECK(g.p == x.dim(2) && g.q == x.dim(3), fn, ": internal geometry mismatch");
+  Tensor y = empty({g.n, g.c, g.h, g.w}, x.device());
+  MRIGAN_DISPATCH(x, conv_transpose2d_forward, x.data(), w.data(), b ? b->data() : nullptr, y.data(), g);
+  return wrap(info.Env(), y);
+}
+
+// convTranspose2dBackwardData(dy [n,c,h,w], w [k,c,r,s], stride, padding) → dx [n,k,p,q], p by the conv formula
+static Napi::Value ConvTranspose2dBackwardData(const Napi::CallbackInfo& info) {
+  const char* fn = "convTranspose2dBackwardData";
+  need_args(info, 4, fn);
+  Tensor& dy = arg_tensor(info, 0, "dy");
+  Tensor& w = arg_tensor(info, 1, "w");
+  auto st = read_stride(info, 2, fn);
+  auto pd = read_pads(info, 3, fn);
+  check_4d(dy, fn, 0, "dy", 1);
+  check_4d(w, fn, 1, "w", 0);
+  MRIGAN_CHECK(w.dim(1) == dy.dim(1), fn, ": argument 2 (w) ", shape_str(w.shape), " (IOHW) has ", w.dim(1),
+               " output channels but argument 1 (dy) ", shape_str(dy.shape), " has ", dy.dim(1));
+  same_device(dy, 0, "dy", w, 1, "w");
+  ConvShape g = conv_geom(fn, dy.shape, w.dim(0), w.dim(2), w.dim(3), st, pd);
+  Tensor dx = empty({g.n, g.k, g.p, g.q}, dy.device());
+  MRIGAN_DISPATCH(dy, conv_transpose2d_backward_data, dy.data(), w.data(), dx.data(), g);
+  return wrap(info.Env(), dx);
+}
+
+// convTranspose2dBackwardWeight(dy [n,c,h,w], x [n,k,p,q], dw [k,c,r,s], stride, padding): dw += ∂L/∂w
+static Napi::Value ConvTranspose2dBackwardWeight(const Napi::CallbackInfo& info) {
+  const char* fn = "convTranspose2dBackwardWeight";
+  need_args(info, 5, fn);
+  Tensor& dy = arg_tensor(info, 0, "dy");
+  Tensor& x = arg_tensor(info, 1, "x");
+  Tensor& dw = arg_tensor(info, 2, "dw");
+  auto st = read_stride(info, 3, fn);
+  auto pd = read_pads(info, 4, fn);
+  check_4d(dy, fn, 0, "dy", 1);
+  check_4d(dw, fn, 2, "dw", 0);
+  MRIGAN_CHECK(dw.dim(1) == dy.dim(1), fn, ": argument 3 (dw) ", shape_str(dw.shape), " (IOHW) has ", dw.dim(1),
+               " output channels but argument 1 (dy) ", shape_str(dy.shape), " has ", dy.dim(1));
+  same_device(dy, 0, "dy", x, 1, "x");
+  same_device(dy, 0, "dy", dw, 2, "dw");
+  ConvShape g = conv_geom(fn, dy.shape, dw.dim(0), dw.dim(2), dw.dim(3), st, pd);
+  check_shape(x, {g.n, g.k, g.p, g.q}, cat(fn, ": argument 2 (x)").c_str());
+  MRIGAN_DISPATCH(dy, conv_transpose2d_backward_weight, dy.data(), x.data(), dw.data(), g);
+  return info.Env().Undefined();
+}
+
+// convScratchFloats(n?) → the previous per-thread column-tile budget (CPU tuning knob for tests and benchmarks).
+static Napi::Value ConvScratchFloats(const Napi::CallbackInfo& info) {
+  int64_t v = info.Length() > 0 && !info[0].IsUndefined() ? arg_int(info, 0, "floats", 1, int64_t(1) << 30) : 0;
+  return Napi::Number::New(info.Env(), (double)cpu::conv_scratch_floats(v));
+}
+
+MRIGAN_EXPORT("conv2dForward", Conv2dForward);
+MRIGAN_EXPORT("conv2dBackwardData", Conv2dBackwardData);
+MRIGAN_EXPORT("conv2dBackwardWeight", Conv2dBackwardWeight);
+MRIGAN_EXPORT("convTranspose2dForward", ConvTranspose2dForward);
+MRIGAN_EXPORT("convTranspose2dBackwardData", ConvTranspose2dBackwardData);
+MRIGAN_EXPORT("convTranspose2dBackwardWeight", ConvTranspose2dBackwardWeight);
+MRIGAN_EXPORT("convScratchFloats", ConvScratchFloats);
+
+}  // namespace mrigan::addon

@@ -1,0 +1,42 @@
+// The single-precision GEMM behind conv and dense (private to native/cpu). Row-major throughout:
+// C[m, n] = alpha · op(A)[m, k] · op(B)[k, n] + beta · C, op = transpose when ta / tb. beta == 0 never reads C.
+// Two implementations: OpenBLAS (when the build found it, MRIGAN_OPENBLAS) and gemm_builtin, a packed, blocked
+// GEMM that is always compiled so it can be tested in every build (gemm_set_backend("builtin")).
+#pragma once
+#include <cstdint>
+
+namespace mrigan::cpu {
+
+// Packed Goto-style GEMM with an MR×NR register tile (AVX-512, AVX2 or SSE by the build's ISA).
+// Splits its blocks over OpenMP threads, or runs serially when called inside a parallel region.
+void gemm_builtin(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda,
+                  const float* b, int64_t ldb, float beta, float* c, int64_t ldc);
+
+// The GEMM kernels call: OpenBLAS if built with it and selected, else gemm_builtin. Threads: OpenBLAS uses its own
+// pool (one thread inside a SerialBlas scope); gemm_builtin uses OpenMP unless already inside a parallel region.
+void sgemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda,
+           const float* b, int64_t ldb, float beta, float* c, int64_t ldc);
+
+// "openblas" or "builtin". Selecting "openblas" in a build without it returns false.
+const char* gemm_backend();
+bool gemm_set_backend(const char* name);
+
+// While alive, OpenBLAS runs single-threaded: kernels that split work over OpenMP threads and call sgemm inside
+// them use this so that OpenBLAS's own pthreads do not compete with OpenMP's for the same cores.
+struct SerialBlas {
+  SerialBlas();
+  ~SerialBlas();
+  SerialBlas(const SerialBlas&) = delete;
+  SerialBlas& operator=(const SerialBlas&) = delete;
+};
+
+// A grow-only, 64-byte aligned scratch buffer per thread and slot (slots let one thread hold several at once).
+float* scratch(int slot, int64_t floats);
+
+}  // namespace mrigan::cpu
+
+namespace mrigan::cpu {
+// Conv column-tile budget in floats per thread (conv.cc); v > 0 sets it. Returns the previous value.
+// Tests shrink it to force many tiles; the default is sized for L2.
+int64_t conv_scratch_floats(int64_t v);
+}  // namespace mrigan::cpu

@@ -1,0 +1,414 @@
+// Conv2d and ConvTranspose2d (native/cpu/conv.cc, conv_transpose.cc) against float64 loops written here:
+// conv as the PyTorch gather sum, conv-transpose as its own scatter definition (PyTorch docs), their backward ops
+// as the adjoints of those loops, plus finite differences of the float64 forward and adjoint identities on the
+// native outputs. Every check runs in several engine modes (threads, tiny column tiles that span samples, the
+// builtin GEMM) because each mode takes a different path through the kernels.
+//
+// Tolerance: |got − want| ≤ 1e-5 · mag + 1e-7 per element, where mag = Σ|terms| of that output in float64 (the
+// scale of float32 rounding in a sum; mag ≥ |want|). Float32 sums of a few hundred terms stay near 1e-6 · mag.
+import { expect } from 'chai';
+import {
+  Tensor, engineInfo, setThreads, tidy,
+  conv2dForward, conv2dBackwardData, conv2dBackwardWeight,
+  convTranspose2dForward, convTranspose2dBackwardData, convTranspose2dBackwardWeight,
+} from '../lib/engine';
+import { native } from '../lib/engine/native';
+import { randArray, rng } from './helpers';
+
+type P2 = [number, number];
+type P4 = [number, number, number, number];
+const REL = 1e-5;
+const ABS = 1e-7;
+
+// ---------------------------------------------------------------- float64 references
+interface ConvCase { name: string; n: number; c: number; H: number; W: number; k: number; r: number; s: number; stride: P2; pad: P4; bias: boolean }
+interface Out { v: Float64Array; mag: Float64Array }
+
+const outSize = (size: number, k: number, st: number, a: number, b: number): number => Math.floor((size + a + b - k) / st) + 1;
+
+function geom(cs: ConvCase): { p: number; q: number } {
+  return { p: outSize(cs.H, cs.r, cs.stride[0], cs.pad[0], cs.pad[1]), q: outSize(cs.W, cs.s, cs.stride[1], cs.pad[2], cs.pad[3]) };
+}
+
+// Calls f(b, o, oh, ow, ci, i, j, xIndex, wIndex, yIndex) for every term of the conv sum (inside the image).
+function convTerms(cs: ConvCase, f: (xi: number, wi: number, yi: number) => void): void {
+  const { n, c, H, W, k, r, s } = cs;
+  const [sh, sw] = cs.stride;
+  const [pt, , pl] = cs.pad;
+  const { p, q } = geom(cs);
+  for (let b = 0; b < n; b++)
+    for (let o = 0; o < k; o++)
+      for (let oh = 0; oh < p; oh++)
+        for (let ow = 0; ow < q; ow++) {
+          const yi = ((b * k + o) * p + oh) * q + ow;
+          for (let ci = 0; ci < c; ci++)
+            for (let i = 0; i < r; i++) {
+              const ih = oh * sh - pt + i;
+              if (ih < 0 || ih >= H) continue;
+              for (let j = 0; j < s; j++) {
+                const iw = ow * sw - pl + j;
+                if (iw < 0 || iw >= W) continue;
+                f(((b * c + ci) * H + ih) * W + iw, ((o * c + ci) * r + i) * s + j, yi);
+              }
+            }
+        }
+}
+
+function convRef(cs: ConvCase, x: Float32Array, w: Float32Array, bias: Float32Array | null): Out {
+  const { p, q } = geom(cs);
+  const v = new Float64Array(cs.n * cs.k * p * q), mag = new Float64Array(v.length);
+  if (bias) for (let yi = 0; yi < v.length; yi++) { const o = Math.floor(yi / (p * q)) % cs.k; v[yi] = bias[o]; mag[yi] = Math.abs(bias[o]); }
+  convTerms(cs, (xi, wi, yi) => { const t = x[xi] * w[wi]; v[yi] += t; mag[yi] += Math.abs(t); });
+  return { v, mag };
+}
+function convBackwardDataRef(cs: ConvCase, dy: Float32Array, w: Float32Array): Out {
+  const v = new Float64Array(cs.n * cs.c * cs.H * cs.W), mag = new Float64Array(v.length);
+  convTerms(cs, (xi, wi, yi) => { const t = dy[yi] * w[wi]; v[xi] += t; mag[xi] += Math.abs(t); });
+  return { v, mag };
+}
+function convBackwardWeightRef(cs: ConvCase, dy: Float32Array, x: Float32Array): Out {
+  const v = new Float64Array(cs.k * cs.c * cs.r * cs.s), mag = new Float64Array(v.length);
+  convTerms(cs, (xi, wi, yi) => { const t = dy[yi] * x[xi]; v[wi] += t; mag[wi] += Math.abs(t); });
+  return { v, mag };
+}
+
+// Conv-transpose: x [n, cin, p, q], w [cin, cout, r, s] (IOHW), output [n, cout, Ho, Wo] with the PyTorch rule
+// Ho = (p − 1)·sh − pt − pb + r + oph. Scatter: y[b, co, i·sh − pt + a, j·sw − pl + e] += x[b, ki, i, j]·w[ki, co, a, e].
+interface TCase { name: string; n: number; cin: number; cout: number; p: number; q: number; r: number; s: number; stride: P2; pad: P4; outPad: P2; bias: boolean }
+const tOut = (t: TCase): { Ho: number; Wo: number } => ({
+  Ho: (t.p - 1) * t.stride[0] - t.pad[0] - t.pad[1] + t.r + t.outPad[0],
+  Wo: (t.q - 1) * t.stride[1] - t.pad[2] - t.pad[3] + t.s + t.outPad[1],
+});
+
+function tTerms(t: TCase, f: (xi: number, wi: number, yi: number) => void): void {
+  const { n, cin, cout, p, q, r, s } = t;
+  const { Ho, Wo } = tOut(t);
+  for (let b = 0; b < n; b++)
+    for (let ki = 0; ki < cin; ki++)
+      for (let i = 0; i < p; i++)
+        for (let j = 0; j < q; j++) {
+          const xi = ((b * cin + ki) * p + i) * q + j;
+          for (let co = 0; co < cout; co++)
+            for (let a = 0; a < r; a++) {
+              const oh = i * t.stride[0] - t.pad[0] + a;
+              if (oh < 0 || oh >= Ho) continue;
+              for (let e = 0; e < s; e++) {
+                const ow = j * t.stride[1] - t.pad[2] + e;
+                if (ow < 0 || ow >= Wo) continue;
+                f(xi, ((ki * cout + co) * r + a) * s + e, ((b * cout + co) * Ho + oh) * Wo + ow);
+              }
+            }
+        }
+}
+function tRef(t: TCase, x: Float32Array, w: Float32Array, bias: Float32Array | null): Out {
+  const { Ho, Wo } = tOut(t);
+  const v = new Float64Array(t.n * t.cout * Ho * Wo), mag = new Float64Array(v.length);
+  if (bias) for (let yi = 0; yi < v.length; yi++) { const co = Math.floor(yi / (Ho * Wo)) % t.cout; v[yi] = bias[co]; mag[yi] = Math.abs(bias[co]); }
+  tTerms(t, (xi, wi, yi) => { const u = x[xi] * w[wi]; v[yi] += u; mag[yi] += Math.abs(u); });
+  return { v, mag };
+}
+function tBackwardDataRef(t: TCase, dy: Float32Array, w: Float32Array): Out {
+  const v = new Float64Array(t.n * t.cin * t.p * t.q), mag = new Float64Array(v.length);
+  tTerms(t, (xi, wi, yi) => { const u = dy[yi] * w[wi]; v[xi] += u; mag[xi] += Math.abs(u); });
+  return { v, mag };
+}
+function tBackwardWeightRef(t: TCase, dy: Float32Array, x: Float32Array): Out {
+  const v = new Float64Array(t.cin * t.cout * t.r * t.s), mag = new Float64Array(v.length);
+  tTerms(t, (xi, wi, yi) => { const u = x[xi] * dy[yi]; v[wi] += u; mag[wi] += Math.abs(u); });
+  return { v, mag };
+}
+
+// ---------------------------------------------------------------- helpers
+function expectRef(got: Float32Array, want: Out, what: string, base?: Float32Array, times = 1): void {
+  expect(got.length, `${what}: length`).to.equal(want.v.length);
+  for (let i = 0; i < got.length; i++) {
+    const w = (base ? base[i] : 0) + times * want.v[i];
+    const tol = REL * times * want.mag[i] + ABS * (1 + (base ? Math.abs(base[i]) : 0));
+    if (!(Math.abs(got[i] - w) <= tol)) expect.fail(`${what}[${i}]: got ${got[i]}, want ${w} (tolerance ${tol})`);
+  }
+}
+
+const dot = (a: ArrayLike<number>, b: ArrayLike<number>): number => { let s = 0; for (let i = 0; i < a.length; i++) s += a[i] * b[i]; return s; };
+const absDot = (a: ArrayLike<number>, b: ArrayLike<number>): number => { let s = 0; for (let i = 0; i < a.length; i++) s += Math.abs(a[i] * b[i]); return s; };
+
+interface Mode { name: string; threads?: number; tile?: number; gemm?: string }
+const hasBlas = (): boolean => engineInfo().blas === 'openblas';
+// Each mode sends the kernels down another path: thread splits by channel / sample / dW rows / dW partials,
+// column tiles of a few columns that cross sample boundaries, and the builtin GEMM's edge tiles.
+const modes = (): Mode[] => [
+  { name: 'default' },
+  { name: '1 thread', threads: 1 },
+  { name: '3 threads, tiny tiles', threads: 3, tile: 40 },
+  { name: 'tiny tiles', tile: 7 },
+  { name: 'builtin gemm', gemm: 'builtin' },
+  { name: 'builtin gemm, 3 threads, tiny tiles', gemm: 'builtin', threads: 3, tile: 50 },
+  ...(hasBlas() ? [{ name: 'openblas, 1 thread', gemm: 'openblas', threads: 1 }] : []),
+];
+
+function inMode<T>(m: Mode, fn: () => T): T {
+  const n = native();
+  const threads = engineInfo().threads;
+  const tile = n.convScratchFloats();
+  const gemm = n.gemmBackend();
+  try {
+    if (m.threads) setThreads(m.threads);
+    if (m.tile) n.convScratchFloats(m.tile);
+    if (m.gemm) n.gemmBackend(m.gemm);
+    return fn();
+  } finally {
+    setThreads(threads);
+    n.convScratchFloats(tile);
+    n.gemmBackend(gemm);
+  }
+}
+
+// ---------------------------------------------------------------- cases
+const convCases: ConvCase[] = [
+  { name: '3x3 s1 p1, odd sizes', n: 2, c: 3, H: 7, W: 5, k: 4, r: 3, s: 3, stride: [1, 1], pad: [1, 1, 1, 1], bias: true },
+  { name: 'stride 3 > kernel 2', n: 2, c: 2, H: 9, W: 8, k: 3, r: 2, s: 2, stride: [3, 3], pad: [0, 0, 0, 0], bias: false },
+  { name: 'batch 1, asymmetric padding [0,2,1,0]', n: 1, c: 3, H: 6, W: 7, k: 5, r: 3, s: 2, stride: [2, 1], pad: [0, 2, 1, 0], bias: true },
+  { name: '1x5 kernel', n: 2, c: 2, H: 5, W: 9, k: 3, r: 1, s: 5, stride: [1, 2], pad: [0, 0, 2, 2], bias: false },
+  { name: '4x1 kernel', n: 3, c: 4, H: 8, W: 3, k: 2, r: 4, s: 1, stride: [2, 1], pad: [1, 2, 0, 0], bias: true },
+  { name: 'DCGAN k4 s2 p1', n: 2, c: 5, H: 8, W: 8, k: 6, r: 4, s: 4, stride: [2, 2], pad: [1, 1, 1, 1], bias: false },
+  { name: 'padding wider than the kernel', n: 1, c: 1, H: 3, W: 4, k: 2, r: 2, s: 2, stride: [1, 2], pad: [3, 2, 0, 3], bias: true },
+  { name: '1x1 s1 p0 (column matrix = x)', n: 2, c: 6, H: 5, W: 5, k: 3, r: 1, s: 1, stride: [1, 1], pad: [0, 0, 0, 0], bias: true },
+  { name: '1x1 output (DCGAN head)', n: 4, c: 8, H: 4, W: 4, k: 3, r: 4, s: 4, stride: [1, 1], pad: [0, 0, 0, 0], bias: true },
+  { name: 'one input channel, k4 s2 p1', n: 3, c: 1, H: 10, W: 6, k: 7, r: 4, s: 4, stride: [2, 2], pad: [1, 1, 1, 1], bias: true },
+  { name: 'wider: 16→24, 13x11', n: 3, c: 16, H: 13, W: 11, k: 24, r: 3, s: 3, stride: [1, 1], pad: [1, 1, 1, 1], bias: true },
+];
+{ // seeded random shapes
+  const r = rng(20261127);
+  const ri = (lo: number, hi: number): number => lo + Math.floor(r() * (hi - lo + 1));
+  for (let i = 0; i < 10; i++) {
+    const kr = ri(1, 4), ks = ri(1, 4);
+    const pad: P4 = [ri(0, 2), ri(0, 2), ri(0, 2), ri(0, 2)];
+    const H = Math.max(1, kr - pad[0] - pad[1]) + ri(0, 6), W = Math.max(1, ks - pad[2] - pad[3]) + ri(0, 6);
+    convCases.push({ name: `random #${i}`, n: ri(1, 3), c: ri(1, 4), H, W, k: ri(1, 5), r: kr, s: ks, stride: [ri(1, 3), ri(1, 3)], pad, bias: r() < 0.5 });
+  }
+}
+
+const tCases: TCase[] = [
+  { name: 'DCGAN k4 s2 p1, 4→8', n: 2, cin: 6, cout: 4, p: 4, q: 4, r: 4, s: 4, stride: [2, 2], pad: [1, 1, 1, 1], outPad: [0, 0], bias: false },
+  { name: 'DCGAN head k4 s1 p0, 1→4', n: 3, cin: 5, cout: 7, p: 1, q: 1, r: 4, s: 4, stride: [1, 1], pad: [0, 0, 0, 0], outPad: [0, 0], bias: true },
+  { name: 'output padding [1,2], asymmetric padding', n: 2, cin: 3, cout: 2, p: 3, q: 4, r: 3, s: 3, stride: [2, 3], pad: [1, 1, 0, 1], outPad: [1, 2], bias: true },
+  { name: 'batch 1, 1x4 kernel', n: 1, cin: 2, cout: 3, p: 4, q: 3, r: 1, s: 4, stride: [1, 2], pad: [0, 0, 1, 2], outPad: [0, 1], bias: false },
+  { name: '2x1 kernel, stride 3 > kernel', n: 2, cin: 3, cout: 2, p: 3, q: 5, r: 2, s: 1, stride: [3, 2], pad: [0, 1, 0, 0], outPad: [2, 1], bias: true },
+  { name: 'padding 2 around 3x3 (crop)', n: 1, cin: 2, cout: 2, p: 5, q: 5, r: 3, s: 3, stride: [1, 1], pad: [2, 2, 2, 2], outPad: [0, 0], bias: true },
+  { name: 'one output channel (DCGAN image layer)', n: 3, cin: 4, cout: 1, p: 5, q: 3, r: 4, s: 4, stride: [2, 2], pad: [1, 1, 1, 1], outPad: [0, 0], bias: false },
+  { name: 'wider: 20→12, 6x7', n: 2, cin: 20, cout: 12, p: 6, q: 7, r: 4, s: 3, stride: [2, 1], pad: [1, 1, 1, 0], outPad: [1, 0], bias: true },
+];
+{
+  const r = rng(7);
+  const ri = (lo: number, hi: number): number => lo + Math.floor(r() * (hi - lo + 1));
+  for (let i = 0; i < 10;) {
+    const stride: P2 = [ri(1, 3), ri(1, 3)];
+    const t: TCase = { name: `random #${i}`, n: ri(1, 3), cin: ri(1, 4), cout: ri(1, 4), p: ri(1, 5), q: ri(1, 5), r: ri(1, 4), s: ri(1, 4),
+      stride, pad: [ri(0, 2), ri(0, 2), ri(0, 2), ri(0, 2)], outPad: [ri(0, stride[0] - 1), ri(0, stride[1] - 1)], bias: r() < 0.5 };
+    const { Ho, Wo } = tOut(t);
+    if (Ho >= 1 && Wo >= 1) { tCases.push(t); i++; }
+  }
+}
+
+// ---------------------------------------------------------------- conv2d
+describe('conv2d (CPU)', () => {
+  convCases.forEach((cs, ci) => {
+    it(`${cs.name}: [${cs.n},${cs.c},${cs.H},${cs.W}] * [${cs.k},${cs.c},${cs.r},${cs.s}] s${cs.stride} p[${cs.pad}] matches float64 loops in every mode`, () => tidy(() => {
+      const { p, q } = geom(cs);
+      const seed = 1000 * ci;
+      const x = randArray(cs.n * cs.c * cs.H * cs.W, seed + 1);
+      const w = randArray(cs.k * cs.c * cs.r * cs.s, seed + 2);
+      const b = cs.bias ? randArray(cs.k, seed + 3) : null;
+      const dy = randArray(cs.n * cs.k * p * q, seed + 4);
+      const dw0 = randArray(w.length, seed + 5);
+      const yRef = convRef(cs, x, w, b), dxRef = convBackwardDataRef(cs, dy, w), dwRef = convBackwardWeightRef(cs, dy, x);
+      const X = Tensor.fromArray(x, [cs.n, cs.c, cs.H, cs.W]), Wt = Tensor.fromArray(w, [cs.k, cs.c, cs.r, cs.s]);
+      const B = b ? Tensor.fromArray(b, [cs.k]) : null, DY = Tensor.fromArray(dy, [cs.n, cs.k, p, q]);
+      const o = { stride: cs.stride, padding: cs.pad };
+      for (const m of modes()) inMode(m, () => {
+        const y = conv2dForward(X, Wt, B, o);
+        expect(y.shape, `${m.name}: y shape`).to.deep.equal([cs.n, cs.k, p, q]);
+        expectRef(y.toFloat32Array(), yRef, `${m.name}: y`);
+        const dx = conv2dBackwardData(DY, Wt, X.shape, o);
+        expect(dx.shape).to.deep.equal(X.shape);
+        expectRef(dx.toFloat32Array(), dxRef, `${m.name}: dx`);
+        // dw accumulates: two calls on a random start give start + 2·∂L/∂w.
+        const dw = Tensor.fromArray(dw0, Wt.shape);
+        conv2dBackwardWeight(DY, X, dw, o);
+        conv2dBackwardWeight(DY, X, dw, o);
+        expectRef(dw.toFloat32Array(), dwRef, `${m.name}: dw (2 calls)`, dw0, 2);
+      });
+    }));
+  });
+
+  it('backward ops equal central finite differences of the float64 forward, and the adjoint identities hold', () => tidy(() => {
+    for (const cs of [convCases[2], convCases[4], convCases[9]]) {
+      const { p, q } = geom(cs);
+      const x = randArray(cs.n * cs.c * cs.H * cs.W, 11), w = randArray(cs.k * cs.c * cs.r * cs.s, 12);
+      const g = randArray(cs.n * cs.k * p * q, 13);
+      const o = { stride: cs.stride, padding: cs.pad };
+      const X = Tensor.fromArray(x, [cs.n, cs.c, cs.H, cs.W]), Wt = Tensor.fromArray(w, [cs.k, cs.c, cs.r, cs.s]);
+      const G = Tensor.fromArray(g, [cs.n, cs.k, p, q]);
+      const dx = conv2dBackwardData(G, Wt, X.shape, o).toFloat32Array();
+      const dwT = Tensor.zeros(Wt.shape);
+      conv2dBackwardWeight(G, X, dwT, o);
+      const dw = dwT.toFloat32Array();
+      // L(x, w) = <conv(x, w), g> in float64; the function is linear in each argument, so a central difference
+      // with step 0.5 is exact up to float64 rounding.
+      const L = (xx: Float32Array, ww: Float32Array): number => dot(convRef(cs, xx, ww, null).v, g);
+      const dxMag = convBackwardDataRef(cs, g, w).mag, dwMag = convBackwardWeightRef(cs, g, x).mag;
+      const h = 0.5;
+      const r = rng(99);
+      for (let t = 0; t < 6; t++) {
+        const i = Math.floor(r() * x.length), j = Math.floor(r() * w.length);
+        const xp = x.slice(), xm = x.slice(); xp[i] += h; xm[i] -= h;
+        const wp = w.slice(), wm = w.slice(); wp[j] += h; wm[j] -= h;
+        const fdx = (L(xp, w) - L(xm, w)) / (2 * h), fdw = (L(x, wp) - L(x, wm)) / (2 * h);
+        expect(Math.abs(dx[i] - fdx), `${cs.name}: dx[${i}] ${dx[i]} vs FD ${fdx}`).to.be.at.most(REL * dxMag[i] + ABS);
+        expect(Math.abs(dw[j] - fdw), `${cs.name}: dw[${j}] ${dw[j]} vs FD ${fdw}`).to.be.at.most(REL * dwMag[j] + ABS);
+      }
+      // <conv(x), g> = <x, convᵀ(g)> and <conv_w(x), g> = <w, ∂w<conv, g>>, both sides from native float32 outputs.
+      const y = conv2dForward(X, Wt, null, o).toFloat32Array();
+      const yMag = convRef(cs, x, w, null).mag;
+      expect(Math.abs(dot(y, g) - dot(x, dx))).to.be.at.most(REL * (absDot(yMag, g) + absDot(x, dxMag)));
+      expect(Math.abs(dot(y, g) - dot(w, dw))).to.be.at.most(REL * (absDot(yMag, g) + absDot(w, dwMag)));
+    }
+  }));
+
+  it('accepts an empty batch', () => tidy(() => {
+    const y = conv2dForward(Tensor.zeros([0, 2, 5, 5]), Tensor.zeros([3, 2, 3, 3]), null, { padding: 1 });
+    expect(y.shape).to.deep.equal([0, 3, 5, 5]);
+    const dx = conv2dBackwardData(y, Tensor.zeros([3, 2, 3, 3]), [0, 2, 5, 5], { padding: 1 });
+    expect(dx.shape).to.deep.equal([0, 2, 5, 5]);
+  }));
+
+  it('rejects bad arguments with errors that name them', () => tidy(() => {
+    const n = native();
+    const x = Tensor.zeros([2, 3, 8, 8]).h, w = Tensor.zeros([4, 3, 3, 3]).h, b = Tensor.zeros([4]).h;
+    const s1 = [1, 1], p1 = [1, 1, 1, 1];
+    expect(() => n.conv2dForward(x, w, b, s1)).to.throw(/conv2dForward: expected 5 arguments/);
+    expect(() => n.conv2dForward(Tensor.zeros([3, 8, 8]).h, w, b, s1, p1)).to.throw(/argument 1 \(x\) must be 4-D/);
+    expect(() => n.conv2dForward(x, Tensor.zeros([4, 3, 3]).h, b, s1, p1)).to.throw(/argument 2 \(w\) must be 4-D/);
+    expect(() => n.conv2dForward(x, Tensor.zeros([4, 2, 3, 3]).h, b, s1, p1)).to.throw(/argument 2 \(w\).*2 input channels.*argument 1 \(x\).*has 3/);
+    expect(() => n.conv2dForward(x, Tensor.zeros([4, 3, 0, 3]).h, b, s1, p1)).to.throw(/argument 2 \(w\) has an empty dimension/);
+    expect(() => n.conv2dForward(x, w, Tensor.zeros([5]).h, s1, p1)).to.throw(/argument 3 \(b\) must have shape \[4\]/);
+    expect(() => n.conv2dForward(x, w, {}, s1, p1)).to.throw(/argument 3 \(b\) must be a Tensor/);
+    expect(() => n.conv2dForward(x, w, b, [0, 1], p1)).to.throw(/argument 4 \(stride\) must hold integers in \[1,/);
+    expect(() => n.conv2dForward(x, w, b, [1], p1)).to.throw(/argument 4 \(stride\) must have 2 entries/);
+    expect(() => n.conv2dForward(x, w, b, s1, [1, 1])).to.throw(/argument 5 \(padding\) must have 4 entries/);
+    expect(() => n.conv2dForward(x, w, b, s1, [1, -1, 1, 1])).to.throw(/argument 5 \(padding\).*\[0,/);
+    expect(() => n.conv2dForward(x, w, b, s1, [1, 1.5, 1, 1])).to.throw(/argument 5 \(padding\) must contain only integers/);
+    expect(() => n.conv2dForward(Tensor.zeros([1, 3, 2, 8]).h, w, b, s1, [0, 0, 0, 0])).to.throw(/kernel 3x3 is larger than the padded input 2x8/);
+    const dy = Tensor.zeros([2, 4, 8, 8]).h;
+    expect(() => n.conv2dBackwardData(dy, w, [2, 3, 8], s1, p1)).to.throw(/argument 3 \(xShape\) must have 4 entries/);
+    expect(() => n.conv2dBackwardData(dy, w, [2, 5, 8, 8], s1, p1)).to.throw(/argument 2 \(w\).*argument 3 \(xShape\)/);
+    expect(() => n.conv2dBackwardData(dy, w, [2, 3, 9, 8], s1, p1)).to.throw(/argument 1 \(dy\) must have shape \[2, 4, 9, 8\]/);
+    expect(() => n.conv2dBackwardData(dy, w, [2, 3, 8, 8], [2, 2], p1)).to.throw(/argument 1 \(dy\) must have shape \[2, 4, 4, 4\]/);
+    const dw = Tensor.zeros([4, 3, 3, 3]).h;
+    expect(() => n.conv2dBackwardWeight(dy, x, Tensor.zeros([4, 2, 3, 3]).h, s1, p1)).to.throw(/argument 3 \(dw\).*argument 2 \(x\)/);
+    expect(() => n.conv2dBackwardWeight(dy, x, Tensor.zeros([5, 3, 3, 3]).h, s1, p1)).to.throw(/argument 1 \(dy\) must have shape \[2, 5, 8, 8\]/);
+    expect(() => n.conv2dBackwardWeight(dy, Tensor.zeros([1, 3, 8, 8]).h, dw, s1, p1)).to.throw(/argument 1 \(dy\) must have shape \[1, 4, 8, 8\]/);
+    const gone = Tensor.zeros([4, 3, 3, 3]);
+    gone.dispose();
+    expect(() => n.conv2dForward(x, gone.h, b, s1, p1)).to.throw(/argument 2 \(w\) is a disposed tensor/);
+  }));
+
+  it('rejects tensors on different devices (needs a GPU)', function () {
+    if (engineInfo().cudaDevices === 0) this.skip();
+    tidy(() => {
+      const x = Tensor.zeros([1, 1, 4, 4]), w = Tensor.zeros([1, 1, 3, 3], 'cuda:0');
+      expect(() => conv2dForward(x, w, null)).to.throw(/argument 1 \(x\) is on cpu but argument 2 \(w\) is on cuda:0/);
+    });
+  });
+});
+
+// ---------------------------------------------------------------- conv_transpose2d
+describe('conv_transpose2d (CPU)', () => {
+  tCases.forEach((t, ti) => {
+    const { Ho, Wo } = tOut(t);
+    it(`${t.name}: [${t.n},${t.cin},${t.p},${t.q}] → [${t.n},${t.cout},${Ho},${Wo}] k${t.r}x${t.s} s${t.stride} p[${t.pad}] op${t.outPad} matches the scatter definition in every mode`, () => tidy(() => {
+      const seed = 5000 + 100 * ti;
+      const x = randArray(t.n * t.cin * t.p * t.q, seed + 1), w = randArray(t.cin * t.cout * t.r * t.s, seed + 2);
+      const b = t.bias ? randArray(t.cout, seed + 3) : null;
+      const dy = randArray(t.n * t.cout * Ho * Wo, seed + 4), dw0 = randArray(w.length, seed + 5);
+      const yRef = tRef(t, x, w, b), dxRef = tBackwardDataRef(t, dy, w), dwRef = tBackwardWeightRef(t, dy, x);
+      const X = Tensor.fromArray(x, [t.n, t.cin, t.p, t.q]), Wt = Tensor.fromArray(w, [t.cin, t.cout, t.r, t.s]);
+      const B = b ? Tensor.fromArray(b, [t.cout]) : null, DY = Tensor.fromArray(dy, [t.n, t.cout, Ho, Wo]);
+      const o = { stride: t.stride, padding: t.pad, outputPadding: t.outPad };
+      for (const m of modes()) inMode(m, () => {
+        const y = convTranspose2dForward(X, Wt, B, o);
+        expect(y.shape, `${m.name}: y shape`).to.deep.equal([t.n, t.cout, Ho, Wo]);
+        expectRef(y.toFloat32Array(), yRef, `${m.name}: y`);
+        const dx = convTranspose2dBackwardData(DY, Wt, o);
+        expect(dx.shape, `${m.name}: dx shape`).to.deep.equal(X.shape);
+        expectRef(dx.toFloat32Array(), dxRef, `${m.name}: dx`);
+        const dw = Tensor.fromArray(dw0, Wt.shape);
+        convTranspose2dBackwardWeight(DY, X, dw, o);
+        convTranspose2dBackwardWeight(DY, X, dw, o);
+        expectRef(dw.toFloat32Array(), dwRef, `${m.name}: dw (2 calls)`, dw0, 2);
+      });
+    }));
+  });
+
+  it('output sizes follow PyTorch: H_out = (H_in − 1)·stride − 2·padding + (kernel − 1) + output_padding + 1', () => tidy(() => {
+    // [H_in, kernel, stride, padding, output_padding, H_out from torch.nn.ConvTranspose2d]
+    const rows: number[][] = [[1, 4, 1, 0, 0, 4], [4, 4, 2, 1, 0, 8], [128, 4, 2, 1, 0, 256], [5, 3, 2, 1, 1, 10], [3, 3, 3, 0, 2, 11], [7, 5, 1, 2, 0, 7]];
+    for (const [hin, k, s, p, op, want] of rows) {
+      expect((hin - 1) * s - 2 * p + (k - 1) + op + 1).to.equal(want);
+      const y = convTranspose2dForward(Tensor.zeros([1, 2, hin, 3]), Tensor.zeros([2, 1, k, 1]), null, { stride: [s, 1], padding: [p, 0], outputPadding: [op, 0] });
+      expect(y.shape).to.deep.equal([1, 1, want, 3]);
+      // Backward-data maps the output size back to the input size by the conv rule.
+      expect(convTranspose2dBackwardData(y, Tensor.zeros([2, 1, k, 1]), { stride: [s, 1], padding: [p, 0] }).shape).to.deep.equal([1, 2, hin, 3]);
+    }
+  }));
+
+  it('backward ops equal finite differences of the float64 scatter forward, and the adjoint identities hold', () => tidy(() => {
+    for (const t of [tCases[2], tCases[4], tCases[7]]) {
+      const { Ho, Wo } = tOut(t);
+      const x = randArray(t.n * t.cin * t.p * t.q, 21), w = randArray(t.cin * t.cout * t.r * t.s, 22);
+      const g = randArray(t.n * t.cout * Ho * Wo, 23);
+      const o = { stride: t.stride, padding: t.pad, outputPadding: t.outPad };
+      const X = Tensor.fromArray(x, [t.n, t.cin, t.p, t.q]), Wt = Tensor.fromArray(w, [t.cin, t.cout, t.r, t.s]);
+      const G = Tensor.fromArray(g, [t.n, t.cout, Ho, Wo]);
+      const dx = convTranspose2dBackwardData(G, Wt, o).toFloat32Array();
+      const dwT = Tensor.zeros(Wt.shape);
+      convTranspose2dBackwardWeight(G, X, dwT, o);
+      const dw = dwT.toFloat32Array();
+      const L = (xx: Float32Array, ww: Float32Array): number => dot(tRef(t, xx, ww, null).v, g);  // linear: exact FD
+      const dxMag = tBackwardDataRef(t, g, w).mag, dwMag = tBackwardWeightRef(t, g, x).mag;
+      const h = 0.5;
+      const r = rng(5);
+      for (let k = 0; k < 6; k++) {
+        const i = Math.floor(r() * x.length), j = Math.floor(r() * w.length);
+        const xp = x.slice(), xm = x.slice(); xp[i] += h; xm[i] -= h;
+        const wp = w.slice(), wm = w.slice(); wp[j] += h; wm[j] -= h;
+        const fdx = (L(xp, w) - L(xm, w)) / (2 * h), fdw = (L(x, wp) - L(x, wm)) / (2 * h);
+        expect(Math.abs(dx[i] - fdx), `${t.name}: dx[${i}] ${dx[i]} vs FD ${fdx}`).to.be.at.most(REL * dxMag[i] + ABS);
+        expect(Math.abs(dw[j] - fdw), `${t.name}: dw[${j}] ${dw[j]} vs FD ${fdw}`).to.be.at.most(REL * dwMag[j] + ABS);
+      }
+      const y = convTranspose2dForward(X, Wt, null, o).toFloat32Array();
+      const yMag = tRef(t, x, w, null).mag;
+      expect(Math.abs(dot(y, g) - dot(x, dx))).to.be.at.most(REL * (absDot(yMag, g) + absDot(x, dxMag)));
+      expect(Math.abs(dot(y, g) - dot(w, dw))).to.be.at.most(REL * (absDot(yMag, g) + absDot(w, dwMag)));
+    }
+  }));
+
+  it('rejects bad arguments with errors that name them', () => tidy(() => {
+    const n = native();
+    const x = Tensor.zeros([2, 4, 4, 4]).h, w = Tensor.zeros([4, 3, 4, 4]).h, b = Tensor.zeros([3]).h;
+    const s2 = [2, 2], p1 = [1, 1, 1, 1];
+    expect(() => n.convTranspose2dForward(x, w, b, s2, p1)).to.throw(/expected 6 arguments/);
+    expect(n.convTranspose2dForward(x, w, b, s2, p1, [1, 0]).shape).to.deep.equal([2, 3, 9, 8]);
+    expect(() => n.convTranspose2dForward(x, w, b, s2, p1, [2, 0])).to.throw(/argument 6 \(outputPadding\).*smaller than the stride/);
+    expect(() => n.convTranspose2dForward(x, w, b, s2, p1, [-1, 0])).to.throw(/argument 6 \(outputPadding\)/);
+    expect(() => n.convTranspose2dForward(x, Tensor.zeros([3, 4, 4, 4]).h, b, s2, p1, [0, 0])).to.throw(/argument 2 \(w\).*IOHW.*3 input channels.*argument 1 \(x\)/);
+    expect(() => n.convTranspose2dForward(x, w, Tensor.zeros([4]).h, s2, p1, [0, 0])).to.throw(/argument 3 \(b\) must have shape \[3\]/);
+    expect(() => n.convTranspose2dForward(Tensor.zeros([1, 4, 1, 1]).h, w, null, [1, 1], [3, 3, 0, 0], [0, 0])).to.throw(/output size -2x4 is empty/);
+    expect(() => n.convTranspose2dForward(Tensor.zeros([4, 4, 4]).h, w, b, s2, p1, [0, 0])).to.throw(/argument 1 \(x\) must be 4-D/);
+    const dy = Tensor.zeros([2, 3, 8, 8]).h;
+    expect(() => n.convTranspose2dBackwardData(dy, Tensor.zeros([4, 2, 4, 4]).h, s2, p1)).to.throw(/argument 2 \(w\).*2 output channels.*argument 1 \(dy\)/);
+    expect(() => n.convTranspose2dBackwardData(Tensor.zeros([2, 3, 1, 1]).h, w, s2, [0, 0, 0, 0])).to.throw(/kernel 4x4 is larger than the padded input 1x1/);
+    expect(() => n.convTranspose2dBackwardWeight(dy, Tensor.zeros([2, 4, 5, 4]).h, Tensor.zeros([4, 3, 4, 4]).h, s2, p1)).to.throw(/argument 2 \(x\) must have shape \[2, 4, 4, 4\]/);
+    expect(() => n.convTranspose2dBackwardWeight(dy, x, Tensor.zeros([4, 2, 4, 4]).h, s2, p1)).to.throw(/argument 3 \(dw\).*argument 1 \(dy\)/);
+    expect(() => n.convTranspose2dBackwardWeight(dy, x, Tensor.zeros([5, 3, 4, 4]).h, s2, p1)).to.throw(/argument 2 \(x\) must have shape \[2, 5, 4, 4\]/);
+  }));
+});
