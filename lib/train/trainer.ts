@@ -229,81 +229,122 @@ export class Trainer {
   private noise(n: number): Tensor { return this.rng.noise.normal([n, this.latent], this.device); }
 
   private dcganIteration(real: Tensor): Omit<StepMetrics, 'epoch' | 'iter' | 'step' | 'img_per_s'> {
-    const n = real.shape[0], tmp: Tensor[] = [];
+    const z = this.noise(real.shape[0]);
+    const fake = this.G.forward(z);
+    try {
+      const d = this.dcganDStep(real, fake);
+      return { ...d, g_loss: this.gStep(fake) };
+    } finally {
+      this.G.release();
+      fake.dispose();
+      z.dispose();
+    }
+  }
+
+  /** One discriminator update on real vs fake (BCE, real → 1, fake → 0, label noise). */
+  private dcganDStep(real: Tensor, fake: Tensor): { d_loss: number; d_real: number; d_fake: number } {
+    const tmp: Tensor[] = [];
     const own = <T extends Tensor>(t: T): T => { tmp.push(t); return t; };
     try {
-      const z = own(this.noise(n));
-      const fake = own(this.G.forward(z));
-      // D step: real → 1, fake → 0 (with label noise)
       this.optD.zeroGrad();
       const yr = own(this.D.forward(real));
       const lr = bceWithLogits(yr, own(this.targets(yr.shape, 1, true)));
       own(lr.grad);
       own(this.D.backward(lr.grad));
+      const dReal = mean(yr);
       const yf = own(this.D.forward(fake));
       const lf = bceWithLogits(yf, own(this.targets(yf.shape, 0, true)));
       own(lf.grad);
       own(this.D.backward(lf.grad));
       const dLoss = lr.loss + lf.loss;
       this.guard(dLoss, 'the discriminator loss', this.D);
-      const dReal = mean(yr), dFake = mean(yf);
       this.optD.step();
-      // G step (non-saturating): the same fakes, target 1, through the updated D
-      const yg = own(this.D.forward(fake));
-      const lg = bceWithLogits(yg, own(Tensor.full(yg.shape, 1, this.device)));
-      own(lg.grad);
-      const dfake = own(this.D.backward(lg.grad));
+      return { d_loss: dLoss, d_real: dReal, d_fake: mean(yf) };
+    } finally {
+      this.D.release();
+      for (const t of tmp) t.dispose();
+    }
+  }
+
+  /** One critic update: mean D(fake) − mean D(real) + GP, with ∂GP/∂θ exact. */
+  private criticStep(real: Tensor): { d_loss: number; d_real: number; d_fake: number; gp: number; grad_norm: number } {
+    const n = real.shape[0], tmp: Tensor[] = [];
+    const own = <T extends Tensor>(t: T): T => { tmp.push(t); return t; };
+    try {
+      const z = own(this.noise(n));
+      const fake = own(this.G.forward(z));
+      this.G.release();
+      this.optD.zeroGrad();
+      const eps = own(this.rng.gp.uniform([n], this.device));
+      const p = gradientPenalty(this.D, real, fake, eps, this.cfg.lambda);
+      const yr = own(this.D.forward(real));
+      own(this.D.backward(own(Tensor.full(yr.shape, -1 / yr.numel, this.device))));
+      const dReal = mean(yr);
+      const yf = own(this.D.forward(fake));
+      own(this.D.backward(own(Tensor.full(yf.shape, 1 / yf.numel, this.device))));
+      const dFake = mean(yf);
+      const dLoss = dFake - dReal + p.gp;
+      this.guard(dLoss, 'the critic loss', this.D);
+      this.optD.step();
+      return { d_loss: dLoss, d_real: dReal, d_fake: dFake, gp: p.gp, grad_norm: p.norms.reduce((a, b) => a + b, 0) / n };
+    } finally {
+      this.D.release();
+      for (const t of tmp) t.dispose();
+    }
+  }
+
+  /** One generator update through D from fakes G just produced (G's forward cache must be live). */
+  private gStep(fake: Tensor): number {
+    const tmp: Tensor[] = [];
+    const own = <T extends Tensor>(t: T): T => { tmp.push(t); return t; };
+    try {
+      const y = own(this.D.forward(fake));
+      let loss: number, grad: Tensor;
+      if (this.cfg.model === 'dcgan') {
+        const l = bceWithLogits(y, own(Tensor.full(y.shape, 1, this.device))); // non-saturating: −log D(G(z))
+        loss = l.loss;
+        grad = own(l.grad);
+      } else {
+        loss = -mean(y);
+        grad = own(Tensor.full(y.shape, -1 / y.numel, this.device));
+      }
+      const dfake = own(this.D.backward(grad));
       this.optG.zeroGrad();
       own(this.G.backward(dfake));
-      this.guard(lg.loss, 'the generator loss', this.G);
+      this.guard(loss, 'the generator loss', this.G);
       this.optG.step();
-      return { d_loss: dLoss, g_loss: lg.loss, d_real: dReal, d_fake: dFake };
+      return loss;
     } finally {
-      this.G.release();
       this.D.release();
       for (const t of tmp) t.dispose();
     }
   }
 
   private wganIteration(real: Tensor): Omit<StepMetrics, 'epoch' | 'iter' | 'step' | 'img_per_s'> {
-    const n = real.shape[0], tmp: Tensor[] = [];
-    const own = <T extends Tensor>(t: T): T => { tmp.push(t); return t; };
-    let dLoss = 0, dReal = 0, dFake = 0, gp = 0, gnorm = 0;
+    let c = this.criticStep(real);
+    for (let k = 1; k < this.cfg.nCritic; k++) c = this.criticStep(real);
+    const z = this.noise(real.shape[0]);
+    const fake = this.G.forward(z);
     try {
-      for (let k = 0; k < this.cfg.nCritic; k++) {
-        const z = own(this.noise(n));
-        const fake = own(this.G.forward(z));
-        this.G.release();
-        this.optD.zeroGrad();
-        const eps = own(this.rng.gp.uniform([n], this.device));
-        const p = gradientPenalty(this.D, real, fake, eps, this.cfg.lambda);
-        const yr = own(this.D.forward(real));
-        own(this.D.backward(own(Tensor.full(yr.shape, -1 / yr.numel, this.device))));
-        const yf = own(this.D.forward(fake));
-        own(this.D.backward(own(Tensor.full(yf.shape, 1 / yf.numel, this.device))));
-        dReal = mean(yr);
-        dFake = mean(yf);
-        gp = p.gp;
-        gnorm = p.norms.reduce((a, b) => a + b, 0) / p.norms.length;
-        dLoss = dFake - dReal + gp;
-        this.guard(dLoss, 'the critic loss', this.D);
-        this.optD.step();
-        this.D.release();
-      }
-      const z = own(this.noise(n));
-      const fake = own(this.G.forward(z));
-      const yg = own(this.D.forward(fake));
-      const gLoss = -mean(yg);
-      const dfake = own(this.D.backward(own(Tensor.full(yg.shape, -1 / yg.numel, this.device))));
-      this.optG.zeroGrad();
-      own(this.G.backward(dfake));
-      this.guard(gLoss, 'the generator loss', this.G);
-      this.optG.step();
-      return { d_loss: dLoss, g_loss: gLoss, d_real: dReal, d_fake: dFake, gp, grad_norm: gnorm };
+      return { ...c, g_loss: this.gStep(fake) };
     } finally {
       this.G.release();
-      this.D.release();
-      for (const t of tmp) t.dispose();
+      fake.dispose();
+      z.dispose();
+    }
+  }
+
+  /** One discriminator/critic update only (G frozen), for tests and diagnostics; returns its loss. */
+  discriminatorStep(real: Tensor): number {
+    if (this.cfg.model === 'wgan-gp') return this.criticStep(real).d_loss;
+    const z = this.noise(real.shape[0]);
+    const fake = this.G.forward(z);
+    this.G.release();
+    try {
+      return this.dcganDStep(real, fake).d_loss;
+    } finally {
+      fake.dispose();
+      z.dispose();
     }
   }
 
