@@ -10,6 +10,8 @@ Run:  /usr/bin/python3 bench/reference/models.py                  # parameter co
           compares with IO's `y` (mrigan's output); exit 1 beyond the tolerance
       /usr/bin/python3 bench/reference/models.py export ARCH ROLE SIZE W.safetensors IO.safetensors
           writes a PyTorch-initialised state_dict and an eval-mode (x, y) pair for mrigan to load and check
+      /usr/bin/python3 bench/reference/models.py bench SIZE BATCH [REPS]     (threads: MRIGAN_THREADS or all cores)
+          seconds per training-mode forward + backward of each network (the peer of bench/reference/models-bench.ts)
       (bench/reference/interop.ts drives both directions.) Debian's python3-safetensors is not packaged, so the
       files are read and written here by hand from the format's description (struct + json + torch.frombuffer).
 
@@ -188,8 +190,30 @@ def export(arch, role, size, weights, io):
     write_safetensors(io, {'x': x, 'y': y})
 
 
+def bench(size, batch, reps=3):
+    import os
+    import time
+    torch.set_num_threads(int(os.environ.get('MRIGAN_THREADS', os.cpu_count())))  # the same threads as mrigan's pool
+    for arch, roles in (('dcgan', ('generator', 'discriminator', 'critic')), ('cepa2024', ('generator', 'discriminator'))):
+        for role in roles:
+            m, in_shape = build(arch, role, size)
+            m.train()
+            x = torch.randn(batch, *in_shape[1:], requires_grad=True)
+            times = []
+            for _ in range(reps + 1):
+                t = time.perf_counter()
+                y = m(x)
+                y.backward(torch.ones_like(y))
+                times.append(time.perf_counter() - t)
+            print(f"{arch} {role} {size} batch {batch}: {min(times[1:]):.3f} s forward+backward (torch {torch.__version__}, "
+                  f"{torch.get_num_threads()} threads)")
+
+
 if __name__ == '__main__':
     import sys
+    if len(sys.argv) > 1 and sys.argv[1] == 'bench':
+        bench(int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]) if len(sys.argv) > 4 else 3)
+        sys.exit(0)
     if len(sys.argv) > 1 and sys.argv[1] == 'check':
         w, io, arch, role, size = sys.argv[2:7]
         sys.exit(0 if check(w, io, arch, role, int(size)) else 1)
