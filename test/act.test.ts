@@ -127,6 +127,17 @@ describe('dropout', () => {
     });
   });
 
+  it('keeps an element whose uniform equals p exactly (keep iff u >= p)', () => {
+    const r = { seed: 31, stream: 2, offset: 7 };
+    const w = philoxWords(16, r.seed, r.stream, r.offset);
+    const i = w.findIndex((x) => u01(x) > 0.05 && u01(x) < 0.95);
+    const p = u01(w[i]);  // exactly representable in float32
+    const { mask } = dropout(Tensor.full([16], 1), p, r);
+    const m = mask.toArray();
+    expect(m[i]).to.equal(Math.fround(1 / Math.fround(1 - p)));
+    for (let j = 0; j < 16; j++) expect(m[j] !== 0).to.equal(u01(w[j]) >= p);
+  });
+
   it('the same (seed, stream, offset) gives the same mask; another stream or offset does not', () => {
     const x = Tensor.full([1000], 1);
     const a = dropout(x, 0.5, { seed: 5, stream: 1, offset: 10 }).mask.toArray();
