@@ -13,7 +13,7 @@
 //   a view never frees storage that another handle still uses, so the caller may dispose it like any output.
 // - Cached tensors the layer owns, and its parameters, are keep()-ed, so a tidy() around a forward does not free them.
 //
-// GRADIENT PENALTY (DESIGN §5), optional methods another file adds per layer (not implemented here):
+// GRADIENT PENALTY (DESIGN §5): optional methods, to be added in each layer's own file (not implemented yet):
 //   jvp(xdot): ydot — tangent forward at the cached primal (uses the same cache as backward);
 //   pairBackward(ybar, ydotbar): { xbar, xdotbar } — adjoints of the primal and tangent inputs, accumulating
 //   parameter grads. Same ownership: arguments borrowed, results owned by the caller.
