@@ -62,13 +62,19 @@ static inline float sigmoid_approx(float x) {
 
 void leaky_relu_forward(const float* x, float* y, size_t n, float slope) {
   chunks(n, [=](size_t lo, size_t hi) {
-    for (size_t i = lo; i < hi; ++i) y[i] = x[i] > 0.0f ? x[i] : slope * x[i];
+    for (size_t i = lo; i < hi; ++i) {  // both sides computed, then selected: the compiler won't speculate a multiply
+      float v = x[i], s = slope * v;
+      y[i] = v > 0.0f ? v : s;
+    }
   });
 }
 
 void leaky_relu_backward(const float* dy, const float* x, float* dx, size_t n, float slope) {
   chunks(n, [=](size_t lo, size_t hi) {
-    for (size_t i = lo; i < hi; ++i) dx[i] = x[i] > 0.0f ? dy[i] : slope * dy[i];
+    for (size_t i = lo; i < hi; ++i) {
+      float g = dy[i], s = slope * g;
+      dx[i] = x[i] > 0.0f ? g : s;
+    }
   });
 }
 
