@@ -88,8 +88,8 @@ export function selectBrats(dir: string, sel: BratsSelection): { volumes: Select
   if (!all.length) throw new DataError(dir, 'no BraTS files found (expected e.g. BraTS2021_00000/BraTS2021_00000_flair.nii.gz or BraTS20_Training_001/BraTS20_Training_001_flair.nii.gz)');
   const years = new Set(all.map((s) => s.year));
   const layout = years.size > 1 ? 'mixed 2020/2021' : `BraTS ${[...years][0]}`;
-  const want = sel.subjects === 'all' ? all.length : sel.subjects;
-  if (!(Number.isInteger(want) && want >= 1)) throw new DataError(dir, `--subjects must be a positive number or "all" (got ${sel.subjects})`);
+  const want = sel.subjects === 'all' ? Infinity : sel.subjects;
+  if (!(want === Infinity || (Number.isInteger(want) && want >= 1))) throw new DataError(dir, `--subjects must be a positive number or "all" (got ${sel.subjects})`);
   const chosen: BratsSubject[] = [];
   const incomplete: string[] = [];
   const skipped: string[] = [];
@@ -105,7 +105,8 @@ export function selectBrats(dir: string, sel: BratsSelection): { volumes: Select
   if (incomplete.length) {
     throw new DataError(dir, `${incomplete.length} of the selected subjects lack contrasts (use --skip-incomplete to leave them out):\n${incomplete.join('\n')}`);
   }
-  if (chosen.length < want) {
+  if (!chosen.length) throw new DataError(dir, `no subject has all of ${sel.contrasts.join(', ')}`);
+  if (chosen.length < want && want !== Infinity) {
     throw new DataError(dir, `asked for ${want} subjects with ${sel.contrasts.join(', ')}, found ${chosen.length}${skipped.length ? ` (${skipped.length} incomplete ones skipped)` : ''}`);
   }
   const volumes: SelectedVolume[] = [];

@@ -5,8 +5,8 @@ import { DataError } from './errors';
 
 /**
  * Reads a PNG as gray values 0..255 (float32, row-major). Colour is converted with the ITU-R 601 luma weights
- * that tf.image.rgb_to_grayscale uses (0.2989 R + 0.5870 G + 0.1140 B); alpha is ignored; 16-bit samples are
- * scaled to 0..255 (pngjs does that).
+ * that tf.image.rgb_to_grayscale uses (0.2989 R + 0.5870 G + 0.1140 B); gray pixels keep their value; alpha is
+ * ignored; 16-bit samples are scaled to 0..255 (pngjs does that).
  */
 export function readPngGray(file: string): { width: number; height: number; data: Float32Array } {
   let png: PNG;
@@ -17,7 +17,10 @@ export function readPngGray(file: string): { width: number; height: number; data
   }
   const { width, height, data } = png;
   const out = new Float32Array(width * height);
-  for (let i = 0, p = 0; i < out.length; i++, p += 4) out[i] = 0.2989 * data[p] + 0.587 * data[p + 1] + 0.114 * data[p + 2];
+  for (let i = 0, p = 0; i < out.length; i++, p += 4) {
+    const r = data[p], g = data[p + 1], b = data[p + 2];
+    out[i] = r === g && g === b ? r : 0.2989 * r + 0.587 * g + 0.114 * b; // gray stays exact (the weights sum to 0.9999)
+  }
   return { width, height, data: out };
 }
 
