@@ -27,13 +27,15 @@ export interface TrainConfig {
   lambda: number;
   /** WGAN-GP critic steps per generator step. */
   nCritic: number;
-  /** DCGAN label noise amplitude: targets += labelNoise·U(0, 1) (0 turns it off). */
+  /** DCGAN label noise amplitude a: real targets 1 − a·U(0, 1), fake a·U(0, 1) (0 turns it off). */
   labelNoise: number;
   seed: number;
   /** Also checkpoint every N generator steps (0 = only at the end of each epoch). */
   checkpointEvery: number;
   /** Name of the preset the run started from, if any (for the record). */
   preset: string | null;
+  /** Absolute path of the dataset file, if any (so --resume can find it). */
+  data: string | null;
 }
 
 export interface Preset { model: GanModel; set: number; epochs: number; lr: number; batch: number; dropout: number }
@@ -48,7 +50,7 @@ export const PRESETS: Record<string, Preset> = {
 
 export const DEFAULTS: Omit<TrainConfig, 'model'> = {
   arch: 'dcgan', size: 256, channels: 1, latent: null, width: null, dropout: 0, epochs: 25, batch: 64, lr: 2e-4,
-  beta1: 0.5, beta2: 0.999, lambda: 5, nCritic: 3, labelNoise: 0.05, seed: 0, checkpointEvery: 0, preset: null,
+  beta1: 0.5, beta2: 0.999, lambda: 5, nCritic: 3, labelNoise: 0.05, seed: 0, checkpointEvery: 0, preset: null, data: null,
 };
 
 export class ConfigError extends Error {

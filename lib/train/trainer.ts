@@ -82,6 +82,8 @@ export interface TrainerOptions {
   onStep?: (m: StepMetrics) => void;
   /** Checked before each iteration: true stops after a checkpoint (SIGINT). */
   shouldStop?: () => boolean;
+  /** Seconds: do not start an epoch that would end after this much time in this call (walltime limits, the demo). */
+  timeLimit?: number;
 }
 
 export class Trainer {
@@ -96,6 +98,8 @@ export class Trainer {
   epoch = 0;
   iter = 0;
   step = 0;
+  /** Set by requestStop() (SIGINT): the run checkpoints and returns before the next iteration. */
+  stopRequested = false;
   private metrics: JsonLines | null = null;
   private history: { d: number[]; g: number[] } = { d: [], g: [] };
 
@@ -150,6 +154,8 @@ export class Trainer {
     return t;
   }
 
+  requestStop(): void { this.stopRequested = true; }
+
   get itersPerEpoch(): number { return Math.floor(this.o.data.count / this.cfg.batch); }
 
   state(): TrainState {
@@ -168,15 +174,24 @@ export class Trainer {
   async run(): Promise<number> {
     const log = this.o.log ?? ((s: string) => process.stdout.write(s + '\n'));
     const nIt = this.itersPerEpoch;
-    let done = 0;
+    const start = Date.now();
+    let done = 0, lastEpoch = 0;
     while (this.epoch < this.cfg.epochs) {
+      if (this.o.timeLimit !== undefined && this.iter === 0 && (Date.now() - start) / 1000 + lastEpoch > this.o.timeLimit) {
+        log(`time limit of ${this.o.timeLimit} s reached after epoch ${this.epoch}; continue with --resume`);
+        return done;
+      }
       const order = permutation(this.o.data.count, epochSeed(this.cfg.seed, this.epoch));
       const mode = this.o.progress ?? 'auto';
       const bar = new EpochProgress(this.epoch + 1, this.cfg.epochs, nIt, { quiet: mode === 'none', tty: mode === 'lines' ? false : undefined });
       const t0 = Date.now(), sums = { d: 0, g: 0, n: 0 };
       try {
         while (this.iter < nIt) {
-          if ((this.o.stopAfter !== undefined && done >= this.o.stopAfter) || this.o.shouldStop?.()) return done;
+          if (this.o.stopAfter !== undefined && done >= this.o.stopAfter) return done; // as if killed: no checkpoint
+          if (this.stopRequested || this.o.shouldStop?.()) {
+            if (done > 0) this.checkpoint();
+            return done;
+          }
           const t1 = Date.now();
           const idx = order.subarray(this.iter * this.cfg.batch, (this.iter + 1) * this.cfg.batch);
           const real = Tensor.fromArray(this.o.data.batch(idx), [idx.length, ...this.o.data.shape.slice(1)], this.device);
@@ -206,6 +221,7 @@ export class Trainer {
       this.epoch++;
       this.iter = 0;
       const secs = (Date.now() - t0) / 1000;
+      lastEpoch = secs;
       this.metrics?.write({ type: 'epoch', epoch: this.epoch, step: this.step, d_loss: sums.d / Math.max(1, sums.n),
         g_loss: sums.g / Math.max(1, sums.n), seconds: secs, img_per_s: (sums.n * this.cfg.batch) / Math.max(1e-3, secs), time: Date.now() / 1000 });
       this.writeSamples();
@@ -215,12 +231,16 @@ export class Trainer {
     return done;
   }
 
-  /** Real/fake BCE targets: label + labelNoise·U(0, 1). */
-  private targets(shape: Shape, label: number, noisy: boolean): Tensor {
+  /**
+   * BCE targets with label noise of amplitude a: real 1 − a·U(0, 1), fake a·U(0, 1). (The paper's Keras code adds
+   * 0.05·U to its labels; moving them inward keeps the targets in [0, 1], where BCE-with-logits is bounded below —
+   * a target above 1 rewards pushing the logit to +∞ without limit.)
+   */
+  private targets(shape: Shape, label: 0 | 1, noisy: boolean): Tensor {
     const t = Tensor.full(shape, label, this.device);
     if (noisy && this.cfg.labelNoise > 0) {
       const u = this.rng.labels.uniform(shape, this.device);
-      axpy(this.cfg.labelNoise, u, t);
+      axpy(label === 1 ? -this.cfg.labelNoise : this.cfg.labelNoise, u, t);
       u.dispose();
     }
     return t;

@@ -4,6 +4,8 @@ interface Entry { summary: string; load(): Promise<Command> }
 
 export const commands: Record<string, Entry> = {
   info: { summary: 'print the engine build: threads, BLAS, CUDA devices, MPI', load: () => import('./info') },
+  train: { summary: 'train a DCGAN or WGAN-GP on a dataset file (--preset for the paper\'s Table I)', load: () => import('./train') },
+  sample: { summary: 'generate images from a training run\'s latest checkpoint (PNGs and a dataset file)', load: () => import('./sample') },
   prepare: { summary: 'turn BraTS folders, NIfTI volumes or PNG slices into a dataset file', load: () => import('./prepare') },
   phantom: { summary: 'write procedural BraTS-layout brain volumes with tumours', load: () => import('./phantom') },
 };

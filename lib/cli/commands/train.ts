@@ -1,0 +1,172 @@
+// mrigan train: DCGAN or WGAN-GP on a dataset file (lib/train). Progress per epoch, RUN_DIR with metrics.jsonl,
+// samples/, checkpoints/; --resume continues a run bit for bit.
+import { parseArgs } from 'util';
+import * as path from 'path';
+import { Device, defaultDevice, setThreads } from '../../engine';
+import { buildModel, inputShape, Arch } from '../../models';
+import { openDataset, Dataset } from '../../data';
+import { resolveConfig, TrainConfig, PRESETS, ConfigError, GanModel } from '../../train/config';
+import { Trainer, NonFiniteError, modelOptions } from '../../train/trainer';
+import { findCheckpoint } from '../../train/checkpoint';
+
+export const summary = 'train a DCGAN or WGAN-GP (exact gradient penalty) on a dataset file; --preset for the paper\'s Table I';
+
+const presetList = Object.entries(PRESETS).map(([k, p]) => `${k} (${p.model}, ${p.epochs} epochs, lr ${p.lr}, batch ${p.batch}, dropout ${p.dropout})`).join('\n                          ');
+
+export const HELP = `usage: mrigan train --data FILE --model dcgan|wgan-gp --out RUN_DIR [options]
+       mrigan train --out RUN_DIR --resume [--epochs N]
+
+  --data FILE           dataset file from mrigan prepare (on --resume: default the run's own)
+  --model M             dcgan (BCE, non-saturating G loss) or wgan-gp (critic + exact gradient penalty)
+  --preset P            the paper's Table I, architecture cepa2024; explicit options override its fields:
+                          ${presetList}
+  --arch A              network: cepa2024 (the paper's) or dcgan (Radford-style; its WGAN-GP critic has no BN)
+                        (default: cepa2024 with --preset, else dcgan)
+  --out RUN_DIR         run folder: metrics.jsonl, samples/, loss.png, checkpoints/ (required)
+  --resume              continue the run in RUN_DIR from its latest checkpoint (same result as never stopping)
+  --epochs N            epochs (default: 25, or the preset's; on --resume: extend the run to N)
+  --batch N             global batch (default: 64, or the preset's)
+  --lr X                Adam learning rate, β1 0.5, β2 0.999 (default: 2e-4, or the preset's)
+  --dropout P           dropout where the architecture has it (default: 0, or the preset's)
+  --seed S              seed of every random stream (init, noise, dropout, GP, data order) (default: 0)
+  --size N              64, 128 or 256 (default: the dataset's)
+  --width W             network width (default: 32)
+  --latent Z            latent size (default: dcgan 100, cepa2024 128)
+  --lambda L            WGAN-GP penalty weight (default: 5)
+  --n-critic K          WGAN-GP critic steps per generator step (default: 3)
+  --label-noise A       DCGAN label noise: real targets 1 − A·U(0,1), fake A·U(0,1); 0 = off (default: 0.05)
+  --checkpoint-every N  also checkpoint every N steps (default: 0 = at the end of each epoch only)
+  --device D            cpu, cuda or cuda:N (default: MRIGAN_DEVICE, else the first GPU, else cpu)
+  --threads N           CPU threads (default: MRIGAN_THREADS, else all cores)
+  --time-limit S        stop (checkpointed) before an epoch that would end after S seconds (default: none)
+  --progress MODE       auto (a bar on a terminal, lines otherwise), lines or none (default: auto)
+  --dry-run             print the configuration and the layer tables with parameter counts, then exit
+`;
+
+const num = (v: string | undefined, opt: string): number | undefined => {
+  if (v === undefined) return undefined;
+  const x = Number(v);
+  if (v.trim() === '' || !Number.isFinite(x)) throw new ConfigError(`--${opt} must be a number, got '${v}'`);
+  return x;
+};
+
+export async function run(argv: string[]): Promise<number> {
+  const fail = (msg: string, code = 2): number => {
+    process.stderr.write(`mrigan train: ${msg}\n`);
+    return code;
+  };
+  let v;
+  try {
+    v = parseArgs({
+      args: argv,
+      options: {
+        data: { type: 'string' }, model: { type: 'string' }, preset: { type: 'string' }, arch: { type: 'string' },
+        out: { type: 'string' }, resume: { type: 'boolean', default: false }, epochs: { type: 'string' },
+        batch: { type: 'string' }, lr: { type: 'string' }, dropout: { type: 'string' }, seed: { type: 'string' },
+        size: { type: 'string' }, width: { type: 'string' }, latent: { type: 'string' }, lambda: { type: 'string' },
+        'n-critic': { type: 'string' }, 'label-noise': { type: 'string' }, 'checkpoint-every': { type: 'string' },
+        device: { type: 'string' }, 'time-limit': { type: 'string' }, threads: { type: 'string' }, progress: { type: 'string', default: 'auto' },
+        'dry-run': { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h' },
+      },
+    }).values;
+  } catch (e) {
+    return fail(`${(e as Error).message}\n(see mrigan train --help)`);
+  }
+  if (v.help) {
+    process.stdout.write(HELP);
+    return 0;
+  }
+  let data: Dataset | null = null;
+  try {
+    if (v.threads !== undefined) setThreads(num(v.threads, 'threads')!);
+    const device = parseDevice(v.device);
+    if (!['auto', 'lines', 'none'].includes(v.progress!)) throw new ConfigError(`--progress must be auto, lines or none, got '${v.progress}'`);
+    const progress = v.progress as 'auto' | 'lines' | 'none';
+    const timeLimit = num(v['time-limit'], 'time-limit');
+    if (timeLimit !== undefined && !(timeLimit > 0)) throw new ConfigError(`--time-limit must be > 0 seconds, got ${timeLimit}`);
+    if (!v.out && !v['dry-run']) throw new ConfigError('--out RUN_DIR is required');
+
+    if (v.resume) {
+      const { state } = findCheckpoint(v.out!);
+      const file = v.data ?? state.config.data;
+      if (!file) throw new ConfigError('--data FILE is required (the run does not record its dataset)');
+      data = openDataset(file);
+      const t = Trainer.resume({ data, dataName: file, out: v.out!, device, progress, timeLimit }, num(v.epochs, 'epochs'));
+      process.stdout.write(`resuming ${v.out} at epoch ${t.epoch + 1}, step ${t.step} (${t.cfg.model}, ${t.cfg.arch} ${t.cfg.size}×${t.cfg.size}) on ${device}\n`);
+      return await train(t, v.out!);
+    }
+
+    const raw: Partial<TrainConfig> & { preset?: string } = {
+      model: v.model as GanModel | undefined, preset: v.preset, arch: v.arch as Arch | undefined,
+      epochs: num(v.epochs, 'epochs'), batch: num(v.batch, 'batch'), lr: num(v.lr, 'lr'), dropout: num(v.dropout, 'dropout'),
+      seed: num(v.seed, 'seed'), size: num(v.size, 'size') as TrainConfig['size'] | undefined, width: num(v.width, 'width'),
+      latent: num(v.latent, 'latent'), lambda: num(v.lambda, 'lambda'), nCritic: num(v['n-critic'], 'n-critic'),
+      labelNoise: num(v['label-noise'], 'label-noise'), checkpointEvery: num(v['checkpoint-every'], 'checkpoint-every'),
+    };
+    const given = Object.fromEntries(Object.entries(raw).filter(([, x]) => x !== undefined)) as typeof raw;
+    if (v['dry-run'] && !v.data) {
+      const cfg = resolveConfig(given);
+      process.stdout.write(dryRun(cfg));
+      return 0;
+    }
+    if (!v.data) throw new ConfigError('--data FILE is required (make one with mrigan prepare)');
+    data = openDataset(v.data);
+    const [, c, h] = data.shape;
+    const cfg = resolveConfig({ size: h as TrainConfig['size'], channels: c, ...given, data: path.resolve(v.data) });
+    if (v['dry-run']) {
+      process.stdout.write(dryRun(cfg) + `dataset: ${v.data}, ${data.count} images ${h}×${h}, ${Math.floor(data.count / cfg.batch)} steps per epoch\n`);
+      return 0;
+    }
+    const t = Trainer.create(cfg, { data, dataName: v.data, out: v.out!, device, progress, timeLimit });
+    process.stdout.write(`training ${cfg.model} (${cfg.arch} ${cfg.size}×${cfg.size}${cfg.preset ? `, preset ${cfg.preset}` : ''}) on ${device}: ` +
+      `${data.count} images, batch ${cfg.batch}, ${t.itersPerEpoch} steps per epoch, ${cfg.epochs} epochs → ${v.out}\n`);
+    return await train(t, v.out!);
+  } catch (e) {
+    if (e instanceof NonFiniteError) return fail(e.message, 3);
+    if (e instanceof ConfigError || (e as Error).name === 'DataError') return fail((e as Error).message);
+    throw e;
+  } finally {
+    data?.close();
+  }
+}
+
+async function train(t: Trainer, out: string): Promise<number> {
+  let stop = false;
+  const onSig = (): void => {
+    if (stop) process.exit(130);
+    stop = true;
+    t.requestStop();
+    process.stderr.write('\nmrigan train: stopping after this step and writing a checkpoint (Ctrl-C again to quit now)\n');
+  };
+  process.on('SIGINT', onSig);
+  try {
+    await t.run();
+  } finally {
+    process.off('SIGINT', onSig);
+    t.dispose();
+  }
+  process.stdout.write(stop ? `stopped; continue with: mrigan train --out ${out} --resume\n`
+    : `done: samples in ${path.join(out, 'samples')}, loss curve ${path.join(out, 'loss.png')}, checkpoints in ${path.join(out, 'checkpoints')}\n`);
+  return 0;
+}
+
+function parseDevice(d: string | undefined): Device {
+  if (d === undefined) return defaultDevice();
+  if (d === 'cpu') return 'cpu';
+  if (d === 'cuda') return 'cuda:0';
+  if (/^cuda:\d+$/.test(d)) return d as Device;
+  throw new ConfigError(`--device must be cpu, cuda or cuda:N, got '${d}'`);
+}
+
+/** The configuration and both networks' layer tables (built on the CPU without initialising weights). */
+export function dryRun(cfg: TrainConfig): string {
+  const mo = { ...modelOptions(cfg, 'cpu'), init: false };
+  const dRole = cfg.model === 'wgan-gp' ? 'critic' : 'discriminator';
+  const G = buildModel(cfg.arch, 'generator', mo), D = buildModel(cfg.arch, dRole, mo);
+  const s = [`configuration: ${JSON.stringify(cfg)}`, '',
+    G.summary(inputShape(cfg.arch, 'generator', cfg.batch, mo), `generator (${cfg.arch})`), '',
+    D.summary(inputShape(cfg.arch, dRole, cfg.batch, mo), `${dRole} (${cfg.arch})`), ''].join('\n');
+  G.dispose();
+  D.dispose();
+  return s;
+}
