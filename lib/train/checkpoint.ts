@@ -9,7 +9,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { Tensor } from '../engine';
 import { Sequential, Adam, saveModel, loadModel, saveTensors, loadTensorsInto } from '../nn';
-import { TrainConfig } from './config';
+import { TrainConfig, ConfigError } from './config';
 import { writeFileAtomic, renameDirAtomic } from './fsutil';
 
 export const CHECKPOINT_VERSION = 1;
@@ -86,19 +86,19 @@ function prune(root: string, keep: string): void {
 export function findCheckpoint(runDir: string): { dir: string; state: TrainState } {
   const root = checkpointsDir(runDir);
   const latest = path.join(root, 'latest.json');
-  if (!fs.existsSync(runDir)) throw new Error(`${runDir}: no such run folder`);
-  if (!fs.existsSync(latest)) throw new Error(`${runDir}: no checkpoint yet (${path.relative(runDir, latest)} is missing); was the run started with --out ${runDir}?`);
+  if (!fs.existsSync(runDir)) throw new ConfigError(`${runDir}: no such run folder`);
+  if (!fs.existsSync(latest)) throw new ConfigError(`${runDir}: no checkpoint yet (${path.relative(runDir, latest)} is missing); was the run started with --out ${runDir}?`);
   let name: string;
   try {
     name = JSON.parse(fs.readFileSync(latest, 'utf8')).dir;
   } catch (e) {
-    throw new Error(`${latest}: unreadable (${(e as Error).message})`);
+    throw new ConfigError(`${latest}: unreadable (${(e as Error).message})`);
   }
   const dir = path.join(root, String(name));
   for (const f of ['G.safetensors', 'D.safetensors', 'optim.safetensors', 'state.json'])
-    if (!fs.existsSync(path.join(dir, f))) throw new Error(`${dir}: checkpoint incomplete, ${f} is missing`);
+    if (!fs.existsSync(path.join(dir, f))) throw new ConfigError(`${dir}: checkpoint incomplete, ${f} is missing`);
   const state = JSON.parse(fs.readFileSync(path.join(dir, 'state.json'), 'utf8')) as TrainState;
-  if (state.version !== CHECKPOINT_VERSION) throw new Error(`${dir}: checkpoint version ${state.version}, this mrigan reads ${CHECKPOINT_VERSION}`);
+  if (state.version !== CHECKPOINT_VERSION) throw new ConfigError(`${dir}: checkpoint version ${state.version}, this mrigan reads ${CHECKPOINT_VERSION}`);
   return { dir, state };
 }
 

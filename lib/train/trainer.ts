@@ -9,10 +9,10 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { Tensor, Device, Rng, Shape, axpy, mean, sum, bceWithLogits, defaultDevice } from '../engine';
-import { Sequential, Adam } from '../nn';
+import { Sequential, Adam, Layer, Dropout } from '../nn';
 import { buildModel, latentSize, ModelOptions } from '../models';
 import { permutation } from '../data';
-import { TrainConfig, checkDataset } from './config';
+import { TrainConfig, checkDataset, ConfigError } from './config';
 import { gradientPenalty } from './penalty';
 import { saveCheckpoint, findCheckpoint, loadCheckpointInto, TrainState, CHECKPOINT_VERSION } from './checkpoint';
 import { JsonLines, readJsonLines, writeFileAtomic } from './fsutil';
@@ -127,7 +127,7 @@ export class Trainer {
     if (o.out) {
       fs.mkdirSync(path.join(o.out, 'samples'), { recursive: true });
       if (fs.existsSync(path.join(o.out, 'checkpoints', 'latest.json')))
-        throw new Error(`${o.out} already holds a run; pass --resume to continue it, or choose another --out`);
+        throw new ConfigError(`${o.out} already holds a run; pass --resume to continue it, or choose another --out`);
       writeFileAtomic(path.join(o.out, 'config.json'), JSON.stringify(cfg, null, 1) + '\n');
       t.metrics = new JsonLines(path.join(o.out, 'metrics.jsonl'), false);
     }
@@ -375,7 +375,7 @@ export class Trainer {
     for (const p of model.params()) if (!Number.isFinite(sum(p.grad))) throw new NonFiniteError(step, `the gradient of ${model === this.G ? 'G' : 'D'}.${p.name}`);
   }
 
-  /** Fixed-noise samples in eval mode (running BN statistics; no state changes): image, 8×8 grid, loss curve. */
+  /** Fixed-noise samples (BN batch statistics, no dropout, no state changes): image, 8×8 grid, loss curve. */
   writeSamples(): void {
     if (!this.o.out) return;
     const dir = path.join(this.o.out, 'samples'), tag = String(this.epoch).padStart(3, '0');
@@ -411,24 +411,41 @@ export function modelOptions(cfg: TrainConfig, device: Device): ModelOptions {
   };
 }
 
-/** n images from G in eval mode, noise from rng, in batches of up to 64: { data [n, C, H, W], ... }. */
-export function generate(G: Sequential, cfg: TrainConfig, latent: number, n: number, rng: Rng, device: Device) {
+/**
+ * n images from G, noise from rng, in chunks of up to 64. bn 'batch' (default): BatchNorm normalises with each
+ * chunk's statistics, as the PyTorch DCGAN example samples (early in training the running statistics are far from
+ * the batch ones and give flat images); running statistics and counters are restored afterwards, so sampling has no
+ * side effects. bn 'running': eval mode. Dropout is off either way.
+ */
+export function generate(G: Sequential, cfg: TrainConfig, latent: number, n: number, rng: Rng, device: Device,
+  bn: 'batch' | 'running' = 'batch') {
   const wasTraining = G.training;
-  G.eval();
+  const saved = G.buffers().map((b) => b.value.clone());
+  const counters = [...G.counters().values()].map((c) => c.get());
+  G.train(bn === 'batch');
+  const walk = (l: Layer): void => {
+    if (l instanceof Sequential) l.layers.forEach(walk);
+    else if (l instanceof Dropout) l.eval();
+  };
+  walk(G);
   const per = cfg.channels * cfg.size * cfg.size, data = new Float32Array(n * per);
   try {
-    for (let at = 0; at < n; at += 64) {
-      const k = Math.min(64, n - at);
-      const z = rng.normal([k, latent], device);
+    const chunks = Math.ceil(n / 64);
+    for (let c = 0, at = 0; c < chunks; c++) {
+      const k = Math.floor((n * (c + 1)) / chunks) - at;
+      const z = rng.normal([Math.max(k, 2), latent], device); // BatchNorm needs two samples
       const y = G.forward(z);
-      data.set(y.toFloat32Array(), at * per);
+      data.set(y.toFloat32Array().subarray(0, k * per), at * per);
       G.release();
       y.dispose();
       z.dispose();
+      at += k;
     }
   } finally {
+    G.buffers().forEach((b, i) => b.value.copyFrom(saved[i]));
+    [...G.counters().values()].forEach((c, i) => c.set(counters[i]));
+    for (const t of saved) t.dispose();
     G.train(wasTraining);
   }
   return { data, n, c: cfg.channels, h: cfg.size, w: cfg.size };
 }
-

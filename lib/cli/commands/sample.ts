@@ -19,9 +19,11 @@ const HELP = `usage: mrigan sample --checkpoint RUN_DIR --out DIR [options]
   --n N                 number of images (default: 64)
   --seed S              noise seed; the same seed gives the same images (default: 0)
   --no-png              only the dataset file (default: PNGs too)
+  --bn batch|running    BatchNorm statistics: of each chunk of up to 64 images (as the training samples and the
+                        PyTorch DCGAN example) or the running ones (eval mode) (default: batch)
   --device D            cpu, cuda or cuda:N (default: MRIGAN_DEVICE, else the first GPU, else cpu)
 
-The generator runs in eval mode (BatchNorm running statistics, no dropout). samples.mrigan is a dataset file
+Dropout is off. Images depend on --seed and --n only (the same seed and n give the same images). samples.mrigan is a dataset file
 (docs/dataset-format.md, float32, 1 channel) that mrigan's FID tools read like a prepared dataset.
 `;
 
@@ -36,7 +38,7 @@ export async function run(argv: string[]): Promise<number> {
       args: argv,
       options: {
         checkpoint: { type: 'string' }, out: { type: 'string' }, n: { type: 'string', default: '64' },
-        seed: { type: 'string', default: '0' }, 'no-png': { type: 'boolean', default: false }, device: { type: 'string' },
+        seed: { type: 'string', default: '0' }, 'no-png': { type: 'boolean', default: false }, bn: { type: 'string', default: 'batch' }, device: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     }).values;
@@ -52,6 +54,7 @@ export async function run(argv: string[]): Promise<number> {
   const n = Number(v.n), seed = Number(v.seed);
   if (!(Number.isInteger(n) && n >= 1 && n <= 1_000_000)) return fail(`--n must be a positive integer, got '${v.n}'`);
   if (!(Number.isInteger(seed) && seed >= 0)) return fail(`--seed must be a non-negative integer, got '${v.seed}'`);
+  if (v.bn !== 'batch' && v.bn !== 'running') return fail(`--bn must be batch or running, got '${v.bn}'`);
   const device: Device = v.device === undefined ? defaultDevice() : v.device === 'cuda' ? 'cuda:0' : (v.device as Device);
   if (!/^(cpu|cuda:\d+)$/.test(device)) return fail(`--device must be cpu, cuda or cuda:N, got '${v.device}'`);
   let ck;
@@ -65,7 +68,7 @@ export async function run(argv: string[]): Promise<number> {
   const G = buildModel(cfg.arch, 'generator', mo);
   try {
     loadCheckpointInto(ck.dir, G, null, null, null, ck.state);
-    const b = generate(G, cfg, latentSize(cfg.arch, mo), n, new Rng(seed, TRAIN_STREAMS.sample), device);
+    const b = generate(G, cfg, latentSize(cfg.arch, mo), n, new Rng(seed, TRAIN_STREAMS.sample), device, v.bn as 'batch' | 'running');
     fs.mkdirSync(v.out, { recursive: true });
     if (!v['no-png']) {
       for (let i = 0; i < n; i++) writeFileAtomic(path.join(v.out, `sample-${String(i).padStart(5, '0')}.png`), imagePng(b, i));
