@@ -13,10 +13,12 @@
 //   a view never frees storage that another handle still uses, so the caller may dispose it like any output.
 // - Cached tensors the layer owns, and its parameters, are keep()-ed, so a tidy() around a forward does not free them.
 //
-// GRADIENT PENALTY (DESIGN §5): optional methods, to be added in each layer's own file (not implemented yet):
+// GRADIENT PENALTY (DESIGN §5): the tangent forward, pair-backward and backward-data of every layer here live in
+// lib/train/tangent.ts (layerJvp, layerPairBackward, layerBackwardData), which reads the forward caches above.
+// A custom layer outside this folder may supply them as the optional methods below (same ownership rules):
 //   jvp(xdot): ydot — tangent forward at the cached primal (uses the same cache as backward);
-//   pairBackward(ybar, ydotbar): { xbar, xdotbar } — adjoints of the primal and tangent inputs, accumulating
-//   parameter grads. Same ownership: arguments borrowed, results owned by the caller.
+//   pairBackward(ybar | null, ydotbar): { xbar | null, xdotbar } — adjoints of the primal and tangent inputs
+//   (null = zero), accumulating parameter grads.
 import { Tensor, Shape, Device, keep, fill } from '../engine';
 
 /** A trainable tensor and its gradient (same shape and device). `role` tells init what distribution to use. */
@@ -55,7 +57,7 @@ export interface Layer {
   /** release() and frees parameters and buffers. The layer is unusable afterwards. */
   dispose(): void;
   jvp?(xdot: Tensor): Tensor;
-  pairBackward?(ybar: Tensor, ydotbar: Tensor): { xbar: Tensor; xdotbar: Tensor };
+  pairBackward?(ybar: Tensor | null, ydotbar: Tensor): { xbar: Tensor | null; xdotbar: Tensor };
 }
 
 /** Common bookkeeping: parameter list, train/eval, zeroGrad, owned-cache release. */

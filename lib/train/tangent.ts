@@ -55,6 +55,7 @@ export function layerJvp(l: Layer, xdot: Tensor): Tensor {
     if (l.cachedTraining) return batchNormJvp(xdot, x, l.weight.value, need(l, l.mean, 'jvp'), need(l, l.invstd, 'jvp'));
     return bnEvalScale(l, xdot);
   }
+  if (l.jvp) return l.jvp(xdot);
   throw new Error(`jvp: no tangent rule for layer ${l.kind}`);
 }
 
@@ -72,7 +73,7 @@ export function layerBackwardData(l: Layer, dy: Tensor): Tensor {
     return r;
   }
   if (l instanceof Flatten || l instanceof Reshape) return view(dy, need(l, l.inShape, 'backwardData'));
-  throw new Error(`backwardData: no rule for layer ${l.kind}`);
+  throw new Error(`backwardData: no rule for layer ${l.kind} (it would need parameter-free input gradients)`);
 }
 
 /** Adjoints of (x, ẋ) from those of (y, ẏ); parameter grads accumulate. needXbar = false skips x̄ (first layer). */
@@ -134,6 +135,7 @@ export function layerPairBackward(l: Layer, ybar: Tensor | null, ydotbar: Tensor
         need(l, l.invstd, 'pairBackward'), l.weight.grad, l.bias.grad);
     return bnEvalPairBackward(l, ybar, ydotbar, x, xdot);
   }
+  if (l.pairBackward) return l.pairBackward(ybar, ydotbar);
   throw new Error(`pairBackward: no rule for layer ${l.kind}`);
 }
 
