@@ -8,12 +8,17 @@
 import { expect } from 'chai';
 import { Tensor, leakyRelu, leakyReluBackward, relu, reluBackward, tanh, tanhBackward, sigmoid, sigmoidBackward, dropout } from '../lib/engine';
 import { native } from '../lib/engine/native';
-import { randArray, expectClose, maxAbs } from './helpers';
+import { randArray, expectClose, maxAbs, rng } from './helpers';
 import { philoxWords, u01 } from './philox-ref';
 
 const f32 = Math.fround;
 const sig = (x: number): number => 1 / (1 + Math.exp(-x));
-const shapes: number[][] = [[1], [5], [3, 7], [2, 3, 5, 7], [70001]];
+/** Seeded random [n, c] or [n, c, h, w] shapes with small, mostly odd sizes (batch 1 included). */
+function randomShapes(seed: number, count: number): number[][] {
+  const r = rng(seed), k = (lo: number, hi: number): number => lo + Math.floor(r() * (hi - lo + 1));
+  return Array.from({ length: count }, () => (r() < 0.3 ? [k(1, 9), k(1, 40)] : [k(1, 6), k(1, 12), k(1, 13), k(1, 13)]));
+}
+const shapes: number[][] = [[1], [5], [3, 7], [2, 3, 5, 7], [70001], ...randomShapes(21, 4)];
 const numel = (s: number[]): number => s.reduce((a, b) => a * b, 1);
 
 /** Central finite difference of a float64 elementwise f at x, times the upstream dy. */

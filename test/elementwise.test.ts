@@ -5,12 +5,18 @@
 import { expect } from 'chai';
 import { Tensor, add, mul, scale, axpy, fill, sum, mean, biasAdd, biasGrad } from '../lib/engine';
 import { native } from '../lib/engine/native';
-import { randArray, expectClose } from './helpers';
+import { randArray, expectClose, rng } from './helpers';
 
 const f32 = Math.fround;
 const numel = (s: number[]): number => s.reduce((a, b) => a * b, 1);
-// Odd sizes, a single element, an empty tensor, and sizes that span several parallel blocks (32768 elements).
-const shapes: number[][] = [[1], [7], [3, 5], [2, 3, 5, 7], [0, 4], [100003], [3, 33000]];
+// Odd sizes, a single element, an empty tensor, sizes that span several parallel blocks (32768 elements), and
+// seeded random shapes.
+/** Seeded random [n, c] or [n, c, h, w] shapes with small, mostly odd sizes (batch 1 included). */
+function randomShapes(seed: number, count: number): number[][] {
+  const r = rng(seed), k = (lo: number, hi: number): number => lo + Math.floor(r() * (hi - lo + 1));
+  return Array.from({ length: count }, () => (r() < 0.3 ? [k(1, 9), k(1, 40)] : [k(1, 6), k(1, 12), k(1, 13), k(1, 13)]));
+}
+const shapes: number[][] = [[1], [7], [3, 5], [2, 3, 5, 7], [0, 4], [100003], [3, 33000], ...randomShapes(11, 6)];
 
 describe('elementwise', () => {
   it('add, mul and scale are single roundings of the float64 result', () => {
@@ -64,7 +70,7 @@ describe('elementwise', () => {
     expect(sum(Tensor.zeros([0]))).to.equal(0);
   });
 
-  const biasShapes: number[][] = [[1, 1], [5, 7], [2, 3, 5, 7], [1, 4, 1, 1], [3, 2, 17, 33], [64, 300]];
+  const biasShapes: number[][] = [[1, 1], [5, 7], [2, 3, 5, 7], [1, 4, 1, 1], [3, 2, 17, 33], [64, 300], ...randomShapes(12, 6)];
 
   it('biasAdd adds b[c] per channel for [n, c] and [n, c, h, w]', () => {
     biasShapes.forEach((s, k) => {

@@ -10,7 +10,7 @@
 import { expect } from 'chai';
 import { Tensor, batchNormTrain, batchNormEval, batchNormBackward } from '../lib/engine';
 import { native } from '../lib/engine/native';
-import { randArray, expectClose, maxAbs } from './helpers';
+import { randArray, expectClose, maxAbs, rng } from './helpers';
 
 type Arr = ArrayLike<number>;
 const numel = (s: number[]): number => s.reduce((a, b) => a * b, 1);
@@ -81,7 +81,14 @@ function bnFiniteDiff(w: Arr, x: Arr, s: number[], gamma: Arr, beta: Arr, eps: n
 
 // Odd sizes; n = 1 with spatial extent; [n, c] (hw = 1, the path after a Dense); [n, c, 1, 1]; 4×4 maps with many
 // channels; a large channel that spans parallel work.
-const shapes: number[][] = [[5, 3, 7, 9], [1, 4, 3, 5], [6, 11], [2, 3, 1, 1], [1, 2, 1, 2], [3, 64, 4, 4], [2, 2, 130, 131], [9, 300]];
+/** Seeded random [n, c] or [n, c, h, w] shapes with small, mostly odd sizes (batch 1 included). */
+function randomShapes(seed: number, count: number): number[][] {
+  const r = rng(seed), k = (lo: number, hi: number): number => lo + Math.floor(r() * (hi - lo + 1));
+  return Array.from({ length: count }, () => (r() < 0.3 ? [k(1, 9), k(1, 40)] : [k(1, 6), k(1, 12), k(1, 13), k(1, 13)]));
+}
+// plus seeded random shapes (those with one value per channel dropped: they are tested as errors below).
+const shapes: number[][] = [[5, 3, 7, 9], [1, 4, 3, 5], [6, 11], [2, 3, 1, 1], [1, 2, 1, 2], [3, 64, 4, 4], [2, 2, 130, 131], [9, 300],
+  ...randomShapes(31, 8).filter((s) => numel(s) / s[1] > 1)];
 
 function inputs(s: number[], seed: number) {
   const c = s[1];
