@@ -72,8 +72,11 @@ describe('adamStep', () => {
     expect(() => adamStep([p], [Tensor.zeros([3, 2])], [m], [v], h)).to.throw(/grads\[0\] must have shape \[2, 3\]/);
     expect(() => adamStep([p, Tensor.zeros([4])], [g, Tensor.zeros([4])], [m, Tensor.zeros([4])], [v, Tensor.zeros([5])], h))
       .to.throw(/v\[1\] must have shape \[4\], got \[5\]/);
-    expect(() => adamStep([p], [g], [m], [m], h)).to.throw(/adamStep: params, grads, m and v at index 0 must be distinct/);
-    expect(() => adamStep([p], [p], [m], [v], h)).to.throw(/distinct/);
+    expect(() => adamStep([p], [g], [m], [m], h)).to.throw(/adamStep: v\[0\] shares storage with m\[0\]; every tensor must be distinct/);
+    expect(() => adamStep([p], [p], [m], [v], h)).to.throw(/grads\[0\] shares storage with params\[0\]/);
+    const p2 = Tensor.zeros([2, 3]), g2 = Tensor.zeros([2, 3]), v2 = Tensor.zeros([2, 3]);
+    expect(() => adamStep([p, p2], [g, g2], [m, p.reshape([2, 3])], [v, v2], h)).to.throw(/m\[1\] shares storage with params\[0\]/);
+    expect(() => adamStep([p, p], [g, g2], [m, Tensor.zeros([2, 3])], [v, v2], h)).to.throw(/params\[1\] shares storage with params\[0\]/);
     expect(() => adamStep([p], [g], [m], [p.reshape([6])], h)).to.throw(/v\[0\] must have shape/);
     expect(() => adamStep([p], [g], [m], [v], { ...h, lr: -1 })).to.throw(/lr must be >= 0/);
     expect(() => adamStep([p], [g], [m], [v], { ...h, beta1: 1 })).to.throw(/beta1 must be in \[0, 1\)/);

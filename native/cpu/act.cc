@@ -33,7 +33,8 @@ static inline float exp_approx(float x0) {
   float t = x * 1.44269504088896341f + shifter;
   float k = t - shifter;
   float r = x - k * 0.693359375f - k * -2.12194440e-4f;
-  float p = 1.0f + r * (1.0f + r * (0.5f + r * (1.0f / 6 + r * (1.0f / 24 + r * (1.0f / 120 + r * (1.0f / 720 + r * (1.0f / 5040)))))));
+  float p = 1.0f + r * (1.0f + r * (0.5f + r * (1.0f / 6 + r * (1.0f / 24 + r * (1.0f / 120 +
+            r * (1.0f / 720 + r * (1.0f / 5040)))))));
   uint32_t tb;
   std::memcpy(&tb, &t, 4);
   uint32_t sb = (tb - 0x4B400000u + 127u) << 23;  // (k + 127) << 23: the float 2^k
