@@ -334,6 +334,8 @@ function toFloat32(raw: Buffer, info: NiftiInfo, file: string): Float32Array {
     if (slope === 1 && inter === 0) out.set(src);
     else for (let i = 0; i < voxels; i++) out[i] = src[i] * slope + inter;
   }
+  // Integers times a finite slope stay finite unless the slope is absurd; only then (and for floats) scan.
+  if (!dtype.float && Math.abs(slope) < 1e28 && Math.abs(inter) < 1e37) return out;
   let bad = 0;
   let first = -1;
   for (let i = 0; i < voxels; i++) {

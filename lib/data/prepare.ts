@@ -2,8 +2,8 @@
 //   1. validate: every source's header is read and checked (NIfTI: type, 3-D, sizes vs file/gzip trailer,
 //      orientation, slice range after reorientation; PNG: signature and size). Nothing is written before this
 //      phase has passed for all sources.
-//   2. convert: volumes are read one after another (the next one is decompressed on libuv's pool while this one
-//      is processed), reoriented to RAS, scaled, their axial slices fitted to size × size and written to the
+//   2. convert: volumes are read in order (the next two are decompressed on libuv's pool while this one is
+//      processed), reoriented to RAS, scaled, their axial slices fitted to size × size and written to the
 //      dataset's temp file; the file is committed at the end. Any error deletes the temp file.
 import * as fs from 'fs';
 import * as path from 'path';
@@ -117,13 +117,15 @@ export async function prepareDataset(o: PrepareOptions): Promise<PrepareResult> 
       p.catch(() => {}); // awaited below; avoid an unhandled-rejection report while it waits
       return p;
     };
-    let next = start(0);
+    // Two volumes decompress ahead of the one being processed (each gunzip runs on libuv's pool).
+    const AHEAD = 2;
+    const queue = Array.from({ length: AHEAD }, (_, i) => start(i));
     const fitted = new Float32Array(size * size);
     for (let i = 0; i < plan.length; i++) {
       const p = plan[i];
       const tw = now();
-      const vol = await next!;
-      next = start(i + 1);
+      const vol = await queue.shift()!;
+      queue.push(start(i + AHEAD));
       const tp = now();
       readWait += tp - tw;
       if (vol) {

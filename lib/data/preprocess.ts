@@ -61,8 +61,14 @@ export function percentiles(values: Float32Array, ps: number[]): number[] {
 
 /** Foreground percentiles of a volume (see the file comment). */
 export function volumeScaling(data: Float32Array, pLo = 0.5, pHi = 99.5): Scaling {
-  let min = Infinity;
-  for (let i = 0; i < data.length; i++) if (data[i] < min) min = data[i];
+  let min = Infinity, max = -Infinity, integral = true;
+  for (let i = 0; i < data.length; i++) {
+    const v = data[i];
+    if (v < min) min = v;
+    if (v > max) max = v;
+    if ((v | 0) !== v) integral = false;
+  }
+  if (integral && max - min <= 1 << 20) return histogramScaling(data, min, max, pLo, pHi);
   let n = 0;
   for (let i = 0; i < data.length; i++) if (data[i] > min) n++;
   const fg = new Float32Array(n);
@@ -70,6 +76,33 @@ export function volumeScaling(data: Float32Array, pLo = 0.5, pHi = 99.5): Scalin
   for (let i = 0; i < data.length; i++) if (data[i] > min) fg[j++] = data[i];
   const [lo, hi] = n ? percentiles(fg, [pLo, pHi]) : [min, min];
   return { background: min, lo, hi, foreground: n };
+}
+
+/**
+ * Exact percentiles for integer-valued volumes (int16/uint8 sources, the BraTS case) from a histogram: one
+ * counting pass instead of copying and selecting. Same numbers as `percentiles` (tested).
+ */
+function histogramScaling(data: Float32Array, min: number, max: number, pLo: number, pHi: number): Scaling {
+  const counts = new Uint32Array(max - min + 1);
+  for (let i = 0; i < data.length; i++) counts[data[i] - min]++;
+  const n = data.length - counts[0];
+  if (n === 0) return { background: min, lo: min, hi: min, foreground: 0 };
+  // value of the r-th smallest foreground voxel (0-based)
+  const kth = (r: number) => {
+    let acc = 0;
+    for (let b = 1; b < counts.length; b++) {
+      acc += counts[b];
+      if (acc > r) return min + b;
+    }
+    return max;
+  };
+  const at = (p: number) => {
+    const pos = (Math.min(Math.max(p, 0), 100) / 100) * (n - 1);
+    const f = Math.floor(pos);
+    const a = kth(f);
+    return f + 1 < n && pos > f ? a + (pos - f) * (kth(f + 1) - a) : a;
+  };
+  return { background: min, lo: at(pLo), hi: at(pHi), foreground: n };
 }
 
 /** Scales values in place to [-1, 1]: background → -1 exactly, foreground linearly from [lo, hi], clamped. */

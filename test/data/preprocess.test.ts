@@ -51,6 +51,22 @@ describe('data/preprocess', () => {
     expect(Array.from(m)).to.deep.equal([-1, 1, 1, -1]);
   });
 
+  it('integer volumes (histogram path) give the same percentiles as the float64 reference', () => {
+    const r = rng(12);
+    for (const [lo, hi] of [[0, 255], [-1000, 3000], [5, 6]]) {
+      const v = Float32Array.from({ length: 30011 }, (_, i) => (i % 4 === 0 ? lo : lo + Math.floor(r() * r() * (hi - lo + 1))));
+      const fg = v.filter((x) => x > lo);
+      for (const [a, b] of [[0.5, 99.5], [0, 100], [10, 90], [50, 50.5]]) {
+        const sc = volumeScaling(v, a, b);
+        expect(sc.background).to.equal(lo);
+        expect(sc.foreground).to.equal(fg.length);
+        expect(sc.lo, `p${a} in [${lo}, ${hi}]`).to.be.closeTo(refPercentile(fg, a), 1e-9);
+        expect(sc.hi, `p${b} in [${lo}, ${hi}]`).to.be.closeTo(refPercentile(fg, b), 1e-9);
+      }
+    }
+    expect(volumeScaling(new Float32Array(10).fill(3))).to.deep.equal({ background: 3, lo: 3, hi: 3, foreground: 0 });
+  });
+
   it('bilinear resize: identity, exact 2× averaging, linear ramps stay linear, constants stay constant', () => {
     const r = rng(3);
     const img = Float32Array.from({ length: 6 * 8 }, () => r());
