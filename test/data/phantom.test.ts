@@ -3,7 +3,8 @@
 import { expect } from 'chai';
 import * as fs from 'fs';
 import * as path from 'path';
-import { phantomSubject, writePhantom } from '../../lib/data/phantom';
+import { phantomSubject, writePhantom, blur3 } from '../../lib/data/phantom';
+import { rng, expectClose } from '../helpers';
 import { readNifti } from '../../lib/data/nifti';
 import { rasView } from '../../lib/data/orient';
 import { scanBrats } from '../../lib/data/brats';
@@ -28,6 +29,24 @@ describe('data/phantom', () => {
     const d = phantomSubject(2, 10, shape).contrast('flair');
     expect(Buffer.from(a.buffer).equals(Buffer.from(c.buffer))).to.equal(false);
     expect(Buffer.from(a.buffer).equals(Buffer.from(d.buffer))).to.equal(false);
+  });
+
+  it('blur: separable [1 2 1]/4 with replicated edges equals the direct 3×3×3 float64 sum', () => {
+    const [nx, ny, nz] = [7, 5, 4];
+    const r = rng(2);
+    const a = Float32Array.from({ length: nx * ny * nz }, () => r());
+    const w = [0.25, 0.5, 0.25];
+    const cl = (v: number, n: number) => Math.min(Math.max(v, 0), n - 1);
+    const want: number[] = [];
+    for (let k = 0; k < nz; k++) for (let j = 0; j < ny; j++) for (let i = 0; i < nx; i++) {
+      let s = 0;
+      for (let c = -1; c <= 1; c++) for (let b = -1; b <= 1; b++) for (let d = -1; d <= 1; d++) {
+        s += w[c + 1] * w[b + 1] * w[d + 1] * a[cl(i + d, nx) + nx * (cl(j + b, ny) + ny * cl(k + c, nz))];
+      }
+      want.push(s);
+    }
+    blur3(a, nx, ny, nz);
+    expectClose(a, want, 1e-6, 1e-7, 'blur');
   });
 
   it('tissues: plausible volumes, a tumour with all three BraTS labels, background exactly 0 off the head', () => {
