@@ -207,10 +207,12 @@ function statFile(file: string): number {
 }
 
 /** The decompressed byte stream of a .nii or .nii.gz (gzip detected by its magic bytes, not the file name). */
-function openStream(file: string, gz: boolean): Readable {
-  const src = fs.createReadStream(file, { highWaterMark: 1 << 20 });
+function openStream(file: string, gz: boolean, fileBytes: number): Readable {
+  // 1 MiB chunks for volumes, smaller buffers for small files (each stream allocates its chunk buffers)
+  const clamp = (n: number) => Math.min(1 << 20, Math.max(1 << 16, n));
+  const src = fs.createReadStream(file, { highWaterMark: clamp(fileBytes) });
   if (!gz) return src;
-  const gunzip = zlib.createGunzip({ chunkSize: 1 << 20 });
+  const gunzip = zlib.createGunzip({ chunkSize: clamp(8 * fileBytes) });
   pipeline(src, gunzip, () => {}); // errors surface through the gunzip iterator
   return gunzip;
 }
@@ -227,7 +229,7 @@ function zlibProblem(e: unknown, pos: number): string {
 async function scan(file: string, withData: boolean): Promise<{ info: NiftiInfo; raw?: Buffer }> {
   const fileBytes = statFile(file);
   const gz = isGzip(file);
-  const stream = openStream(file, gz);
+  const stream = openStream(file, gz, fileBytes);
   const parts: Buffer[] = [];
   let pos = 0; // decompressed bytes seen
   let info: NiftiInfo | undefined;
