@@ -109,7 +109,9 @@ describe('data/prepare', () => {
       b21 = path.join(dir, 'brats21');
       b20 = path.join(dir, 'brats20');
       await writePhantom({ subjects: 48, seed: 5, out: b21, shape: [12, 12, 155], contrasts: ['t1', 't2', 'flair'] });
-      await writePhantom({ subjects: 15, seed: 6, out: b20, shape: [12, 12, 155], contrasts: ['flair'], layout: 2020 });
+      // (through the CLI command, in-process)
+      const ph = await runCommand(phantomCmd.run, ['--subjects', '15', '--seed', '6', '--out', b20, '--size', '12x12x155', '--contrasts', 'flair', '--layout', '2020', '--level', '3', '--quiet']);
+      expect(ph.code, ph.err).to.equal(0);
     });
 
     it('Set 3 = 48 × 64 FLAIR slices = 3072, in subject then slice order (via the CLI)', () => {
