@@ -5,11 +5,11 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { PNG } from 'pngjs';
-import { resolveConfig, checkDataset, PRESETS, ConfigError } from '../lib/train/config';
-import { imagePng, gridPng, readPng, toByte } from '../lib/train/image';
-import { lossCurvePng } from '../lib/train/plot';
-import { writeFileAtomic, JsonLines, readJsonLines } from '../lib/train/fsutil';
-import { EpochProgress } from '../lib/train/progress';
+import { resolveConfig, checkDataset, PRESETS, ConfigError } from '../../lib/train/config';
+import { imagePng, gridPng, readPng, toByte } from '../../lib/train/image';
+import { lossCurvePng } from '../../lib/train/plot';
+import { writeFileAtomic, JsonLines, readJsonLines } from '../../lib/train/fsutil';
+import { EpochProgress } from '../../lib/train/progress';
 
 const tmp = (): string => fs.mkdtempSync(path.join(os.tmpdir(), 'mrigan-train-io-'));
 
