@@ -2,3 +2,4 @@
 export * from './engine';
 export * from './nn';
 export * from './models';
+export * from './train';
