@@ -131,33 +131,35 @@ function expectRef(got: Float32Array, want: Out, what: string, base?: Float32Arr
 const dot = (a: ArrayLike<number>, b: ArrayLike<number>): number => { let s = 0; for (let i = 0; i < a.length; i++) s += a[i] * b[i]; return s; };
 const absDot = (a: ArrayLike<number>, b: ArrayLike<number>): number => { let s = 0; for (let i = 0; i < a.length; i++) s += Math.abs(a[i] * b[i]); return s; };
 
-interface Mode { name: string; threads?: number; tile?: number; gemm?: string }
+interface Mode { name: string; threads?: number; tile?: number; serial?: number; gemm?: string }
 const hasBlas = (): boolean => engineInfo().blas === 'openblas';
-// Each mode sends the kernels down another path: thread splits by channel / sample / dW rows / dW partials,
-// column tiles of a few columns that cross sample boundaries, and the builtin GEMM's edge tiles.
+// Each mode sends the kernels down another path: thread splits by channel / sample / dW rows / dW partials
+// (serial = 0 lifts the size below which a conv runs on one thread), column tiles of a few columns that cross
+// sample boundaries, and the builtin GEMM's edge tiles.
 const modes = (): Mode[] => [
   { name: 'default' },
+  { name: 'always parallel', serial: 0 },
   { name: '1 thread', threads: 1 },
-  { name: '3 threads, tiny tiles', threads: 3, tile: 40 },
+  { name: '3 threads, tiny tiles', threads: 3, tile: 40, serial: 0 },
   { name: 'tiny tiles', tile: 7 },
-  { name: 'builtin gemm', gemm: 'builtin' },
-  { name: 'builtin gemm, 3 threads, tiny tiles', gemm: 'builtin', threads: 3, tile: 50 },
+  { name: 'builtin gemm', gemm: 'builtin', serial: 0 },
+  { name: 'builtin gemm, 3 threads, tiny tiles', gemm: 'builtin', threads: 3, tile: 50, serial: 0 },
   ...(hasBlas() ? [{ name: 'openblas, 1 thread', gemm: 'openblas', threads: 1 }] : []),
 ];
 
 function inMode<T>(m: Mode, fn: () => T): T {
   const n = native();
   const threads = engineInfo().threads;
-  const tile = n.convScratchFloats();
+  const tuning = n.convTuning();
   const gemm = n.gemmBackend();
   try {
     if (m.threads) setThreads(m.threads);
-    if (m.tile) n.convScratchFloats(m.tile);
+    n.convTuning({ tileFloats: m.tile, serialMacs: m.serial });
     if (m.gemm) n.gemmBackend(m.gemm);
     return fn();
   } finally {
     setThreads(threads);
-    n.convScratchFloats(tile);
+    n.convTuning(tuning);
     n.gemmBackend(gemm);
   }
 }
@@ -174,6 +176,8 @@ const convCases: ConvCase[] = [
   { name: '1x1 s1 p0 (column matrix = x)', n: 2, c: 6, H: 5, W: 5, k: 3, r: 1, s: 1, stride: [1, 1], pad: [0, 0, 0, 0], bias: true },
   { name: '1x1 output (DCGAN head)', n: 4, c: 8, H: 4, W: 4, k: 3, r: 4, s: 4, stride: [1, 1], pad: [0, 0, 0, 0], bias: true },
   { name: 'one input channel, k4 s2 p1', n: 3, c: 1, H: 10, W: 6, k: 7, r: 4, s: 4, stride: [2, 2], pad: [1, 1, 1, 1], bias: true },
+  { name: 'stride 2 rows of 35 outputs (vector gather / scatter-add)', n: 2, c: 3, H: 7, W: 70, k: 4, r: 4, s: 4, stride: [2, 2], pad: [1, 1, 1, 1], bias: true },
+  { name: 'stride 2, 3x5 kernel, rows of 38 outputs', n: 1, c: 2, H: 5, W: 77, k: 3, r: 3, s: 5, stride: [1, 2], pad: [0, 1, 2, 0], bias: false },
   { name: 'wider: 16→24, 13x11', n: 3, c: 16, H: 13, W: 11, k: 24, r: 3, s: 3, stride: [1, 1], pad: [1, 1, 1, 1], bias: true },
 ];
 { // seeded random shapes
@@ -195,6 +199,7 @@ const tCases: TCase[] = [
   { name: '2x1 kernel, stride 3 > kernel', n: 2, cin: 3, cout: 2, p: 3, q: 5, r: 2, s: 1, stride: [3, 2], pad: [0, 1, 0, 0], outPad: [2, 1], bias: true },
   { name: 'padding 2 around 3x3 (crop)', n: 1, cin: 2, cout: 2, p: 5, q: 5, r: 3, s: 3, stride: [1, 1], pad: [2, 2, 2, 2], outPad: [0, 0], bias: true },
   { name: 'one output channel (DCGAN image layer)', n: 3, cin: 4, cout: 1, p: 5, q: 3, r: 4, s: 4, stride: [2, 2], pad: [1, 1, 1, 1], outPad: [0, 0], bias: false },
+  { name: 'k4 s2 p1, 3x21 → 6x42 (vector scatter-add)', n: 2, cin: 3, cout: 2, p: 3, q: 21, r: 4, s: 4, stride: [2, 2], pad: [1, 1, 1, 1], outPad: [0, 0], bias: true },
   { name: 'wider: 20→12, 6x7', n: 2, cin: 20, cout: 12, p: 6, q: 7, r: 4, s: 3, stride: [2, 1], pad: [1, 1, 1, 0], outPad: [1, 0], bias: true },
 ];
 {
@@ -310,6 +315,7 @@ describe('conv2d (CPU)', () => {
     const gone = Tensor.zeros([4, 3, 3, 3]);
     gone.dispose();
     expect(() => n.conv2dForward(x, gone.h, b, s1, p1)).to.throw(/argument 2 \(w\) is a disposed tensor/);
+    expect(() => n.convTuning({ tileFloats: 0 })).to.throw(/convTuning: tileFloats must be an integer >= 1/);
   }));
 
   it('rejects tensors on different devices (needs a GPU)', function () {

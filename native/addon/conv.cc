@@ -197,10 +197,27 @@ static Napi::Value ConvTranspose2dBackwardWeight(const Napi::CallbackInfo& info)
   return info.Env().Undefined();
 }
 
-// convScratchFloats(n?) → the previous per-thread column-tile budget (CPU tuning knob for tests and benchmarks).
-static Napi::Value ConvScratchFloats(const Napi::CallbackInfo& info) {
-  int64_t v = info.Length() > 0 && !info[0].IsUndefined() ? arg_int(info, 0, "floats", 1, int64_t(1) << 30) : 0;
-  return Napi::Number::New(info.Env(), (double)cpu::conv_scratch_floats(v));
+// convTuning({tileFloats?, serialMacs?}?) → the previous CPU tuning (tests and benchmarks; see cpu/gemm.h).
+static Napi::Value ConvTuning(const Napi::CallbackInfo& info) {
+  cpu::ConvTuning old = cpu::conv_tuning(), t = old;
+  if (info.Length() > 0 && !info[0].IsUndefined()) {
+    if (!info[0].IsObject()) throw Napi::TypeError::New(info.Env(), "convTuning: argument 1 must be an object");
+    Napi::Object o = info[0].As<Napi::Object>();
+    auto field = [&](const char* name, int64_t lo, int64_t& dst) {
+      if (!o.Has(name) || o.Get(name).IsUndefined()) return;
+      Napi::Value v = o.Get(name);
+      double d = v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : -1;
+      MRIGAN_CHECK(d == std::floor(d) && d >= (double)lo && d <= 1e15, "convTuning: ", name, " must be an integer >= ", lo);
+      dst = (int64_t)d;
+    };
+    field("tileFloats", 1, t.tile_floats);
+    field("serialMacs", 0, t.serial_macs);
+    cpu::conv_set_tuning(t);
+  }
+  Napi::Object r = Napi::Object::New(info.Env());
+  r.Set("tileFloats", (double)old.tile_floats);
+  r.Set("serialMacs", (double)old.serial_macs);
+  return r;
 }
 
 MRIGAN_EXPORT("conv2dForward", Conv2dForward);
@@ -209,6 +226,6 @@ MRIGAN_EXPORT("conv2dBackwardWeight", Conv2dBackwardWeight);
 MRIGAN_EXPORT("convTranspose2dForward", ConvTranspose2dForward);
 MRIGAN_EXPORT("convTranspose2dBackwardData", ConvTranspose2dBackwardData);
 MRIGAN_EXPORT("convTranspose2dBackwardWeight", ConvTranspose2dBackwardWeight);
-MRIGAN_EXPORT("convScratchFloats", ConvScratchFloats);
+MRIGAN_EXPORT("convTuning", ConvTuning);
 
 }  // namespace mrigan::addon

@@ -24,15 +24,24 @@
 
 namespace mrigan::cpu {
 
-// Column-tile budget in floats per thread (the im2col buffer); conv_scratch_floats() lets tests force many tiles.
-static int64_t g_tile_floats = int64_t(1) << 18;
-int64_t conv_scratch_floats(int64_t v) {
-  int64_t old = g_tile_floats;
-  if (v > 0) g_tile_floats = v;
-  return old;
-}
+// Tuning (gemm.h ConvTuning): the column-tile budget in floats per thread (the im2col buffer, sized for L2), and
+// the size below which a conv runs on one thread. Tests shrink both to reach every path with small shapes.
+static ConvTuning g_tuning = {int64_t(1) << 18, int64_t(1) << 19};
+ConvTuning conv_tuning() { return g_tuning; }
+void conv_set_tuning(const ConvTuning& t) { g_tuning = t; }
 
-enum Slot { kCol = 0, kTmp = 1, kPart = 2 };
+enum Slot { kCol = 0, kTmp = 1 };
+
+// Threads for a conv of this size: below ~1 MFLOP (serial_macs) a parallel region costs more than it saves.
+static int64_t threads_for(const ConvShape& s) {
+  const double macs = (double)s.n * s.k * s.c * s.r * s.s * s.p * s.q;
+  return macs < (double)g_tuning.serial_macs ? 1 : num_threads();
+}
+template <typename F>
+static void for_items(int64_t count, int64_t threads, F&& f) {
+  if (threads > 1) parallel_for(count, f);
+  else for (int64_t i = 0; i < count; ++i) f(i);
+}
 
 // Tiles of `cols` columns covering [0, total): at most budget / rows columns each, and, when there is enough
 // work, a multiple of `parts` tiles so that every thread gets the same number.
@@ -40,7 +49,7 @@ struct Tiles {
   int64_t width, count;
 };
 static Tiles make_tiles(int64_t total, int64_t rows, int64_t parts) {
-  int64_t width = std::max<int64_t>(1, g_tile_floats / std::max<int64_t>(rows, 1));
+  int64_t width = std::max<int64_t>(1, g_tuning.tile_floats / std::max<int64_t>(rows, 1));
   int64_t count = (total + width - 1) / width;
   if (parts > 1) count = std::min(total, (count + parts - 1) / parts * parts);
   width = (total + count - 1) / count;
@@ -73,9 +82,10 @@ void conv2d_forward(const float* x, const float* w, const float* bias, float* y,
   // 1×1, stride 1, no padding: the column matrix of a sample is x itself.
   const bool identity = s.r == 1 && s.s == 1 && s.stride_h == 1 && s.stride_w == 1 && s.pad_t == 0 && s.pad_b == 0 &&
                         s.pad_l == 0 && s.pad_r == 0;
-  const Tiles t = make_tiles(total, crs, num_threads());
+  const int64_t T = threads_for(s);
+  const Tiles t = make_tiles(total, crs, T);
   SerialBlas serial;
-  parallel_for(t.count, [&](int64_t ti) {
+  for_items(t.count, T, [&](int64_t ti) {
     thread_local std::vector<Run> runs;
     const int64_t j0 = ti * t.width, j1 = std::min(total, j0 + t.width), cols = j1 - j0;
     const int64_t b0 = j0 / pq, pix0 = j0 - b0 * pq;
@@ -122,7 +132,7 @@ void conv2d_backward_data(const float* dy, const float* w, float* dx, const Conv
     std::memset(dx + lo, 0, (size_t)(hi - lo) * sizeof(float));
   });
   if (total == 0 || crs == 0) return;
-  const int64_t T = num_threads();
+  const int64_t T = threads_for(s);
   // Channels [c0, c1), columns [j0, j1): col = Wᵀ[rows of those channels] · dy, then col2im into dx.
   auto work = [&](int64_t c0, int64_t c1, int64_t j0, int64_t j1) {
     thread_local std::vector<Run> runs;
@@ -141,16 +151,16 @@ void conv2d_backward_data(const float* dy, const float* w, float* dx, const Conv
   SerialBlas serial;
   if (s.c >= T || s.n < T) {
     const int64_t g = std::min(T, s.c);
-    parallel_for(g, [&](int64_t i) { work(s.c * i / g, s.c * (i + 1) / g, 0, total); });
+    for_items(g, T, [&](int64_t i) { work(s.c * i / g, s.c * (i + 1) / g, 0, total); });
   } else {
-    parallel_for(s.n, [&](int64_t b) { work(0, s.c, b * pq, (b + 1) * pq); });
+    for_items(s.n, T, [&](int64_t b) { work(0, s.c, b * pq, (b + 1) * pq); });
   }
 }
 
 void conv2d_backward_weight(const float* dy, const float* x, float* dw, const ConvShape& s) {
   const int64_t crs = s.c * s.r * s.s, pq = s.p * s.q, total = s.n * pq;
   if (total == 0 || crs == 0 || s.k == 0) return;
-  const int64_t T = num_threads();
+  const int64_t T = threads_for(s);
   SerialBlas serial;
   if (T > 1 && s.k * crs <= (int64_t(1) << 16) && total >= 2 * T) {
     // Small dW: threads take chunks of the batch's columns and sum into private partials. The partial is kept
@@ -184,7 +194,7 @@ void conv2d_backward_weight(const float* dy, const float* x, float* dw, const Co
   }
   // Threads own rows [r0, r1) of the column matrix = columns of dW; each walks the whole batch.
   const int64_t g = std::min(T, crs);
-  parallel_for(g, [&](int64_t i) {
+  for_items(g, T, [&](int64_t i) {
     thread_local std::vector<Run> runs;
     const int64_t r0 = crs * i / g, r1 = crs * (i + 1) / g, rows = r1 - r0;
     const Tiles t = make_tiles(total, rows, 1);

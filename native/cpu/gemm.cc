@@ -155,7 +155,8 @@ void gemm_builtin(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha
                   const float* b, int64_t ldb, float beta, float* c, int64_t ldc) {
   if (m <= 0 || n <= 0) return;
   if (k <= 0 || alpha == 0.0f) { scale_c(m, n, beta, c, ldc); return; }
-  const int64_t T = omp_in_parallel() ? 1 : num_threads();
+  // Below ~1 MFLOP a parallel region costs more than it saves.
+  const int64_t T = omp_in_parallel() || (double)m * n * k < double(1 << 19) ? 1 : num_threads();
   float* bpack = scratch(kSlotB, ((std::min(n, NC) + NR - 1) / NR) * NR * std::min(k, KC));
   for (int64_t jc = 0; jc < n; jc += NC) {
     const int64_t nc = std::min(NC, n - jc);

@@ -36,7 +36,11 @@ float* scratch(int slot, int64_t floats);
 }  // namespace mrigan::cpu
 
 namespace mrigan::cpu {
-// Conv column-tile budget in floats per thread (conv.cc); v > 0 sets it. Returns the previous value.
-// Tests shrink it to force many tiles; the default is sized for L2.
-int64_t conv_scratch_floats(int64_t v);
+// Conv tuning knobs (conv.cc), exposed for tests and benchmarks: column-tile budget in floats per thread, and the
+// multiply-adds below which a conv runs on one thread.
+struct ConvTuning {
+  int64_t tile_floats, serial_macs;
+};
+ConvTuning conv_tuning();
+void conv_set_tuning(const ConvTuning& t);
 }  // namespace mrigan::cpu

@@ -44,6 +44,61 @@ inline Span valid_cols(const ConvShape& s, int64_t jj) {
   return {lo, hi};
 }
 
+#if defined(__AVX512F__)
+constexpr int kVL = 16;
+#elif defined(__AVX__)
+constexpr int kVL = 8;
+#else
+constexpr int kVL = 4;
+#endif
+typedef float vfu_t __attribute__((vector_size(kVL * sizeof(float)), aligned(4)));
+typedef int vi_t __attribute__((vector_size(kVL * sizeof(int))));
+
+// Stride-2 rows, the case of every k4 s2 conv, a vector at a time. A vector step covers positions
+// [2t, 2t + 2·VL − 2] with two overlapping loads (at 2t and 2t + VL − 1), so it never touches memory beyond the
+// last element it needs.
+// o[t] = src[2t] for t ∈ [0, len).
+inline void gather_stride2(float* o, const float* src, int64_t len) {
+  static const vi_t pick = [] {  // evens of lo, then the evens of hi (its odd lanes)
+    vi_t m{};
+    for (int t = 0; t < kVL; ++t) m[t] = t < kVL / 2 ? 2 * t : 2 * t + 1;
+    return m;
+  }();
+  int64_t t = 0;
+  for (; t + kVL <= len; t += kVL) {
+    const vfu_t lo = *(const vfu_t*)(src + 2 * t), hi = *(const vfu_t*)(src + 2 * t + kVL - 1);
+    *(vfu_t*)(o + t) = __builtin_shuffle(lo, hi, pick);
+  }
+  for (; t < len; ++t) o[t] = src[2 * t];
+}
+
+// dst[2t] += o[t] for t ∈ [0, len). Odd positions in between are rewritten with their own value (+ 0); they belong
+// to the same image row, which only the calling thread writes.
+inline void scatter_add_stride2(float* dst, const float* o, int64_t len) {
+  static const vi_t spread_lo = [] {  // o[e/2] on even lanes, 0 (lane of the zero vector) on odd ones
+    vi_t m{};
+    for (int e = 0; e < kVL; ++e) m[e] = e % 2 ? kVL : e / 2;
+    return m;
+  }();
+  static const vi_t spread_hi = [] {  // o[VL/2 + (e−1)/2] on odd lanes, 0 on even ones
+    vi_t m{};
+    for (int e = 0; e < kVL; ++e) m[e] = e % 2 ? kVL / 2 + (e - 1) / 2 : kVL;
+    return m;
+  }();
+  const vfu_t zero = {};
+  int64_t t = 0;
+  for (; t + kVL <= len; t += kVL) {
+    const vfu_t v = *(const vfu_t*)(o + t);
+    vfu_t* lo = (vfu_t*)(dst + 2 * t);
+    vfu_t* hi = (vfu_t*)(dst + 2 * t + kVL - 1);
+    const vfu_t a = *lo + __builtin_shuffle(v, zero, spread_lo);
+    const vfu_t b = *hi + __builtin_shuffle(v, zero, spread_hi);
+    *lo = a;  // lo and hi share one odd position, which neither changes
+    *hi = b;
+  }
+  for (; t < len; ++t) dst[2 * t] += o[t];
+}
+
 // col[(ρ − r0)·ld + t] for rows ρ ∈ [r0, r1) and the tile's columns t.
 inline void im2col_tile(const float* x, const ConvShape& s, const std::vector<Run>& runs, int64_t r0, int64_t r1,
                         float* col, int64_t ld) {
@@ -64,6 +119,7 @@ inline void im2col_tile(const float* x, const ConvShape& s, const std::vector<Ru
       std::fill(o + u.ow, o + a, 0.0f);
       const float* src = x + (u.b * s.c + ci) * hw + ih * s.w + jj - s.pad_l;  // src[ow·sw], valid for ow ∈ [a, z)
       if (sw == 1) std::memcpy(o + a, src + a, (size_t)(z - a) * sizeof(float));
+      else if (sw == 2) gather_stride2(o + a, src + 2 * a, z - a);
       else for (int64_t ow = a; ow < z; ++ow) o[ow] = src[ow * sw];
       std::fill(o + z, o + e, 0.0f);
     }
@@ -88,6 +144,7 @@ inline void col2im_tile(const float* col, const ConvShape& s, const std::vector<
           const float* o = d + u.off - u.ow;
           float* dst = dx + (u.b * s.c + ci) * hw + ih * s.w + jj - s.pad_l;
           if (sw == 1) for (int64_t ow = a; ow < z; ++ow) dst[ow] += o[ow];
+          else if (sw == 2) scatter_add_stride2(dst + 2 * a, o + a, z - a);
           else for (int64_t ow = a; ow < z; ++ow) dst[ow * sw] += o[ow];
         }
       }
