@@ -2,7 +2,7 @@
 // npm run demo: the whole pipeline on the embedded default data, in a few minutes on a laptop CPU (a GPU is used
 // when present): procedural BraTS-layout phantoms → mrigan prepare (64×64 FLAIR slices) → mrigan train (DCGAN,
 // narrow 64×64 network, time-limited) → sample grid and loss curve in demo-out/.
-// Environment: DEMO_SECONDS (training time budget, default 180), DEMO_SUBJECTS (default 6).
+// Environment: DEMO_SECONDS (training time budget, default 300), DEMO_SUBJECTS (default 6).
 const { spawnSync } = require('child_process');
 const fs = require('fs');
 const path = require('path');
@@ -10,7 +10,7 @@ const path = require('path');
 const root = path.resolve(__dirname, '..');
 const out = path.join(root, 'demo-out');
 const cli = path.join(root, 'dist', 'lib', 'cli', 'main.js');
-const seconds = Number(process.env.DEMO_SECONDS || 180);
+const seconds = Number(process.env.DEMO_SECONDS || 300);
 const subjects = Number(process.env.DEMO_SUBJECTS || 6);
 
 function mrigan(args) {
