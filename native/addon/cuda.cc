@@ -1,0 +1,257 @@
+// CUDA-backend controls and the fused conv epilogues. JS names: lib/engine/cuda.ts.
+//   cudaSetTf32(on) / cudaTf32()            TF32 tensor cores for convolutions (also MRIGAN_TF32=1)
+//   cudaSetConvAlgo(pass, algo)              force a conv kernel (-1 = automatic); cudaConvAlgos() lists them
+//   cudaMemStats(device) / cudaResetPeak / cudaEmptyCache / cudaSynchronize
+//   conv2dForwardAct / convTranspose2dForwardAct   conv (+ bias) + activation in one output write on the GPU; on the
+//                                             CPU the same result from the separate ops, so a layer can call it anywhere.
+// In a build without CUDA the controls answer "no CUDA" (getters return neutral values, setters throw).
+#include <array>
+#include <string>
+
+#include "addon/binding.h"
+#include "cuda/api.h"
+#include "cuda/conv.h"
+
+namespace mrigan::addon {
+
+static void need_cuda(const char* fn) {
+#ifndef MRIGAN_CUDA
+  throw Error(cat(fn, ": this mrigan build has no CUDA support"));
+#else
+  (void)fn;
+#endif
+}
+
+static Napi::Value SetTf32(const Napi::CallbackInfo& info) {
+  need_args(info, 1, "cudaSetTf32");
+  bool on = arg_bool(info, 0, "on");
+  need_cuda("cudaSetTf32");
+#ifdef MRIGAN_CUDA
+  cuda::set_tf32(on);
+#else
+  (void)on;
+#endif
+  return info.Env().Undefined();
+}
+
+static Napi::Value GetTf32(const Napi::CallbackInfo& info) {
+#ifdef MRIGAN_CUDA
+  return Napi::Boolean::New(info.Env(), cuda::tf32());
+#else
+  return Napi::Boolean::New(info.Env(), false);
+#endif
+}
+
+static Napi::Value SetConvAlgo(const Napi::CallbackInfo& info) {
+  need_args(info, 2, "cudaSetConvAlgo");
+  int pass = (int)arg_int(info, 0, "pass", 0, 2);
+  int algo = (int)arg_int(info, 1, "algo", -1, 1000);
+  need_cuda("cudaSetConvAlgo");
+#ifdef MRIGAN_CUDA
+  cuda::set_conv_algo(pass, algo);
+#else
+  (void)pass;
+  (void)algo;
+#endif
+  return info.Env().Undefined();
+}
+
+static Napi::Value ConvAlgos(const Napi::CallbackInfo& info) {
+  Napi::Array a = Napi::Array::New(info.Env());
+#ifdef MRIGAN_CUDA
+  for (int i = 0; i < cuda::conv_algo_count(0); ++i) a[(uint32_t)i] = Napi::String::New(info.Env(), cuda::conv_algo_name(0, i));
+#endif
+  return a;
+}
+
+static int gpu_arg(const Napi::CallbackInfo& info, size_t i, const char* fn) {
+  int dev = arg_device(info, i, "device");
+  MRIGAN_CHECK(dev != kCPU, fn, ": argument ", i + 1, " (device) must be a GPU ('cuda' or 'cuda:N')");
+  return dev;
+}
+
+static Napi::Value MemStats(const Napi::CallbackInfo& info) {
+  Napi::Object o = Napi::Object::New(info.Env());
+  int dev = gpu_arg(info, 0, "cudaMemStats");
+#ifdef MRIGAN_CUDA
+  cuda::MemStats s = cuda::mem_stats(dev);
+  o.Set("inUse", (double)s.in_use);
+  o.Set("peak", (double)s.peak);
+  o.Set("reserved", (double)s.reserved);
+  o.Set("mallocs", (double)s.mallocs);
+  o.Set("frees", (double)s.frees);
+#else
+  (void)dev;
+#endif
+  return o;
+}
+
+static Napi::Value ResetPeak(const Napi::CallbackInfo& info) {
+  int dev = gpu_arg(info, 0, "cudaResetPeak");
+#ifdef MRIGAN_CUDA
+  cuda::reset_peak(dev);
+#else
+  (void)dev;
+#endif
+  return info.Env().Undefined();
+}
+
+static Napi::Value EmptyCache(const Napi::CallbackInfo& info) {
+  int dev = gpu_arg(info, 0, "cudaEmptyCache");
+#ifdef MRIGAN_CUDA
+  cuda::empty_cache(dev);
+#else
+  (void)dev;
+#endif
+  return info.Env().Undefined();
+}
+
+static Napi::Value Synchronize(const Napi::CallbackInfo& info) {
+  int dev = arg_device(info, 0, "device");
+  if (dev != kCPU) cuda_synchronize(dev);
+  return info.Env().Undefined();
+}
+
+// ---- fused conv + bias + activation ----
+using cuda::conv::kLeaky;
+using cuda::conv::kNone;
+using cuda::conv::kSigmoid;
+using cuda::conv::kTanh;
+
+static int arg_act(const Napi::CallbackInfo& info, size_t i, float& slope, size_t slope_i) {
+  if (i >= info.Length() || !info[i].IsString())
+    throw Napi::TypeError::New(info.Env(), cat("argument ", i + 1, " (act) must be 'none', 'relu', 'leaky_relu', 'tanh' or 'sigmoid'"));
+  std::string a = info[i].As<Napi::String>();
+  slope = 0.f;
+  if (a == "none") return kNone;
+  if (a == "relu") return kLeaky;
+  if (a == "leaky_relu") {
+    slope = (float)arg_number(info, slope_i, "slope");
+    return kLeaky;
+  }
+  if (a == "tanh") return kTanh;
+  if (a == "sigmoid") return kSigmoid;
+  throw Napi::TypeError::New(info.Env(), cat("argument ", i + 1, " (act) must be 'none', 'relu', 'leaky_relu', 'tanh' or 'sigmoid', got '", a, "'"));
+}
+
+static std::array<int64_t, 2> stride_arg(const Napi::CallbackInfo& info, size_t i) {
+  std::vector<int64_t> v = arg_ints(info, i, "stride", 2, 2);
+  for (int64_t d : v) MRIGAN_CHECK(d >= 1 && d <= (1 << 20), "argument ", i + 1, " (stride) must hold integers in [1, 2^20]");
+  return {v[0], v[1]};
+}
+static std::array<int64_t, 4> pads_arg(const Napi::CallbackInfo& info, size_t i) {
+  std::vector<int64_t> v = arg_ints(info, i, "padding", 4, 4);
+  for (int64_t d : v) MRIGAN_CHECK(d >= 0 && d <= (1 << 20), "argument ", i + 1, " (padding) must hold integers in [0, 2^20]");
+  return {v[0], v[1], v[2], v[3]};
+}
+static ConvShape geom(const char* fn, const Shape& x, int64_t k, int64_t r, int64_t s, std::array<int64_t, 2> st,
+                      std::array<int64_t, 4> pd) {
+  ConvShape g{};
+  g.n = x[0]; g.c = x[1]; g.h = x[2]; g.w = x[3];
+  g.k = k; g.r = r; g.s = s;
+  g.stride_h = st[0]; g.stride_w = st[1];
+  g.pad_t = pd[0]; g.pad_b = pd[1]; g.pad_l = pd[2]; g.pad_r = pd[3];
+  const int64_t hp = g.h + g.pad_t + g.pad_b, wp = g.w + g.pad_l + g.pad_r;
+  MRIGAN_CHECK(hp >= r && wp >= s, fn, ": kernel ", r, "x", s, " is larger than the padded input ", hp, "x", wp);
+  g.p = (hp - r) / g.stride_h + 1;
+  g.q = (wp - s) / g.stride_w + 1;
+  return g;
+}
+static void check4(const Tensor& t, const char* fn, size_t i, const char* what, int first) {
+  MRIGAN_CHECK(t.ndim() == 4, fn, ": argument ", i + 1, " (", what, ") must be 4-D, got shape ", shape_str(t.shape));
+  for (int d = first; d < 4; ++d)
+    MRIGAN_CHECK(t.dim(d) >= 1, fn, ": argument ", i + 1, " (", what, ") has an empty dimension: ", shape_str(t.shape));
+}
+
+// The activation in place on the CPU (the CPU twin of the fused epilogue).
+static void cpu_act(float* y, size_t n, int act, float slope) {
+  if (act == kLeaky) cpu::leaky_relu_forward(y, y, n, slope);
+  else if (act == kTanh) cpu::tanh_forward(y, y, n);
+  else if (act == kSigmoid) cpu::sigmoid_forward(y, y, n);
+}
+
+// conv2dForwardAct(x, w, b | null, stride [2], padding [4], act, slope?) → y
+static Napi::Value Conv2dForwardAct(const Napi::CallbackInfo& info) {
+  const char* fn = "conv2dForwardAct";
+  need_args(info, 6, fn);
+  Tensor& x = arg_tensor(info, 0, "x");
+  Tensor& w = arg_tensor(info, 1, "w");
+  Tensor* b = arg_tensor_or_null(info, 2, "b");
+  auto st = stride_arg(info, 3);
+  auto pd = pads_arg(info, 4);
+  float slope;
+  int act = arg_act(info, 5, slope, 6);
+  check4(x, fn, 0, "x", 1);
+  check4(w, fn, 1, "w", 0);
+  MRIGAN_CHECK(w.dim(1) == x.dim(1), fn, ": argument 2 (w) ", shape_str(w.shape), " expects ", w.dim(1),
+               " input channels but argument 1 (x) ", shape_str(x.shape), " has ", x.dim(1));
+  check_same_device(x, "argument 1 (x)", w, "argument 2 (w)");
+  if (b) {
+    check_shape(*b, {w.dim(0)}, cat(fn, ": argument 3 (b)").c_str());
+    check_same_device(x, "argument 1 (x)", *b, "argument 3 (b)");
+  }
+  ConvShape g = geom(fn, x.shape, w.dim(0), w.dim(2), w.dim(3), st, pd);
+  Tensor y = empty({g.n, g.k, g.p, g.q}, x.device());
+  if (x.on_cpu()) {
+    cpu::conv2d_forward(x.data(), w.data(), b ? b->data() : nullptr, y.data(), g);
+    cpu_act(y.data(), y.numel(), act, slope);
+  } else {
+#ifdef MRIGAN_CUDA
+    cuda::conv::forward(x.data(), w.data(), b ? b->data() : nullptr, y.data(), g, act, slope);
+#endif
+  }
+  return wrap(info.Env(), y);
+}
+
+// convTranspose2dForwardAct(x, w, b | null, stride, padding, outputPadding [2], act, slope?) → y
+static Napi::Value ConvTranspose2dForwardAct(const Napi::CallbackInfo& info) {
+  const char* fn = "convTranspose2dForwardAct";
+  need_args(info, 7, fn);
+  Tensor& x = arg_tensor(info, 0, "x");
+  Tensor& w = arg_tensor(info, 1, "w");
+  Tensor* b = arg_tensor_or_null(info, 2, "b");
+  auto st = stride_arg(info, 3);
+  auto pd = pads_arg(info, 4);
+  std::vector<int64_t> op = arg_ints(info, 5, "outputPadding", 2, 2);
+  for (int d = 0; d < 2; ++d)
+    MRIGAN_CHECK(op[d] >= 0 && op[d] < st[d], fn, ": argument 6 (outputPadding) must be non-negative and smaller than the stride");
+  float slope;
+  int act = arg_act(info, 6, slope, 7);
+  check4(x, fn, 0, "x", 1);
+  check4(w, fn, 1, "w", 0);
+  MRIGAN_CHECK(w.dim(0) == x.dim(1), fn, ": argument 2 (w) ", shape_str(w.shape), " (IOHW) expects ", w.dim(0),
+               " input channels but argument 1 (x) ", shape_str(x.shape), " has ", x.dim(1));
+  check_same_device(x, "argument 1 (x)", w, "argument 2 (w)");
+  if (b) {
+    check_shape(*b, {w.dim(1)}, cat(fn, ": argument 3 (b)").c_str());
+    check_same_device(x, "argument 1 (x)", *b, "argument 3 (b)");
+  }
+  const int64_t h = (x.dim(2) - 1) * st[0] - pd[0] - pd[1] + w.dim(2) + op[0];
+  const int64_t wd = (x.dim(3) - 1) * st[1] - pd[2] - pd[3] + w.dim(3) + op[1];
+  MRIGAN_CHECK(h >= 1 && wd >= 1, fn, ": output size ", h, "x", wd, " is empty");
+  ConvShape g = geom(fn, {x.dim(0), w.dim(1), h, wd}, w.dim(0), w.dim(2), w.dim(3), st, pd);
+  MRIGAN_CHECK(g.p == x.dim(2) && g.q == x.dim(3), fn, ": internal geometry mismatch");
+  Tensor y = empty({g.n, g.c, g.h, g.w}, x.device());
+  if (x.on_cpu()) {
+    cpu::conv_transpose2d_forward(x.data(), w.data(), b ? b->data() : nullptr, y.data(), g);
+    cpu_act(y.data(), y.numel(), act, slope);
+  } else {
+#ifdef MRIGAN_CUDA
+    cuda::conv::backward_data(x.data(), w.data(), b ? b->data() : nullptr, y.data(), g, act, slope);
+#endif
+  }
+  return wrap(info.Env(), y);
+}
+
+MRIGAN_EXPORT("cudaSetTf32", SetTf32);
+MRIGAN_EXPORT("cudaTf32", GetTf32);
+MRIGAN_EXPORT("cudaSetConvAlgo", SetConvAlgo);
+MRIGAN_EXPORT("cudaConvAlgos", ConvAlgos);
+MRIGAN_EXPORT("cudaMemStats", MemStats);
+MRIGAN_EXPORT("cudaResetPeak", ResetPeak);
+MRIGAN_EXPORT("cudaEmptyCache", EmptyCache);
+MRIGAN_EXPORT("cudaSynchronize", Synchronize);
+MRIGAN_EXPORT("conv2dForwardAct", Conv2dForwardAct);
+MRIGAN_EXPORT("convTranspose2dForwardAct", ConvTranspose2dForwardAct);
+
+}  // namespace mrigan::addon
