@@ -1,8 +1,8 @@
 // Conv2d and ConvTranspose2d (native/cpu/conv.cc, conv_transpose.cc) against float64 loops written here:
 // conv as the PyTorch gather sum, conv-transpose as its own scatter definition (PyTorch docs), their backward ops
 // as the adjoints of those loops, plus finite differences of the float64 forward and adjoint identities on the
-// native outputs. Every check runs in several engine modes (threads, tiny column tiles that span samples, the
-// builtin GEMM) because each mode takes a different path through the kernels.
+// native outputs. Every check runs in several engine modes (thread counts, tiny column tiles that span samples)
+// because each mode takes a different path through the kernels.
 //
 // Tolerance: |got − want| ≤ 1e-5 · mag + 1e-7 per element, where mag = Σ|terms| of that output in float64 (the
 // scale of float32 rounding in a sum; mag ≥ |want|). Float32 sums of a few hundred terms stay near 1e-6 · mag.
@@ -131,36 +131,30 @@ function expectRef(got: Float32Array, want: Out, what: string, base?: Float32Arr
 const dot = (a: ArrayLike<number>, b: ArrayLike<number>): number => { let s = 0; for (let i = 0; i < a.length; i++) s += a[i] * b[i]; return s; };
 const absDot = (a: ArrayLike<number>, b: ArrayLike<number>): number => { let s = 0; for (let i = 0; i < a.length; i++) s += Math.abs(a[i] * b[i]); return s; };
 
-interface Mode { name: string; threads?: number; tile?: number; serial?: number; gemm?: string }
-const hasBlas = (): boolean => engineInfo().blas === 'openblas';
+interface Mode { name: string; threads?: number; tile?: number; serial?: number }
 // Each mode sends the kernels down another path: thread splits by channel / sample / dW rows / dW partials
-// (serial = 0 lifts the size below which a conv runs on one thread), column tiles of a few columns that cross
-// sample boundaries, and the builtin GEMM's edge tiles.
+// (serial = 0 lifts the size below which a conv runs on one thread), and tiles of a few output columns that cross
+// sample boundaries and leave partial register tiles (tile = most columns per tile).
 const modes = (): Mode[] => [
   { name: 'default' },
   { name: 'always parallel', serial: 0 },
   { name: '1 thread', threads: 1 },
-  { name: '3 threads, tiny tiles', threads: 3, tile: 40, serial: 0 },
-  { name: 'tiny tiles', tile: 7 },
-  { name: 'builtin gemm', gemm: 'builtin', serial: 0 },
-  { name: 'builtin gemm, 3 threads, tiny tiles', gemm: 'builtin', threads: 3, tile: 50, serial: 0 },
-  ...(hasBlas() ? [{ name: 'openblas, 1 thread', gemm: 'openblas', threads: 1 }] : []),
+  { name: '3 threads, tiles of 40 columns', threads: 3, tile: 40, serial: 0 },
+  { name: 'tiles of 7 columns', tile: 7 },
+  { name: '2 threads, tiles of 1 column', threads: 2, tile: 1, serial: 0 },
 ];
 
 function inMode<T>(m: Mode, fn: () => T): T {
   const n = native();
   const threads = engineInfo().threads;
   const tuning = n.convTuning();
-  const gemm = n.gemmBackend();
   try {
     if (m.threads) setThreads(m.threads);
-    n.convTuning({ tileFloats: m.tile, serialMacs: m.serial });
-    if (m.gemm) n.gemmBackend(m.gemm);
+    n.convTuning({ tileCols: m.tile, serialMacs: m.serial });
     return fn();
   } finally {
     setThreads(threads);
     n.convTuning(tuning);
-    n.gemmBackend(gemm);
   }
 }
 
@@ -315,7 +309,7 @@ describe('conv2d (CPU)', () => {
     const gone = Tensor.zeros([4, 3, 3, 3]);
     gone.dispose();
     expect(() => n.conv2dForward(x, gone.h, b, s1, p1)).to.throw(/argument 2 \(w\) is a disposed tensor/);
-    expect(() => n.convTuning({ tileFloats: 0 })).to.throw(/convTuning: tileFloats must be an integer >= 1/);
+    expect(() => n.convTuning({ tileCols: 0 })).to.throw(/convTuning: tileCols must be an integer >= 1/);
   }));
 
   it('rejects tensors on different devices (needs a GPU)', function () {

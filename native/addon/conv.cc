@@ -197,7 +197,7 @@ static Napi::Value ConvTranspose2dBackwardWeight(const Napi::CallbackInfo& info)
   return info.Env().Undefined();
 }
 
-// convTuning({tileFloats?, serialMacs?}?) → the previous CPU tuning (tests and benchmarks; see cpu/gemm.h).
+// convTuning({tileCols?, serialMacs?}?) → the previous CPU tuning (tests and benchmarks; see cpu/gemm.h).
 static Napi::Value ConvTuning(const Napi::CallbackInfo& info) {
   cpu::ConvTuning old = cpu::conv_tuning(), t = old;
   if (info.Length() > 0 && !info[0].IsUndefined()) {
@@ -210,12 +210,12 @@ static Napi::Value ConvTuning(const Napi::CallbackInfo& info) {
       MRIGAN_CHECK(d == std::floor(d) && d >= (double)lo && d <= 1e15, "convTuning: ", name, " must be an integer >= ", lo);
       dst = (int64_t)d;
     };
-    field("tileFloats", 1, t.tile_floats);
+    field("tileCols", 1, t.tile_cols);
     field("serialMacs", 0, t.serial_macs);
     cpu::conv_set_tuning(t);
   }
   Napi::Object r = Napi::Object::New(info.Env());
-  r.Set("tileFloats", (double)old.tile_floats);
+  r.Set("tileCols", (double)old.tile_cols);
   r.Set("serialMacs", (double)old.serial_macs);
   return r;
 }

@@ -2,116 +2,174 @@
 //   y[b, o, oh, ow] = bias[o] + Σ_{ci, i, j} w[o, ci, i, j] · x[b, ci, oh·sh − pt + i, ow·sw − pl + j]  (0 outside x),
 // with asymmetric padding [pt, pb, pl, pr] and p = (h + pt + pb − r) / sh + 1.
 //
-// As GEMMs over the column matrix of im2col.h (crs = c·r·s rows, one column per output pixel of the batch):
-//   forward          y     = W[k, crs] · col                      per column tile, + bias
-//   backward-data    dx    = col2im(Wᵀ[crs, k] · dy)              dx overwritten
-//   backward-weight  dW   += dy[k, cols] · colᵀ[cols, crs]        summed over the batch
-// Parallel layout (measured, bench/NOTES.md): work is split over OpenMP threads and each thread calls a
-// single-threaded GEMM on a column tile that fits its scratch budget (about L2):
-//   forward          column tiles (any pixels of any samples) are independent;
-//   backward-data    threads own input channels (col2im of different channels never overlaps), or samples when
-//                    there are fewer channels than threads;
-//   backward-weight  threads own rows of dW (c·r·s ranges), or, when dW is small, chunks of the batch with
-//                    private partial sums added at the end.
+// Implicit GEMM over the column matrix of im2col.h (crs = c·r·s rows, one column per output pixel of the batch),
+// on the register-tile kernel of gemm_kernel.h; the column matrix is packed straight from x, never stored whole:
+//   forward          y    = W[k, crs] · col             W packed once per call; col packed per KC slice from x
+//   backward-data    dx   = col2im(Wᵀ[crs, k] · dy)     Wᵀ packed once per thread; dy packed per slice; the
+//                                                        product lands in a column tile, then col2im
+//   backward-weight  dW  += dy[k, cols] · colᵀ           both sides packed per slice (dy rows and x rows)
+// Parallel layout (bench/NOTES.md): OpenMP threads, each running the serial GEMM driver on its own piece:
+//   forward          column tiles (within one sample when p·q is large, else spanning samples);
+//   backward-data    input channels (col2im of different channels never overlaps), or samples when there are
+//                    fewer channels than threads;
+//   backward-weight  rows of dW (c·r·s ranges), or, when dW is small, chunks of the batch's columns with private
+//                    partial sums added at the end (then the GEMM runs transposed if k > c·r·s, so its wide side
+//                    is the register tile's).
 #include <algorithm>
 #include <cstring>
 #include <vector>
 
 #include "core/parallel.h"
 #include "cpu/gemm.h"
+#include "cpu/gemm_kernel.h"
 #include "cpu/im2col.h"
 #include "cpu/ops.h"
 
 namespace mrigan::cpu {
 
-// Tuning (gemm.h ConvTuning): the column-tile budget in floats per thread (the im2col buffer, sized for L2), and
-// the size below which a conv runs on one thread. Tests shrink both to reach every path with small shapes.
-static ConvTuning g_tuning = {int64_t(1) << 18, int64_t(1) << 19};
+// Tuning (gemm.h ConvTuning): most columns per tile, and the multiply-adds below which a conv runs on one thread.
+// Tests shrink both to reach every path with small shapes.
+static ConvTuning g_tuning = {1024, int64_t(1) << 19};
 ConvTuning conv_tuning() { return g_tuning; }
 void conv_set_tuning(const ConvTuning& t) { g_tuning = t; }
 
-enum Slot { kCol = 0, kTmp = 1 };
+// Scratch slots (gemm.cc uses 14, 15).
+enum Slot { kA = 0, kB = 1, kCol = 2, kTmp = 3, kRow = 4, kW = 5 };
+// A column tile of backward-data (rows × cols floats) stays within this many floats, about L2.
+constexpr int64_t kColFloats = int64_t(1) << 18;
 
-// Threads for a conv of this size: below ~1 MFLOP (serial_macs) a parallel region costs more than it saves.
+static int64_t round_up(int64_t a, int64_t m) { return (a + m - 1) / m * m; }
+
+// Threads for a conv of this size: below ~1 MFLOP a parallel region costs more than it saves.
 static int64_t threads_for(const ConvShape& s) {
   const double macs = (double)s.n * s.k * s.c * s.r * s.s * s.p * s.q;
   return macs < (double)g_tuning.serial_macs ? 1 : num_threads();
 }
 template <typename F>
 static void for_items(int64_t count, int64_t threads, F&& f) {
-  if (threads > 1) parallel_for(count, f);
+  if (threads > 1 && count > 1) parallel_for(count, f);
   else for (int64_t i = 0; i < count; ++i) f(i);
 }
 
-// Tiles of `cols` columns covering [0, total): at most budget / rows columns each, and, when there is enough
-// work, a multiple of `parts` tiles so that every thread gets the same number.
+// Tiles of at most `width` columns covering [0, total); when there is enough work, a multiple of `parts` tiles
+// so that every thread gets the same number.
 struct Tiles {
   int64_t width, count;
 };
-static Tiles make_tiles(int64_t total, int64_t rows, int64_t parts) {
-  int64_t width = std::max<int64_t>(1, g_tuning.tile_floats / std::max<int64_t>(rows, 1));
+static Tiles make_tiles(int64_t total, int64_t width, int64_t parts) {
+  width = std::max<int64_t>(1, width);
   int64_t count = (total + width - 1) / width;
-  if (parts > 1) count = std::min(total, (count + parts - 1) / parts * parts);
+  if (parts > 1) count = std::min(total, round_up(count, parts));
   width = (total + count - 1) / count;
   return {width, (total + width - 1) / width};
 }
 
-// Pointer and leading dimension of the [k, cols] block of dy for columns [j0, j1): dy itself when the tile lies
-// inside one sample, else gathered into scratch slot kTmp.
-static const float* dy_tile(const float* dy, const ConvShape& s, int64_t j0, int64_t j1, int64_t* ld) {
-  const int64_t pq = s.p * s.q, b0 = j0 / pq;
-  if ((j1 - 1) / pq == b0) {
-    *ld = pq;
-    return dy + b0 * s.k * pq + (j0 - b0 * pq);
-  }
-  const int64_t cols = j1 - j0;
-  float* t = scratch(kTmp, s.k * cols);
-  for (int64_t j = j0; j < j1;) {  // one segment per sample
-    const int64_t b = j / pq, pix = j - b * pq, len = std::min(pq - pix, j1 - j);
-    for (int64_t o = 0; o < s.k; ++o)
-      std::memcpy(t + o * cols + (j - j0), dy + (b * s.k + o) * pq + pix, (size_t)len * sizeof(float));
-    j += len;
-  }
-  *ld = cols;
-  return t;
+// Packs op(A) [m, k] whole, KC slice by slice: slice pc starts at pc·round_up(m, MR), block ic within it at ic·kc.
+static void pack_a_whole(bool ta, const float* a, int64_t lda, int64_t m, int64_t k, float* dst, int64_t threads) {
+  const int64_t mp = round_up(m, MR);
+  for_items((k + KC - 1) / KC, threads, [&](int64_t sl) {
+    const int64_t pc = sl * KC;
+    pack_a(ta, a, lda, 0, m, pc, std::min(KC, k - pc), dst + pc * mp);
+  });
+}
+static const float* packed_block(const float* ap, int64_t m, int64_t ic, int64_t pc, int64_t kc) {
+  return ap + pc * round_up(m, MR) + ic * kc;
 }
 
+// Column-matrix rows [p0, p0 + kc) × columns [j0, j0 + nc) as B strips.
+static void pack_col(const float* x, const ConvShape& s, const RowInfo* rows, int64_t p0, int64_t kc, int64_t j0,
+                     int64_t nc, float* dst) {
+  thread_local std::vector<Run> runs;
+  for (int64_t st = 0; st * NR < nc; ++st) {
+    const int64_t a = j0 + st * NR, nr = std::min<int64_t>(NR, nc - st * NR);
+    make_runs(s, a, a + nr, runs);
+    float* d = dst + st * NR * kc;
+    for (int64_t p = 0; p < kc; ++p) {
+      im2col_row(x, s, rows[p0 + p], runs, d + p * NR);
+      std::fill(d + p * NR + nr, d + (p + 1) * NR, 0.0f);
+    }
+  }
+}
+
+// dy rows (filters) [p0, p0 + kc) × columns [j0, j0 + nc) as B strips.
+static void pack_dy(const float* dy, const ConvShape& s, int64_t p0, int64_t kc, int64_t j0, int64_t nc, float* dst) {
+  thread_local std::vector<Run> runs;
+  const int64_t pq = s.p * s.q;
+  for (int64_t st = 0; st * NR < nc; ++st) {
+    const int64_t a = j0 + st * NR, nr = std::min<int64_t>(NR, nc - st * NR);
+    make_runs(s, a, a + nr, runs);
+    float* d = dst + st * NR * kc;
+    for (int64_t p = 0; p < kc; ++p) {
+      float* o = d + p * NR;
+      for (const Run& u : runs)
+        std::memcpy(o + u.off, dy + (u.b * s.k + p0 + p) * pq + u.oh * s.q + u.ow, (size_t)u.len * sizeof(float));
+      std::fill(o + nr, o + NR, 0.0f);
+    }
+  }
+}
+
+// Backward-weight packs one operand element e (a dy filter row or a column-matrix row) at a time over the columns
+// of `runs`: dst[t·es] for column t, es = MR or NR (the strip width), i.e. transposed into the strip.
+static void put_dy_row(const float* dy, const ConvShape& s, int64_t o, const std::vector<Run>& runs, float* dst, int64_t es) {
+  const int64_t pq = s.p * s.q;
+  for (const Run& u : runs) {
+    const float* src = dy + (u.b * s.k + o) * pq + u.oh * s.q + u.ow;
+    float* d = dst + u.off * es;
+    for (int64_t t = 0; t < u.len; ++t) d[t * es] = src[t];
+  }
+}
+static void put_col_row(const float* x, const ConvShape& s, const RowInfo& row, const std::vector<Run>& runs, int64_t cols,
+                        float* dst, int64_t es) {
+  float* tmp = scratch(kRow, cols);
+  im2col_row(x, s, row, runs, tmp);
+  for (int64_t t = 0; t < cols; ++t) dst[t * es] = tmp[t];
+}
+static void zero_strided(float* dst, int64_t cols, int64_t es) {
+  for (int64_t t = 0; t < cols; ++t) dst[t * es] = 0.0f;
+}
+
+// ---------------------------------------------------------------- forward
 void conv2d_forward(const float* x, const float* w, const float* bias, float* y, const ConvShape& s) {
   const int64_t crs = s.c * s.r * s.s, pq = s.p * s.q, total = s.n * pq;
   if (total == 0 || s.k == 0) return;
-  // 1×1, stride 1, no padding: the column matrix of a sample is x itself.
-  const bool identity = s.r == 1 && s.s == 1 && s.stride_h == 1 && s.stride_w == 1 && s.pad_t == 0 && s.pad_b == 0 &&
-                        s.pad_l == 0 && s.pad_r == 0;
   const int64_t T = threads_for(s);
-  const Tiles t = make_tiles(total, crs, T);
-  SerialBlas serial;
-  for_items(t.count, T, [&](int64_t ti) {
-    thread_local std::vector<Run> runs;
-    const int64_t j0 = ti * t.width, j1 = std::min(total, j0 + t.width), cols = j1 - j0;
-    const int64_t b0 = j0 / pq, pix0 = j0 - b0 * pq;
-    const bool one = (j1 - 1) / pq == b0;
-    make_runs(s, j0, j1, runs);
-    const float* col;
-    int64_t ldcol;
-    if (identity && one) {
-      col = x + b0 * crs * pq + pix0;
-      ldcol = pq;
+  std::vector<RowInfo> rows;
+  row_table(s, rows);
+  float* wp = scratch(kW, round_up(s.k, MR) * crs);  // W [k, crs] packed once, shared by all threads
+  pack_a_whole(false, w, crs, s.k, crs, wp, T);
+  // Tiles inside one sample when its p·q columns are many (the GEMM writes y directly), else spanning samples.
+  const int64_t wmax = g_tuning.tile_cols;
+  const bool per_sample = pq >= std::min<int64_t>(256, wmax);
+  const Tiles t = per_sample ? make_tiles(pq, wmax, 1) : make_tiles(total, wmax, T);
+  const int64_t count = per_sample ? s.n * t.count : t.count;
+  for_items(count, T, [&](int64_t it) {
+    int64_t j0, j1;
+    if (per_sample) {
+      const int64_t b = it / t.count, ti = it % t.count;
+      j0 = b * pq + ti * t.width;
+      j1 = std::min((b + 1) * pq, j0 + t.width);
     } else {
-      float* c = scratch(kCol, crs * cols);
-      im2col_tile(x, s, runs, 0, crs, c, cols);
-      col = c;
-      ldcol = cols;
+      j0 = it * t.width;
+      j1 = std::min(total, j0 + t.width);
     }
+    const int64_t cols = j1 - j0, b0 = j0 / pq, pix0 = j0 - b0 * pq;
+    const bool one = (j1 - 1) / pq == b0;
+    float* bbuf = scratch(kB, round_up(cols, NR) * KC);
+    auto pa = [&](int64_t ic, int64_t, int64_t pc, int64_t kc, float*) { return packed_block(wp, s.k, ic, pc, kc); };
+    auto pb = [&](int64_t pc, int64_t kc, int64_t jc, int64_t nc, float* buf) {
+      pack_col(x, s, rows.data(), pc, kc, j0 + jc, nc, buf);
+      return (const float*)buf;
+    };
     if (one) {  // straight into y
       float* out = y + b0 * s.k * pq + pix0;
-      sgemm(false, false, s.k, cols, crs, 1.0f, w, crs, col, ldcol, 0.0f, out, pq);
+      gemm_serial(s.k, cols, crs, cols, pa, pb, 0.0f, out, pq, nullptr, bbuf);
       if (bias)
         for (int64_t o = 0; o < s.k; ++o)
           for (int64_t j = 0; j < cols; ++j) out[o * pq + j] += bias[o];
       return;
     }
     float* tmp = scratch(kTmp, s.k * cols);
-    sgemm(false, false, s.k, cols, crs, 1.0f, w, crs, col, ldcol, 0.0f, tmp, cols);
+    gemm_serial(s.k, cols, crs, cols, pa, pb, 0.0f, tmp, cols, nullptr, bbuf);
     for (int64_t j = j0; j < j1;) {  // scatter per sample segment, adding the bias
       const int64_t b = j / pq, pix = j - b * pq, len = std::min(pq - pix, j1 - j);
       for (int64_t o = 0; o < s.k; ++o) {
@@ -125,6 +183,7 @@ void conv2d_forward(const float* x, const float* w, const float* bias, float* y,
   });
 }
 
+// ---------------------------------------------------------------- backward-data
 void conv2d_backward_data(const float* dy, const float* w, float* dx, const ConvShape& s) {
   const int64_t rs = s.r * s.s, crs = s.c * rs, pq = s.p * s.q, total = s.n * pq;
   const int64_t chw = s.c * s.h * s.w;
@@ -133,22 +192,30 @@ void conv2d_backward_data(const float* dy, const float* w, float* dx, const Conv
   });
   if (total == 0 || crs == 0) return;
   const int64_t T = threads_for(s);
+  std::vector<RowInfo> rows;
+  row_table(s, rows);
   // Channels [c0, c1), columns [j0, j1): col = Wᵀ[rows of those channels] · dy, then col2im into dx.
   auto work = [&](int64_t c0, int64_t c1, int64_t j0, int64_t j1) {
     thread_local std::vector<Run> runs;
-    const int64_t rows = (c1 - c0) * rs;
-    const Tiles t = make_tiles(j1 - j0, rows, 1);
+    const int64_t m = (c1 - c0) * rs;
+    float* wt = scratch(kW, round_up(m, MR) * s.k);  // Wᵀ rows of this channel range, packed once
+    pack_a_whole(true, w + c0 * rs, crs, m, s.k, wt, 1);
+    const Tiles t = make_tiles(j1 - j0, std::min(g_tuning.tile_cols, kColFloats / m), 1);
+    float* bbuf = scratch(kB, round_up(t.width, NR) * KC);
     for (int64_t ti = 0; ti < t.count; ++ti) {
       const int64_t a = j0 + ti * t.width, z = std::min(j1, a + t.width), cols = z - a;
-      int64_t ld;
-      const float* d = dy_tile(dy, s, a, z, &ld);
-      float* col = scratch(kCol, rows * cols);
-      sgemm(true, false, rows, cols, s.k, 1.0f, w + c0 * rs, crs, d, ld, 0.0f, col, cols);
+      float* col = scratch(kCol, m * cols);
+      gemm_serial(m, cols, s.k, cols,
+                  [&](int64_t ic, int64_t, int64_t pc, int64_t kc, float*) { return packed_block(wt, m, ic, pc, kc); },
+                  [&](int64_t pc, int64_t kc, int64_t jc, int64_t nc, float* buf) {
+                    pack_dy(dy, s, pc, kc, a + jc, nc, buf);
+                    return (const float*)buf;
+                  },
+                  0.0f, col, cols, nullptr, bbuf);
       make_runs(s, a, z, runs);
-      col2im_tile(col, s, runs, c0, c1, dx, cols);
+      col2im_tile(col, s, rows.data(), runs, c0, c1, dx, cols);
     }
   };
-  SerialBlas serial;
   if (s.c >= T || s.n < T) {
     const int64_t g = std::min(T, s.c);
     for_items(g, T, [&](int64_t i) { work(s.c * i / g, s.c * (i + 1) / g, 0, total); });
@@ -157,31 +224,67 @@ void conv2d_backward_data(const float* dy, const float* w, float* dx, const Conv
   }
 }
 
+// ---------------------------------------------------------------- backward-weight
+// dW[:, r0:r1] (+)= dy[:, j0:j1] · col[r0:r1, j0:j1]ᵀ into c (ldc), or, transposed, cᵀ = col · dyᵀ.
+static void weight_grad(const float* dy, const float* x, const ConvShape& s, const RowInfo* rows, int64_t r0, int64_t r1,
+                        int64_t j0, int64_t j1, bool trans, float* c, int64_t ldc) {
+  thread_local std::vector<Run> runs;
+  const int64_t nrows = r1 - r0, cols = j1 - j0;
+  int64_t runs_at = -1;  // runs describe columns [j0 + runs_at, + KC)
+  auto runs_for = [&](int64_t pc, int64_t kc) {
+    if (runs_at != pc) make_runs(s, j0 + pc, j0 + pc + kc, runs);
+    runs_at = pc;
+  };
+  // Strips of `es` elements: dy filters [e0, e0 + ne) or column-matrix rows r0 + [e0, e0 + ne), over kc columns.
+  auto dy_strips = [&](int64_t e0, int64_t ne, int64_t es, int64_t pc, int64_t kc, float* dst) {
+    runs_for(pc, kc);
+    for (int64_t st = 0; st < ne; st += es)
+      for (int64_t e = 0; e < es; ++e) {
+        float* d = dst + st * kc + e;
+        if (st + e < ne) put_dy_row(dy, s, e0 + st + e, runs, d, es);
+        else zero_strided(d, kc, es);
+      }
+    return (const float*)dst;
+  };
+  auto col_strips = [&](int64_t e0, int64_t ne, int64_t es, int64_t pc, int64_t kc, float* dst) {
+    runs_for(pc, kc);
+    for (int64_t st = 0; st < ne; st += es)
+      for (int64_t e = 0; e < es; ++e) {
+        float* d = dst + st * kc + e;
+        if (st + e < ne) put_col_row(x, s, rows[r0 + e0 + st + e], runs, kc, d, es);
+        else zero_strided(d, kc, es);
+      }
+    return (const float*)dst;
+  };
+  constexpr int64_t kPanel = 1024;  // columns of C per B panel
+  float* abuf = scratch(kA, MC * KC);
+  float* bbuf = scratch(kB, kPanel * KC);
+  if (!trans) {
+    gemm_serial(s.k, nrows, cols, kPanel,
+                [&](int64_t ic, int64_t mc, int64_t pc, int64_t kc, float* buf) { return dy_strips(ic, mc, MR, pc, kc, buf); },
+                [&](int64_t pc, int64_t kc, int64_t jc, int64_t nc, float* buf) { return col_strips(jc, nc, NR, pc, kc, buf); },
+                1.0f, c, ldc, abuf, bbuf);
+  } else {
+    gemm_serial(nrows, s.k, cols, kPanel,
+                [&](int64_t ic, int64_t mc, int64_t pc, int64_t kc, float* buf) { return col_strips(ic, mc, MR, pc, kc, buf); },
+                [&](int64_t pc, int64_t kc, int64_t jc, int64_t nc, float* buf) { return dy_strips(jc, nc, NR, pc, kc, buf); },
+                1.0f, c, ldc, abuf, bbuf);
+  }
+}
+
 void conv2d_backward_weight(const float* dy, const float* x, float* dw, const ConvShape& s) {
   const int64_t crs = s.c * s.r * s.s, pq = s.p * s.q, total = s.n * pq;
   if (total == 0 || crs == 0 || s.k == 0) return;
   const int64_t T = threads_for(s);
-  SerialBlas serial;
+  std::vector<RowInfo> rows;
+  row_table(s, rows);
   if (T > 1 && s.k * crs <= (int64_t(1) << 16) && total >= 2 * T) {
-    // Small dW: threads take chunks of the batch's columns and sum into private partials. The partial is kept
-    // as [crs, k] when k > crs so the GEMM's N (the register tile's width) is the larger side.
+    // Small dW: threads take chunks of the batch's columns and sum into private partials, [crs, k] when k > crs.
     const bool trans = s.k > crs;
     std::vector<float> parts((size_t)(T * s.k * crs), 0.0f);
-    parallel_for(T, [&](int64_t i) {
-      thread_local std::vector<Run> runs;
-      const int64_t j0 = total * i / T, j1 = total * (i + 1) / T;
+    for_items(T, T, [&](int64_t i) {
       float* part = parts.data() + i * s.k * crs;
-      const Tiles t = make_tiles(j1 - j0, crs, 1);
-      for (int64_t ti = 0; ti < t.count; ++ti) {
-        const int64_t a = j0 + ti * t.width, z = std::min(j1, a + t.width), cols = z - a;
-        int64_t ld;
-        const float* d = dy_tile(dy, s, a, z, &ld);
-        float* col = scratch(kCol, crs * cols);
-        make_runs(s, a, z, runs);
-        im2col_tile(x, s, runs, 0, crs, col, cols);
-        if (trans) sgemm(false, true, crs, s.k, cols, 1.0f, col, cols, d, ld, 1.0f, part, s.k);
-        else sgemm(false, true, s.k, crs, cols, 1.0f, d, ld, col, cols, 1.0f, part, crs);
-      }
+      weight_grad(dy, x, s, rows.data(), 0, crs, total * i / T, total * (i + 1) / T, trans, part, trans ? s.k : crs);
     });
     parallel_for(s.k, [&](int64_t o) {
       for (int64_t r = 0; r < crs; ++r) {
@@ -195,18 +298,8 @@ void conv2d_backward_weight(const float* dy, const float* x, float* dw, const Co
   // Threads own rows [r0, r1) of the column matrix = columns of dW; each walks the whole batch.
   const int64_t g = std::min(T, crs);
   for_items(g, T, [&](int64_t i) {
-    thread_local std::vector<Run> runs;
-    const int64_t r0 = crs * i / g, r1 = crs * (i + 1) / g, rows = r1 - r0;
-    const Tiles t = make_tiles(total, rows, 1);
-    for (int64_t ti = 0; ti < t.count; ++ti) {
-      const int64_t a = ti * t.width, z = std::min(total, a + t.width), cols = z - a;
-      int64_t ld;
-      const float* d = dy_tile(dy, s, a, z, &ld);
-      float* col = scratch(kCol, rows * cols);
-      make_runs(s, a, z, runs);
-      im2col_tile(x, s, runs, r0, r1, col, cols);
-      sgemm(false, true, s.k, rows, cols, 1.0f, d, ld, col, cols, 1.0f, dw + r0, crs);
-    }
+    const int64_t r0 = crs * i / g, r1 = crs * (i + 1) / g;
+    weight_grad(dy, x, s, rows.data(), r0, r1, 0, total, false, dw + r0, crs);
   });
 }
 

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "core/parallel.h"
+#include "cpu/gemm_kernel.h"
 
 #ifdef MRIGAN_OPENBLAS
 #include <cblas.h>
@@ -42,114 +43,7 @@ float* scratch(int slot, int64_t floats) {
 }
 
 // ---------------------------------------------------------------- builtin GEMM
-#if defined(__AVX512F__)
-constexpr int VL = 16;
-#elif defined(__AVX__)
-constexpr int VL = 8;
-#else
-constexpr int VL = 4;
-#endif
-typedef float vf __attribute__((vector_size(VL * sizeof(float))));                 // 64-byte aligned (packed)
-typedef float vfu __attribute__((vector_size(VL * sizeof(float)), aligned(4)));    // unaligned (C)
-constexpr int MR = 6, NR = 2 * VL;
-constexpr int64_t MC = 144, KC = 256, NC = 4096;
 constexpr int kSlotA = 14, kSlotB = 15;  // scratch slots of the packing buffers (kernels use low slots)
-
-// C = beta·C for every element; beta == 0 writes zeros without reading C (it may hold NaN).
-static void scale_c(int64_t m, int64_t n, float beta, float* c, int64_t ldc) {
-  if (beta == 1.0f) return;
-  for (int64_t i = 0; i < m; ++i) {
-    float* r = c + i * ldc;
-    if (beta == 0.0f) std::fill(r, r + n, 0.0f);
-    else for (int64_t j = 0; j < n; ++j) r[j] *= beta;
-  }
-}
-
-// op(A)[i0 + i, p0 + p] for i < mc, p < kc → strips of MR rows: dst[(i / MR)·MR·kc + p·MR + i % MR], zero-padded.
-static void pack_a(bool ta, const float* a, int64_t lda, int64_t i0, int64_t mc, int64_t p0, int64_t kc, float* dst) {
-  for (int64_t s = 0; s < mc; s += MR) {
-    int mr = (int)std::min<int64_t>(MR, mc - s);
-    float* d = dst + s * kc;
-    if (ta) {
-      for (int64_t p = 0; p < kc; ++p) {
-        const float* src = a + (p0 + p) * lda + i0 + s;
-        for (int i = 0; i < mr; ++i) d[p * MR + i] = src[i];
-        for (int i = mr; i < MR; ++i) d[p * MR + i] = 0.0f;
-      }
-    } else {
-      for (int i = 0; i < MR; ++i) {
-        if (i < mr) {
-          const float* src = a + (i0 + s + i) * lda + p0;
-          for (int64_t p = 0; p < kc; ++p) d[p * MR + i] = src[p];
-        } else {
-          for (int64_t p = 0; p < kc; ++p) d[p * MR + i] = 0.0f;
-        }
-      }
-    }
-  }
-}
-
-// op(B)[p0 + p, j0 + j] for p < kc, j < nc → strips of NR columns: dst[(j / NR)·NR·kc + p·NR + j % NR].
-static void pack_b_strip(bool tb, const float* b, int64_t ldb, int64_t p0, int64_t kc, int64_t j0, int nr, float* d) {
-  if (tb) {
-    for (int j = 0; j < nr; ++j) {
-      const float* src = b + (j0 + j) * ldb + p0;
-      for (int64_t p = 0; p < kc; ++p) d[p * NR + j] = src[p];
-    }
-    for (int j = nr; j < NR; ++j)
-      for (int64_t p = 0; p < kc; ++p) d[p * NR + j] = 0.0f;
-  } else {
-    for (int64_t p = 0; p < kc; ++p) {
-      const float* src = b + (p0 + p) * ldb + j0;
-      for (int j = 0; j < nr; ++j) d[p * NR + j] = src[j];
-      for (int j = nr; j < NR; ++j) d[p * NR + j] = 0.0f;
-    }
-  }
-}
-
-// The register tile: acc[i] = Σ_p A[p, i] · B[p, 0:NR] over packed strips.
-static inline void micro_kernel(int64_t kc, const float* __restrict A, const float* __restrict B, vf acc[MR][2]) {
-  vf c00 = {}, c01 = {}, c10 = {}, c11 = {}, c20 = {}, c21 = {}, c30 = {}, c31 = {}, c40 = {}, c41 = {}, c50 = {}, c51 = {};
-  for (int64_t p = 0; p < kc; ++p) {
-    const vf b0 = *(const vf*)(B + p * NR), b1 = *(const vf*)(B + p * NR + VL);
-    const float* a = A + p * MR;
-    c00 += a[0] * b0; c01 += a[0] * b1;
-    c10 += a[1] * b0; c11 += a[1] * b1;
-    c20 += a[2] * b0; c21 += a[2] * b1;
-    c30 += a[3] * b0; c31 += a[3] * b1;
-    c40 += a[4] * b0; c41 += a[4] * b1;
-    c50 += a[5] * b0; c51 += a[5] * b1;
-  }
-  acc[0][0] = c00; acc[0][1] = c01; acc[1][0] = c10; acc[1][1] = c11; acc[2][0] = c20; acc[2][1] = c21;
-  acc[3][0] = c30; acc[3][1] = c31; acc[4][0] = c40; acc[4][1] = c41; acc[5][0] = c50; acc[5][1] = c51;
-}
-
-// C tile (mr × nr) = alpha·acc + (first ? beta·C : C).
-static inline void store_tile(float* c, int64_t ldc, int mr, int nr, vf acc[MR][2], float alpha, float beta, bool first) {
-  if (mr == MR && nr == NR) {
-    for (int i = 0; i < MR; ++i) {
-      vfu* c0 = (vfu*)(c + i * ldc);
-      vfu* c1 = (vfu*)(c + i * ldc + VL);
-      vf r0 = acc[i][0] * alpha, r1 = acc[i][1] * alpha;
-      if (!first) { r0 += *c0; r1 += *c1; }
-      else if (beta != 0.0f) { r0 += *c0 * beta; r1 += *c1 * beta; }
-      *c0 = r0;
-      *c1 = r1;
-    }
-    return;
-  }
-  alignas(64) float t[MR][NR];
-  std::memcpy(t, acc, sizeof(t));
-  for (int i = 0; i < mr; ++i) {
-    float* r = c + i * ldc;
-    for (int j = 0; j < nr; ++j) {
-      float v = alpha * t[i][j];
-      if (!first) v += r[j];
-      else if (beta != 0.0f) v += beta * r[j];
-      r[j] = v;
-    }
-  }
-}
 
 void gemm_builtin(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda,
                   const float* b, int64_t ldb, float beta, float* c, int64_t ldc) {

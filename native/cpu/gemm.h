@@ -1,4 +1,5 @@
-// The single-precision GEMM behind conv and dense (private to native/cpu). Row-major throughout:
+// The single-precision GEMM behind dense and matmul (private to native/cpu; conv runs the same register-tile kernel
+// through gemm_kernel.h with its own packing). Row-major throughout:
 // C[m, n] = alpha · op(A)[m, k] · op(B)[k, n] + beta · C, op = transpose when ta / tb. beta == 0 never reads C.
 // Two implementations: OpenBLAS (when the build found it, MRIGAN_OPENBLAS) and gemm_builtin, a packed, blocked
 // GEMM that is always compiled so it can be tested in every build (gemm_set_backend("builtin")).
@@ -36,10 +37,10 @@ float* scratch(int slot, int64_t floats);
 }  // namespace mrigan::cpu
 
 namespace mrigan::cpu {
-// Conv tuning knobs (conv.cc), exposed for tests and benchmarks: column-tile budget in floats per thread, and the
+// Conv tuning knobs (conv.cc), exposed for tests and benchmarks: most output columns (pixels) per work tile, and the
 // multiply-adds below which a conv runs on one thread.
 struct ConvTuning {
-  int64_t tile_floats, serial_macs;
+  int64_t tile_cols, serial_macs;
 };
 ConvTuning conv_tuning();
 void conv_set_tuning(const ConvTuning& t);

@@ -1,0 +1,156 @@
+// The register-tile GEMM kernel shared by gemm.cc (gemm_builtin) and conv.cc (implicit GEMM): tile sizes, packing
+// of op(A) / op(B) into strips, the MR×NR micro-kernel, the tile store, and gemm_serial, a single-threaded driver
+// whose packers are supplied by the caller (so conv can pack its column matrix straight from the image and
+// pack the weights once per call). Private to native/cpu.
+//
+// Packed layouts, per KC-deep slice [p0, p0 + kc):
+//   A strips  dst[(i / MR)·MR·kc + p·MR + i % MR]    for rows i of op(A)
+//   B strips  dst[(j / NR)·NR·kc + p·NR + j % NR]    for columns j of op(B)
+// Rows / columns past the end of a strip are zero-filled.
+#pragma once
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
+
+namespace mrigan::cpu {
+
+#if defined(__AVX512F__)
+constexpr int VL = 16;
+#elif defined(__AVX__)
+constexpr int VL = 8;
+#else
+constexpr int VL = 4;
+#endif
+typedef float vf __attribute__((vector_size(VL * sizeof(float))));                 // 64-byte aligned (packed)
+typedef float vfu __attribute__((vector_size(VL * sizeof(float)), aligned(4)));    // unaligned (C)
+constexpr int MR = 6, NR = 2 * VL;
+constexpr int64_t MC = 144, KC = 256, NC = 4096;
+
+// C = beta·C for every element; beta == 0 writes zeros without reading C (it may hold NaN).
+inline void scale_c(int64_t m, int64_t n, float beta, float* c, int64_t ldc) {
+  if (beta == 1.0f) return;
+  for (int64_t i = 0; i < m; ++i) {
+    float* r = c + i * ldc;
+    if (beta == 0.0f) std::fill(r, r + n, 0.0f);
+    else for (int64_t j = 0; j < n; ++j) r[j] *= beta;
+  }
+}
+
+// op(A)[i0 + i, p0 + p] for i < mc, p < kc → strips of MR rows: dst[(i / MR)·MR·kc + p·MR + i % MR], zero-padded.
+inline void pack_a(bool ta, const float* a, int64_t lda, int64_t i0, int64_t mc, int64_t p0, int64_t kc, float* dst) {
+  for (int64_t s = 0; s < mc; s += MR) {
+    int mr = (int)std::min<int64_t>(MR, mc - s);
+    float* d = dst + s * kc;
+    if (ta) {
+      for (int64_t p = 0; p < kc; ++p) {
+        const float* src = a + (p0 + p) * lda + i0 + s;
+        for (int i = 0; i < mr; ++i) d[p * MR + i] = src[i];
+        for (int i = mr; i < MR; ++i) d[p * MR + i] = 0.0f;
+      }
+    } else {
+      for (int i = 0; i < MR; ++i) {
+        if (i < mr) {
+          const float* src = a + (i0 + s + i) * lda + p0;
+          for (int64_t p = 0; p < kc; ++p) d[p * MR + i] = src[p];
+        } else {
+          for (int64_t p = 0; p < kc; ++p) d[p * MR + i] = 0.0f;
+        }
+      }
+    }
+  }
+}
+
+// op(B)[p0 + p, j0 + j] for p < kc, j < nc → strips of NR columns: dst[(j / NR)·NR·kc + p·NR + j % NR].
+inline void pack_b_strip(bool tb, const float* b, int64_t ldb, int64_t p0, int64_t kc, int64_t j0, int nr, float* d) {
+  if (tb) {
+    for (int j = 0; j < nr; ++j) {
+      const float* src = b + (j0 + j) * ldb + p0;
+      for (int64_t p = 0; p < kc; ++p) d[p * NR + j] = src[p];
+    }
+    for (int j = nr; j < NR; ++j)
+      for (int64_t p = 0; p < kc; ++p) d[p * NR + j] = 0.0f;
+  } else {
+    for (int64_t p = 0; p < kc; ++p) {
+      const float* src = b + (p0 + p) * ldb + j0;
+      for (int j = 0; j < nr; ++j) d[p * NR + j] = src[j];
+      for (int j = nr; j < NR; ++j) d[p * NR + j] = 0.0f;
+    }
+  }
+}
+
+// The register tile: acc[i] = Σ_p A[p, i] · B[p, 0:NR] over packed strips.
+inline void micro_kernel(int64_t kc, const float* __restrict A, const float* __restrict B, vf acc[MR][2]) {
+  vf c00 = {}, c01 = {}, c10 = {}, c11 = {}, c20 = {}, c21 = {}, c30 = {}, c31 = {}, c40 = {}, c41 = {}, c50 = {}, c51 = {};
+  for (int64_t p = 0; p < kc; ++p) {
+    const vf b0 = *(const vf*)(B + p * NR), b1 = *(const vf*)(B + p * NR + VL);
+    const float* a = A + p * MR;
+    c00 += a[0] * b0; c01 += a[0] * b1;
+    c10 += a[1] * b0; c11 += a[1] * b1;
+    c20 += a[2] * b0; c21 += a[2] * b1;
+    c30 += a[3] * b0; c31 += a[3] * b1;
+    c40 += a[4] * b0; c41 += a[4] * b1;
+    c50 += a[5] * b0; c51 += a[5] * b1;
+  }
+  acc[0][0] = c00; acc[0][1] = c01; acc[1][0] = c10; acc[1][1] = c11; acc[2][0] = c20; acc[2][1] = c21;
+  acc[3][0] = c30; acc[3][1] = c31; acc[4][0] = c40; acc[4][1] = c41; acc[5][0] = c50; acc[5][1] = c51;
+}
+
+// C tile (mr × nr) = alpha·acc + (first ? beta·C : C).
+inline void store_tile(float* c, int64_t ldc, int mr, int nr, vf acc[MR][2], float alpha, float beta, bool first) {
+  if (mr == MR && nr == NR) {
+    for (int i = 0; i < MR; ++i) {
+      vfu* c0 = (vfu*)(c + i * ldc);
+      vfu* c1 = (vfu*)(c + i * ldc + VL);
+      vf r0 = acc[i][0] * alpha, r1 = acc[i][1] * alpha;
+      if (!first) { r0 += *c0; r1 += *c1; }
+      else if (beta != 0.0f) { r0 += *c0 * beta; r1 += *c1 * beta; }
+      *c0 = r0;
+      *c1 = r1;
+    }
+    return;
+  }
+  alignas(64) float t[MR][NR];
+  std::memcpy(t, acc, sizeof(t));
+  for (int i = 0; i < mr; ++i) {
+    float* r = c + i * ldc;
+    for (int j = 0; j < nr; ++j) {
+      float v = alpha * t[i][j];
+      if (!first) v += r[j];
+      else if (beta != 0.0f) v += beta * r[j];
+      r[j] = v;
+    }
+  }
+}
+
+// Single-threaded C[m, n] = op(A)·op(B) + beta·C (beta applies on the first KC slice). For each panel of at most
+// nc_max columns and KC slice: B = pack_b(p0, kc, j0, nc, bbuf) and, per MC row block, A = pack_a(i0, mc, p0, kc,
+// abuf); each returns the packed strips (its buffer, or data packed beforehand). bbuf holds
+// ceil(nc_max / NR)·NR·KC floats, abuf MC·KC, both 64-byte aligned.
+template <class PackA, class PackB>
+inline void gemm_serial(int64_t m, int64_t n, int64_t k, int64_t nc_max, PackA&& pack_a_fn, PackB&& pack_b_fn, float beta,
+                        float* c, int64_t ldc, float* abuf, float* bbuf) {
+  if (m <= 0 || n <= 0) return;
+  if (k <= 0) { scale_c(m, n, beta, c, ldc); return; }
+  vf acc[MR][2];
+  for (int64_t jc = 0; jc < n; jc += nc_max) {
+    const int64_t nc = std::min(nc_max, n - jc);
+    for (int64_t pc = 0; pc < k; pc += KC) {
+      const int64_t kc = std::min(KC, k - pc);
+      const float* B = pack_b_fn(pc, kc, jc, nc, bbuf);
+      for (int64_t ic = 0; ic < m; ic += MC) {
+        const int64_t mc = std::min(MC, m - ic);
+        const float* A = pack_a_fn(ic, mc, pc, kc, abuf);
+        for (int64_t s = 0; s * NR < nc; ++s) {
+          const int nr = (int)std::min<int64_t>(NR, nc - s * NR);
+          for (int64_t ir = 0; ir < mc; ir += MR) {
+            micro_kernel(kc, A + ir * kc, B + s * NR * kc, acc);
+            store_tile(c + (ic + ir) * ldc + jc + s * NR, ldc, (int)std::min<int64_t>(MR, mc - ir), nr, acc, 1.0f, beta,
+                       pc == 0);
+          }
+        }
+      }
+    }
+  }
+}
+
+}  // namespace mrigan::cpu
