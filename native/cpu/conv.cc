@@ -40,6 +40,12 @@ constexpr int64_t kColFloats = int64_t(1) << 18;
 
 static int64_t round_up(int64_t a, int64_t m) { return (a + m - 1) / m * m; }
 
+// A kernel that covers the whole unpadded image (1×1 output, like DCGAN's first and last layers) is a dense layer:
+// the column of sample b is x[b] itself, so the three passes are plain GEMMs over [n, c·h·w].
+static bool whole_image(const ConvShape& s) {
+  return s.p == 1 && s.q == 1 && s.r == s.h && s.s == s.w && s.pad_t == 0 && s.pad_b == 0 && s.pad_l == 0 && s.pad_r == 0;
+}
+
 // Threads for a conv of this size: below ~1 MFLOP a parallel region costs more than it saves.
 static int64_t threads_for(const ConvShape& s) {
   const double macs = (double)s.n * s.k * s.c * s.r * s.s * s.p * s.q;
@@ -128,10 +134,101 @@ static void zero_strided(float* dst, int64_t cols, int64_t es) {
   for (int64_t t = 0; t < cols; ++t) dst[t * es] = 0.0f;
 }
 
+// In-register transpose of VL vectors of VL floats: log2(VL) rounds, round b exchanging bit b of the row index with
+// bit b of the lane index (two-source shuffles of row pairs r, r | 2^b).
+typedef int vi_lane __attribute__((vector_size(VL * sizeof(int))));
+static inline void transpose_vl(vf* v) {
+  struct Masks {
+    vi_lane lo[8], hi[8];
+  };
+  static const Masks m = [] {
+    Masks k{};
+    for (int b = 0; (1 << b) < VL; ++b)
+      for (int c = 0; c < VL; ++c) {
+        const bool set = (c >> b) & 1;
+        k.lo[b][c] = set ? VL + (c ^ (1 << b)) : c;  // rows with bit b clear: lanes with bit b set come from the pair
+        k.hi[b][c] = set ? VL + c : (c | (1 << b));
+      }
+    return k;
+  }();
+  for (int b = 0; (1 << b) < VL; ++b)
+    for (int r = 0; r < VL; ++r)
+      if (!((r >> b) & 1)) {
+        const vf a = v[r], c = v[r | (1 << b)];
+        v[r] = __builtin_shuffle(a, c, m.lo[b]);
+        v[r | (1 << b)] = __builtin_shuffle(a, c, m.hi[b]);
+      }
+}
+
+// dst[p·NR + t] = rows[t·ld + p] for t < NR, p < kc: NR rows of length kc transposed into one B strip (64-byte
+// aligned, as scratch and packed strips are).
+static void transpose_to_strip(const float* rows, int64_t ld, int64_t kc, float* dst) {
+  int64_t p = 0;
+  for (; p + VL <= kc; p += VL)
+    for (int h = 0; h < NR / VL; ++h) {
+      vf v[VL];
+      for (int t = 0; t < VL; ++t) v[t] = *(const vfu*)(rows + (h * VL + t) * ld + p);
+      transpose_vl(v);
+      for (int e = 0; e < VL; ++e) *(vf*)(dst + (p + e) * NR + h * VL) = v[e];
+    }
+  for (; p < kc; ++p)
+    for (int t = 0; t < NR; ++t) dst[p * NR + t] = rows[t * ld + p];
+}
+
+// C[m, n] += A[m, len] · B[n, len]ᵀ as dot products along len, for operands contiguous along it (no packing, no
+// transposes): a 4×6 block of C accumulates VL-wide partial sums in registers over len, then reduces them.
+template <int MI, int NJ>
+static void dot_block(int64_t len, const float* const* a, const float* const* b, int mi, int nj, float* c, int64_t ldc) {
+  vf acc[MI][NJ] = {};
+  int64_t t = 0;
+  for (; t + VL <= len; t += VL) {
+    vf bv[NJ];
+    for (int j = 0; j < NJ; ++j) bv[j] = *(const vfu*)(b[j] + t);
+    for (int i = 0; i < MI; ++i) {
+      const vf av = *(const vfu*)(a[i] + t);
+      for (int j = 0; j < NJ; ++j) acc[i][j] += av * bv[j];
+    }
+  }
+  for (int i = 0; i < mi; ++i)
+    for (int j = 0; j < nj; ++j) {
+      float sum = 0.0f;
+      for (int l = 0; l < VL; ++l) sum += acc[i][j][l];
+      for (int64_t u = t; u < len; ++u) sum += a[i][u] * b[j][u];
+      c[i * ldc + j] += sum;
+    }
+}
+static void dot_gemm(int64_t m, int64_t n, int64_t len, const float* a, int64_t lda, const float* b, int64_t ldb, float* c,
+                     int64_t ldc) {
+#if defined(__AVX512F__)
+  constexpr int MI = 4, NJ = 6;
+#else
+  constexpr int MI = 2, NJ = 5;  // 16 vector registers
+#endif
+  for (int64_t i0 = 0; i0 < m; i0 += MI)
+    for (int64_t j0 = 0; j0 < n; j0 += NJ) {
+      const float* ap[MI];
+      const float* bp[NJ];
+      for (int i = 0; i < MI; ++i) ap[i] = a + std::min<int64_t>(i0 + i, m - 1) * lda;  // past the end: repeat the
+      for (int j = 0; j < NJ; ++j) bp[j] = b + std::min<int64_t>(j0 + j, n - 1) * ldb;  // last row, not stored
+      dot_block<MI, NJ>(len, ap, bp, (int)std::min<int64_t>(MI, m - i0), (int)std::min<int64_t>(NJ, n - j0),
+                        c + i0 * ldc + j0, ldc);
+    }
+}
+
 // ---------------------------------------------------------------- forward
 void conv2d_forward(const float* x, const float* w, const float* bias, float* y, const ConvShape& s) {
   const int64_t crs = s.c * s.r * s.s, pq = s.p * s.q, total = s.n * pq;
   if (total == 0 || s.k == 0) return;
+  if (whole_image(s)) {  // y[b, o] = bias[o] + x[b] · w[o]: dot products, threads take ranges of filters
+    for (int64_t b = 0; b < s.n; ++b)
+      for (int64_t o = 0; o < s.k; ++o) y[b * s.k + o] = bias ? bias[o] : 0.0f;
+    const int64_t g = std::min(threads_for(s), (s.k + 5) / 6);
+    for_items(g, g, [&](int64_t i) {
+      const int64_t o0 = s.k * i / g, o1 = s.k * (i + 1) / g;
+      dot_gemm(s.n, o1 - o0, crs, x, crs, w + o0 * crs, crs, y + o0, s.k);
+    });
+    return;
+  }
   const int64_t T = threads_for(s);
   std::vector<RowInfo> rows;
   row_table(s, rows);
@@ -191,6 +288,10 @@ void conv2d_backward_data(const float* dy, const float* w, float* dx, const Conv
     std::memset(dx + lo, 0, (size_t)(hi - lo) * sizeof(float));
   });
   if (total == 0 || crs == 0) return;
+  if (whole_image(s)) {  // dx[b] = dy[b, :] · W
+    sgemm(false, false, s.n, crs, s.k, 1.0f, dy, s.k, w, crs, 0.0f, dx, crs);
+    return;
+  }
   const int64_t T = threads_for(s);
   std::vector<RowInfo> rows;
   row_table(s, rows);
@@ -236,24 +337,38 @@ static void weight_grad(const float* dy, const float* x, const ConvShape& s, con
     runs_at = pc;
   };
   // Strips of `es` elements: dy filters [e0, e0 + ne) or column-matrix rows r0 + [e0, e0 + ne), over kc columns.
+  // B strips (es = NR) are built as NR contiguous rows in scratch, then transposed a VL×VL block at a time; A
+  // strips (es = MR) are written element by element.
   auto dy_strips = [&](int64_t e0, int64_t ne, int64_t es, int64_t pc, int64_t kc, float* dst) {
     runs_for(pc, kc);
-    for (int64_t st = 0; st < ne; st += es)
+    float* tmp = es == NR ? scratch(kTmp, NR * kc) : nullptr;
+    for (int64_t st = 0; st < ne; st += es) {
       for (int64_t e = 0; e < es; ++e) {
-        float* d = dst + st * kc + e;
-        if (st + e < ne) put_dy_row(dy, s, e0 + st + e, runs, d, es);
-        else zero_strided(d, kc, es);
+        float* d = tmp ? tmp + e * kc : dst + st * kc + e;
+        const int64_t es1 = tmp ? 1 : es;
+        if (st + e < ne) put_dy_row(dy, s, e0 + st + e, runs, d, es1);
+        else zero_strided(d, kc, es1);
       }
+      if (tmp) transpose_to_strip(tmp, kc, kc, dst + st * kc);
+    }
     return (const float*)dst;
   };
   auto col_strips = [&](int64_t e0, int64_t ne, int64_t es, int64_t pc, int64_t kc, float* dst) {
     runs_for(pc, kc);
-    for (int64_t st = 0; st < ne; st += es)
+    float* tmp = es == NR ? scratch(kTmp, NR * kc) : nullptr;
+    for (int64_t st = 0; st < ne; st += es) {
       for (int64_t e = 0; e < es; ++e) {
+        if (tmp) {
+          if (st + e < ne) im2col_row(x, s, rows[r0 + e0 + st + e], runs, tmp + e * kc);
+          else std::fill(tmp + e * kc, tmp + (e + 1) * kc, 0.0f);
+          continue;
+        }
         float* d = dst + st * kc + e;
         if (st + e < ne) put_col_row(x, s, rows[r0 + e0 + st + e], runs, kc, d, es);
         else zero_strided(d, kc, es);
       }
+      if (tmp) transpose_to_strip(tmp, kc, kc, dst + st * kc);
+    }
     return (const float*)dst;
   };
   constexpr int64_t kPanel = 1024;  // columns of C per B panel
@@ -272,12 +387,48 @@ static void weight_grad(const float* dy, const float* x, const ConvShape& s, con
   }
 }
 
+// dW (+)= dy · colᵀ for few rows (c·r·s ≤ kDotRows) over columns [j0, j1), chunk by chunk inside one sample: both
+// dy and the column matrix are contiguous along the columns, so dot_gemm needs no transposes.
+constexpr int64_t kDotRows = 64, kDotChunk = 4096;
+static void weight_grad_dot(const float* dy, const float* x, const ConvShape& s, const RowInfo* rows, int64_t j0,
+                            int64_t j1, float* c) {
+  thread_local std::vector<Run> runs;
+  const int64_t crs = s.c * s.r * s.s, pq = s.p * s.q;
+  for (int64_t a = j0; a < j1;) {
+    const int64_t b = a / pq, len = std::min({j1 - a, (b + 1) * pq - a, kDotChunk});
+    make_runs(s, a, a + len, runs);
+    float* col = scratch(kCol, crs * len);
+    for (int64_t r = 0; r < crs; ++r) im2col_row(x, s, rows[r], runs, col + r * len);
+    dot_gemm(s.k, crs, len, dy + b * s.k * pq + (a - b * pq), pq, col, len, c, crs);
+    a += len;
+  }
+}
+
 void conv2d_backward_weight(const float* dy, const float* x, float* dw, const ConvShape& s) {
   const int64_t crs = s.c * s.r * s.s, pq = s.p * s.q, total = s.n * pq;
   if (total == 0 || crs == 0 || s.k == 0) return;
+  if (whole_image(s)) {  // dW += dyᵀ · x over [n, k] and [n, c·h·w]
+    sgemm(true, false, s.k, crs, s.n, 1.0f, dy, s.k, x, crs, 1.0f, dw, crs);
+    return;
+  }
   const int64_t T = threads_for(s);
   std::vector<RowInfo> rows;
   row_table(s, rows);
+  if (crs <= kDotRows && s.k <= kDotRows) {
+    // Few rows and filters (first / last layers of image size): dot products over the batch, threads take chunks
+    // of it with private partials.
+    if (T == 1) { weight_grad_dot(dy, x, s, rows.data(), 0, total, dw); return; }
+    std::vector<float> parts((size_t)(T * s.k * crs), 0.0f);
+    for_items(T, T, [&](int64_t i) {
+      weight_grad_dot(dy, x, s, rows.data(), total * i / T, total * (i + 1) / T, parts.data() + i * s.k * crs);
+    });
+    for (int64_t e = 0; e < s.k * crs; ++e) {
+      float acc = 0.0f;
+      for (int64_t i = 0; i < T; ++i) acc += parts[i * s.k * crs + e];
+      dw[e] += acc;
+    }
+    return;
+  }
   if (T > 1 && s.k * crs <= (int64_t(1) << 16) && total >= 2 * T) {
     // Small dW: threads take chunks of the batch's columns and sum into private partials, [crs, k] when k > crs.
     const bool trans = s.k > crs;
