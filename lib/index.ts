@@ -3,3 +3,4 @@ export * from './engine';
 export * from './nn';
 export * from './models';
 export * from './train';
+export * from './data';

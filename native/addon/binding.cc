@@ -67,6 +67,7 @@ Napi::Value TensorWrap::ToArray(const Napi::CallbackInfo& info) {
   size_t n = t.numel();
   Napi::Float32Array out = Napi::Float32Array::New(info.Env(), n);
   try {
+    if (n == 0) return out;  // an empty array may have no buffer to copy into
     if (t.on_cpu()) std::memcpy(out.Data(), t.data(), n * sizeof(float));
     else cuda_copy(out.Data(), kCPU, t.data(), t.device(), n * sizeof(float));
   } catch (const std::exception& e) {
