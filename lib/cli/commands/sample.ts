@@ -68,21 +68,32 @@ export async function run(argv: string[]): Promise<number> {
   const G = buildModel(cfg.arch, 'generator', mo);
   try {
     loadCheckpointInto(ck.dir, G, null, null, null, ck.state);
-    const b = generate(G, cfg, latentSize(cfg.arch, mo), n, new Rng(seed, TRAIN_STREAMS.sample), device, v.bn as 'batch' | 'running');
     fs.mkdirSync(v.out, { recursive: true });
-    if (!v['no-png']) {
-      for (let i = 0; i < n; i++) writeFileAtomic(path.join(v.out, `sample-${String(i).padStart(5, '0')}.png`), imagePng(b, i));
-      writeFileAtomic(path.join(v.out, 'grid.png'), gridPng(b, 8, 8));
-    }
-    if (cfg.channels === 1) {
-      const file = path.join(v.out, 'samples.mrigan'), plane = b.h * b.w;
-      const w = new DatasetWriter(file, {
-        shape: [n, 1, b.h, b.w], dtype: 'float32', created: new Date().toISOString(), tool: 'mrigan sample',
-        recipe: { generator: ck.dir, step: ck.state.step, epoch: ck.state.epoch, seed, arch: cfg.arch, model: cfg.model },
-        sources: [], slices: Array.from({ length: n }, (_, i) => ({ subject: 'generated', contrast: 'synthetic', slice: i, source: -1 })),
-      });
-      for (let i = 0; i < n; i++) w.writeSlice(i, b.data.subarray(i * plane, (i + 1) * plane));
-      w.commit();
+    const plane = cfg.size * cfg.size, per = cfg.channels * plane;
+    const w = cfg.channels === 1 ? new DatasetWriter(path.join(v.out, 'samples.mrigan'), {
+      shape: [n, 1, cfg.size, cfg.size], dtype: 'float32', created: new Date().toISOString(), tool: 'mrigan sample',
+      recipe: { generator: ck.dir, step: ck.state.step, epoch: ck.state.epoch, seed, arch: cfg.arch, model: cfg.model, bn: v.bn },
+      sources: [], slices: Array.from({ length: n }, (_, i) => ({ subject: 'generated', contrast: 'synthetic', slice: i, source: -1 })),
+    }) : null;
+    // chunks of up to 64 (the same partition as generate() uses in one call), streamed to disk
+    const rng = new Rng(seed, TRAIN_STREAMS.sample), latent = latentSize(cfg.arch, mo), chunks = Math.ceil(n / 64);
+    const grid = new Float32Array(Math.min(n, 64) * per);
+    try {
+      for (let c = 0, at = 0; c < chunks; c++) {
+        const k = Math.floor((n * (c + 1)) / chunks) - at;
+        const b = generate(G, cfg, latent, k, rng, device, v.bn as 'batch' | 'running');
+        for (let i = 0; i < k; i++) {
+          if (!v['no-png']) writeFileAtomic(path.join(v.out, `sample-${String(at + i).padStart(5, '0')}.png`), imagePng(b, i));
+          if (w) w.writeSlice(at + i, b.data.subarray(i * plane, (i + 1) * plane));
+          if (at + i < 64) grid.set(b.data.subarray(i * per, (i + 1) * per), (at + i) * per);
+        }
+        at += k;
+      }
+      if (!v['no-png']) writeFileAtomic(path.join(v.out, 'grid.png'), gridPng({ data: grid, n: Math.min(n, 64), c: cfg.channels, h: cfg.size, w: cfg.size }, 8, 8));
+      w?.commit();
+    } catch (e) {
+      w?.abort();
+      throw e;
     }
     process.stdout.write(`${n} images from ${path.relative(process.cwd(), ck.dir) || ck.dir} (epoch ${ck.state.epoch}, step ${ck.state.step}) → ${v.out}\n`);
     return 0;
