@@ -95,6 +95,22 @@ describe('train: checkpoints and resume', function () {
     });
   }
 
+  it('a stop request (Ctrl-C) checkpoints mid-epoch; a time limit stops at an epoch boundary', async () => {
+    const out = tmp(), data = blobs(12, 9);
+    let t: Trainer | null = null;
+    t = Trainer.create(cfgOf({ model: 'dcgan', epochs: 3 }), { data, out, progress: 'none', device: 'cpu', log: () => {},
+      onStep: (m) => { if (m.step === 2) t!.requestStop(); } });
+    expect(await t.run()).to.equal(2);
+    t.dispose();
+    expect(findCheckpoint(out).state).to.include({ step: 2, epoch: 0, iter: 2 });
+    const lines: string[] = [];
+    const u = Trainer.resume({ data, out, progress: 'none', device: 'cpu', log: (s) => lines.push(s), timeLimit: 1e-3 });
+    expect(await u.run()).to.equal(1); // finishes epoch 1, then the next epoch would not fit
+    u.dispose();
+    expect(findCheckpoint(out).state).to.include({ step: 3, epoch: 1, iter: 0 });
+    expect(lines.join('\n')).to.match(/time limit of 0.001 s reached after epoch 1; continue with --resume/);
+  });
+
   it('refuses to start over an existing run and explains --resume', async () => {
     const out = tmp(), data = blobs(4, 4);
     const t = Trainer.create(cfgOf({ model: 'dcgan' }), { data, out, progress: 'none', device: 'cpu', log: () => {} });
