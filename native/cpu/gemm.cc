@@ -90,11 +90,14 @@ void gemm_builtin(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha
 }
 
 // ---------------------------------------------------------------- dispatch
-// MRIGAN_GEMM=builtin|openblas picks the start-up backend.
+// The builtin GEMM is the default: on the reference machine (bench/NOTES.md) it runs 3-4x faster than Debian's
+// OpenBLAS 0.3.21, which does not recognise the CPU and falls back to its generic SSE3 kernels, and it uses the
+// same OpenMP threads as every other kernel (OpenBLAS's own pthreads compete with them for the cores).
+// MRIGAN_GEMM=openblas selects OpenBLAS at start-up (gemmBackend() switches at run time).
 static bool g_use_blas = [] {
 #ifdef MRIGAN_OPENBLAS
   const char* e = std::getenv("MRIGAN_GEMM");
-  return !(e && std::string(e) == "builtin");
+  return e && std::string(e) == "openblas";
 #else
   return false;
 #endif
@@ -125,17 +128,6 @@ void sgemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const
   }
 #endif
   gemm_builtin(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
-}
-
-SerialBlas::SerialBlas() {
-#ifdef MRIGAN_OPENBLAS
-  if (num_threads() > 1) openblas_set_num_threads(1);
-#endif
-}
-SerialBlas::~SerialBlas() {
-#ifdef MRIGAN_OPENBLAS
-  if (num_threads() > 1) openblas_set_num_threads(num_threads());
-#endif
 }
 
 }  // namespace mrigan::cpu

@@ -13,23 +13,14 @@ namespace mrigan::cpu {
 void gemm_builtin(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda,
                   const float* b, int64_t ldb, float beta, float* c, int64_t ldc);
 
-// The GEMM kernels call: OpenBLAS if built with it and selected, else gemm_builtin. Threads: OpenBLAS uses its own
-// pool (one thread inside a SerialBlas scope); gemm_builtin uses OpenMP unless already inside a parallel region.
+// The GEMM kernels call: OpenBLAS if built with it and selected (MRIGAN_GEMM=openblas), else gemm_builtin (the
+// default). Threads: OpenBLAS uses its own pool; gemm_builtin uses OpenMP unless already inside a parallel region.
 void sgemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda,
            const float* b, int64_t ldb, float beta, float* c, int64_t ldc);
 
 // "openblas" or "builtin". Selecting "openblas" in a build without it returns false.
 const char* gemm_backend();
 bool gemm_set_backend(const char* name);
-
-// While alive, OpenBLAS runs single-threaded: kernels that split work over OpenMP threads and call sgemm inside
-// them use this so that OpenBLAS's own pthreads do not compete with OpenMP's for the same cores.
-struct SerialBlas {
-  SerialBlas();
-  ~SerialBlas();
-  SerialBlas(const SerialBlas&) = delete;
-  SerialBlas& operator=(const SerialBlas&) = delete;
-};
 
 // A grow-only, 64-byte aligned scratch buffer per thread and slot (slots let one thread hold several at once).
 float* scratch(int slot, int64_t floats);
