@@ -174,6 +174,7 @@ const convCases: ConvCase[] = [
   { name: 'stride 2, 3x5 kernel, rows of 38 outputs', n: 1, c: 2, H: 5, W: 77, k: 3, r: 3, s: 5, stride: [1, 2], pad: [0, 1, 2, 0], bias: false },
   { name: 'few rows, many filters (c·r·s 16 < k 72)', n: 2, c: 1, H: 10, W: 9, k: 72, r: 4, s: 4, stride: [2, 2], pad: [1, 1, 1, 1], bias: false },
   { name: 'large dW (130 x 576): rows of dW split over threads', n: 1, c: 64, H: 6, W: 6, k: 130, r: 3, s: 3, stride: [1, 1], pad: [1, 1, 1, 1], bias: true },
+  { name: '1030 filters: backward-data reduces over several slices', n: 2, c: 2, H: 4, W: 5, k: 1030, r: 2, s: 3, stride: [1, 2], pad: [0, 1, 1, 0], bias: true },
   { name: 'wider: 16→24, 13x11', n: 3, c: 16, H: 13, W: 11, k: 24, r: 3, s: 3, stride: [1, 1], pad: [1, 1, 1, 1], bias: true },
 ];
 { // seeded random shapes

@@ -35,8 +35,6 @@ void conv_set_tuning(const ConvTuning& t) { g_tuning = t; }
 
 // Scratch slots (gemm.cc uses 14, 15).
 enum Slot { kA = 0, kB = 1, kCol = 2, kTmp = 3, kRow = 4, kW = 5 };
-// A column tile of backward-data (rows × cols floats) stays within this many floats, about L2.
-constexpr int64_t kColFloats = int64_t(1) << 18;
 
 static int64_t round_up(int64_t a, int64_t m) { return (a + m - 1) / m * m; }
 
@@ -70,12 +68,14 @@ static Tiles make_tiles(int64_t total, int64_t width, int64_t parts) {
   return {width, (total + width - 1) / width};
 }
 
-// Packs op(A) [m, k] whole, KC slice by slice: slice pc starts at pc·round_up(m, MR), block ic within it at ic·kc.
-static void pack_a_whole(bool ta, const float* a, int64_t lda, int64_t m, int64_t k, float* dst, int64_t threads) {
+// Packs op(A) [m, k] whole, slice by slice (kslice deep, as the GEMM will walk it): slice pc starts at
+// pc·round_up(m, MR), block ic within it at ic·kc.
+static void pack_a_whole(bool ta, const float* a, int64_t lda, int64_t m, int64_t k, float* dst, int64_t threads,
+                         int64_t kslice = KC) {
   const int64_t mp = round_up(m, MR);
-  for_items((k + KC - 1) / KC, threads, [&](int64_t sl) {
-    const int64_t pc = sl * KC;
-    pack_a(ta, a, lda, 0, m, pc, std::min(KC, k - pc), dst + pc * mp);
+  for_items((k + kslice - 1) / kslice, threads, [&](int64_t sl) {
+    const int64_t pc = sl * kslice;
+    pack_a(ta, a, lda, 0, m, pc, std::min(kslice, k - pc), dst + pc * mp);
   });
 }
 static const float* packed_block(const float* ap, int64_t m, int64_t ic, int64_t pc, int64_t kc) {
@@ -97,20 +97,15 @@ static void pack_col(const float* x, const ConvShape& s, const RowInfo* rows, in
   }
 }
 
-// dy rows (filters) [p0, p0 + kc) × columns [j0, j0 + nc) as B strips.
-static void pack_dy(const float* dy, const ConvShape& s, int64_t p0, int64_t kc, int64_t j0, int64_t nc, float* dst) {
-  thread_local std::vector<Run> runs;
+// dy rows (filters) [p0, p0 + kc) over the columns of `runs` (one strip of nr ≤ NR columns) as a B strip.
+static void pack_dy_strip(const float* dy, const ConvShape& s, int64_t p0, int64_t kc, const std::vector<Run>& runs,
+                          int64_t nr, float* d) {
   const int64_t pq = s.p * s.q;
-  for (int64_t st = 0; st * NR < nc; ++st) {
-    const int64_t a = j0 + st * NR, nr = std::min<int64_t>(NR, nc - st * NR);
-    make_runs(s, a, a + nr, runs);
-    float* d = dst + st * NR * kc;
-    for (int64_t p = 0; p < kc; ++p) {
-      float* o = d + p * NR;
-      for (const Run& u : runs)
-        std::memcpy(o + u.off, dy + (u.b * s.k + p0 + p) * pq + u.oh * s.q + u.ow, (size_t)u.len * sizeof(float));
-      std::fill(o + nr, o + NR, 0.0f);
-    }
+  for (int64_t p = 0; p < kc; ++p) {
+    float* o = d + p * NR;
+    for (const Run& u : runs)
+      std::memcpy(o + u.off, dy + (u.b * s.k + p0 + p) * pq + u.oh * s.q + u.ow, (size_t)u.len * sizeof(float));
+    std::fill(o + nr, o + NR, 0.0f);
   }
 }
 
@@ -259,14 +254,14 @@ void conv2d_forward(const float* x, const float* w, const float* bias, float* y,
     };
     if (one) {  // straight into y
       float* out = y + b0 * s.k * pq + pix0;
-      gemm_serial(s.k, cols, crs, cols, pa, pb, 0.0f, out, pq, nullptr, bbuf);
+      gemm_serial(s.k, cols, crs, cols, pa, pb, store_into(out, pq, 0.0f), nullptr, bbuf);
       if (bias)
         for (int64_t o = 0; o < s.k; ++o)
           for (int64_t j = 0; j < cols; ++j) out[o * pq + j] += bias[o];
       return;
     }
     float* tmp = scratch(kTmp, s.k * cols);
-    gemm_serial(s.k, cols, crs, cols, pa, pb, 0.0f, tmp, cols, nullptr, bbuf);
+    gemm_serial(s.k, cols, crs, cols, pa, pb, store_into(tmp, cols, 0.0f), nullptr, bbuf);
     for (int64_t j = j0; j < j1;) {  // scatter per sample segment, adding the bias
       const int64_t b = j / pq, pix = j - b * pq, len = std::min(pq - pix, j1 - j);
       for (int64_t o = 0; o < s.k; ++o) {
@@ -287,7 +282,7 @@ void conv2d_backward_data(const float* dy, const float* w, float* dx, const Conv
   parallel_chunks(s.n * chw, 1 << 16, [&](int64_t lo, int64_t hi) {
     std::memset(dx + lo, 0, (size_t)(hi - lo) * sizeof(float));
   });
-  if (total == 0 || crs == 0) return;
+  if (total == 0 || crs == 0 || s.k == 0) return;
   if (whole_image(s)) {  // dx[b] = dy[b, :] · W
     sgemm(false, false, s.n, crs, s.k, 1.0f, dy, s.k, w, crs, 0.0f, dx, crs);
     return;
@@ -295,27 +290,40 @@ void conv2d_backward_data(const float* dy, const float* w, float* dx, const Conv
   const int64_t T = threads_for(s);
   std::vector<RowInfo> rows;
   row_table(s, rows);
-  // Channels [c0, c1), columns [j0, j1): col = Wᵀ[rows of those channels] · dy, then col2im into dx.
+  // Channels [c0, c1), columns [j0, j1): Wᵀ[rows of those channels] · dy, each register tile scattered back into
+  // dx as it leaves the kernel (col2im fused into the GEMM's store, every KC slice adding its part).
   auto work = [&](int64_t c0, int64_t c1, int64_t j0, int64_t j1) {
-    thread_local std::vector<Run> runs;
-    const int64_t m = (c1 - c0) * rs;
+    thread_local std::vector<std::vector<Run>> strip_runs;  // runs of each NR-column strip of the current panel
+    const int64_t m = (c1 - c0) * rs, r0 = c0 * rs;
+    // The whole reduction (k ≤ 1024 filters) in one slice, so each tile is scattered into dx once.
+    const int64_t kc_max = std::max(KC, std::min<int64_t>(s.k, 1024));
     float* wt = scratch(kW, round_up(m, MR) * s.k);  // Wᵀ rows of this channel range, packed once
-    pack_a_whole(true, w + c0 * rs, crs, m, s.k, wt, 1);
-    const Tiles t = make_tiles(j1 - j0, std::min(g_tuning.tile_cols, kColFloats / m), 1);
-    float* bbuf = scratch(kB, round_up(t.width, NR) * KC);
-    for (int64_t ti = 0; ti < t.count; ++ti) {
-      const int64_t a = j0 + ti * t.width, z = std::min(j1, a + t.width), cols = z - a;
-      float* col = scratch(kCol, m * cols);
-      gemm_serial(m, cols, s.k, cols,
-                  [&](int64_t ic, int64_t, int64_t pc, int64_t kc, float*) { return packed_block(wt, m, ic, pc, kc); },
-                  [&](int64_t pc, int64_t kc, int64_t jc, int64_t nc, float* buf) {
-                    pack_dy(dy, s, pc, kc, a + jc, nc, buf);
-                    return (const float*)buf;
-                  },
-                  0.0f, col, cols, nullptr, bbuf);
-      make_runs(s, a, z, runs);
-      col2im_tile(col, s, rows.data(), runs, c0, c1, dx, cols);
-    }
+    pack_a_whole(true, w + r0, crs, m, s.k, wt, 1, kc_max);
+    const int64_t panel = std::max<int64_t>(NR, g_tuning.tile_cols);
+    float* bbuf = scratch(kB, round_up(std::min(panel, j1 - j0), NR) * kc_max);
+    int64_t panel_at = -1;
+    auto pa = [&](int64_t ic, int64_t, int64_t pc, int64_t kc, float*) { return packed_block(wt, m, ic, pc, kc); };
+    auto pb = [&](int64_t pc, int64_t kc, int64_t jc, int64_t nc, float* buf) {
+      const int64_t ns = (nc + NR - 1) / NR;
+      if (panel_at != jc) {
+        if ((int64_t)strip_runs.size() < ns) strip_runs.resize(ns);
+        for (int64_t st = 0; st < ns; ++st) {
+          const int64_t a = j0 + jc + st * NR;
+          make_runs(s, a, a + std::min<int64_t>(NR, nc - st * NR), strip_runs[st]);
+        }
+        panel_at = jc;
+      }
+      for (int64_t st = 0; st < ns; ++st)
+        pack_dy_strip(dy, s, pc, kc, strip_runs[st], std::min<int64_t>(NR, nc - st * NR), buf + st * NR * kc);
+      return (const float*)buf;
+    };
+    auto store = [&](int64_t i0, int64_t jt, int mr, int, vf acc[MR][2], bool) {
+      alignas(64) float t[MR][NR];
+      std::memcpy(t, acc, sizeof(t));
+      const std::vector<Run>& runs = strip_runs[(jt - panel_at) / NR];
+      for (int i = 0; i < mr; ++i) col2im_row(t[i], s, rows[r0 + i0 + i], runs, dx);
+    };
+    gemm_serial(m, j1 - j0, s.k, panel, pa, pb, store, nullptr, bbuf, kc_max);
   };
   if (s.c >= T || s.n < T) {
     const int64_t g = std::min(T, s.c);
@@ -378,12 +386,12 @@ static void weight_grad(const float* dy, const float* x, const ConvShape& s, con
     gemm_serial(s.k, nrows, cols, kPanel,
                 [&](int64_t ic, int64_t mc, int64_t pc, int64_t kc, float* buf) { return dy_strips(ic, mc, MR, pc, kc, buf); },
                 [&](int64_t pc, int64_t kc, int64_t jc, int64_t nc, float* buf) { return col_strips(jc, nc, NR, pc, kc, buf); },
-                1.0f, c, ldc, abuf, bbuf);
+                store_into(c, ldc, 1.0f), abuf, bbuf);
   } else {
     gemm_serial(nrows, s.k, cols, kPanel,
                 [&](int64_t ic, int64_t mc, int64_t pc, int64_t kc, float* buf) { return col_strips(ic, mc, MR, pc, kc, buf); },
                 [&](int64_t pc, int64_t kc, int64_t jc, int64_t nc, float* buf) { return dy_strips(jc, nc, NR, pc, kc, buf); },
-                1.0f, c, ldc, abuf, bbuf);
+                store_into(c, ldc, 1.0f), abuf, bbuf);
   }
 }
 

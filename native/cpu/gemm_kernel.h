@@ -122,20 +122,19 @@ inline void store_tile(float* c, int64_t ldc, int mr, int nr, vf acc[MR][2], flo
   }
 }
 
-// Single-threaded C[m, n] = op(A)·op(B) + beta·C (beta applies on the first KC slice). For each panel of at most
-// nc_max columns and KC slice: B = pack_b(p0, kc, j0, nc, bbuf) and, per MC row block, A = pack_a(i0, mc, p0, kc,
-// abuf); each returns the packed strips (its buffer, or data packed beforehand). bbuf holds
-// ceil(nc_max / NR)·NR·KC floats, abuf MC·KC, both 64-byte aligned.
-template <class PackA, class PackB>
-inline void gemm_serial(int64_t m, int64_t n, int64_t k, int64_t nc_max, PackA&& pack_a_fn, PackB&& pack_b_fn, float beta,
-                        float* c, int64_t ldc, float* abuf, float* bbuf) {
-  if (m <= 0 || n <= 0) return;
-  if (k <= 0) { scale_c(m, n, beta, c, ldc); return; }
+// Single-threaded C[m, n] = op(A)·op(B), tile by tile. For each panel of at most nc_max columns and KC slice:
+// B = pack_b(p0, kc, j0, nc, bbuf) and, per MC row block, A = pack_a(i0, mc, p0, kc, abuf), each returning its packed
+// strips (its buffer, or data packed beforehand); then store(i0, j0, mr, nr, acc, first) takes each register tile,
+// first = this is the first KC slice. bbuf holds ceil(nc_max / NR)·NR·kc_max floats, abuf MC·kc_max, both 64-byte
+// aligned. kc_max (default KC) may be raised so that each tile is stored once, at some cost in cache reuse.
+template <class PackA, class PackB, class Store>
+inline void gemm_serial(int64_t m, int64_t n, int64_t k, int64_t nc_max, PackA&& pack_a_fn, PackB&& pack_b_fn,
+                        Store&& store, float* abuf, float* bbuf, int64_t kc_max = KC) {
   vf acc[MR][2];
   for (int64_t jc = 0; jc < n; jc += nc_max) {
     const int64_t nc = std::min(nc_max, n - jc);
-    for (int64_t pc = 0; pc < k; pc += KC) {
-      const int64_t kc = std::min(KC, k - pc);
+    for (int64_t pc = 0; pc < k; pc += kc_max) {
+      const int64_t kc = std::min(kc_max, k - pc);
       const float* B = pack_b_fn(pc, kc, jc, nc, bbuf);
       for (int64_t ic = 0; ic < m; ic += MC) {
         const int64_t mc = std::min(MC, m - ic);
@@ -144,13 +143,19 @@ inline void gemm_serial(int64_t m, int64_t n, int64_t k, int64_t nc_max, PackA&&
           const int nr = (int)std::min<int64_t>(NR, nc - s * NR);
           for (int64_t ir = 0; ir < mc; ir += MR) {
             micro_kernel(kc, A + ir * kc, B + s * NR * kc, acc);
-            store_tile(c + (ic + ir) * ldc + jc + s * NR, ldc, (int)std::min<int64_t>(MR, mc - ir), nr, acc, 1.0f, beta,
-                       pc == 0);
+            store(ic + ir, jc + s * NR, (int)std::min<int64_t>(MR, mc - ir), nr, acc, pc == 0);
           }
         }
       }
     }
   }
+}
+
+// The usual store for gemm_serial: C (ldc) = acc + beta·C on the first slice, C += acc after. k must be ≥ 1.
+inline auto store_into(float* c, int64_t ldc, float beta) {
+  return [=](int64_t i0, int64_t j0, int mr, int nr, vf acc[MR][2], bool first) {
+    store_tile(c + i0 * ldc + j0, ldc, mr, nr, acc, 1.0f, beta, first);
+  };
 }
 
 }  // namespace mrigan::cpu

@@ -118,25 +118,20 @@ inline void im2col_row(const float* x, const ConvShape& s, const RowInfo& row, c
   }
 }
 
-// dx += col2im of the rows of channels [c0, c1): col row (ci − c0)·r·s + i·s + j, the runs' columns with stride ld.
-// Touches only dx channels [c0, c1) of the runs' samples, so disjoint channel ranges can run in parallel.
-inline void col2im_tile(const float* col, const ConvShape& s, const RowInfo* rows, const std::vector<Run>& runs,
-                        int64_t c0, int64_t c1, float* dx, int64_t ld) {
-  const int64_t rs = s.r * s.s, chw = s.c * s.h * s.w, sw = s.stride_w;
-  for (int64_t rr = c0 * rs; rr < c1 * rs; ++rr) {
-    const RowInfo& row = rows[rr];
-    const float* d = col + (rr - c0 * rs) * ld;
-    for (const Run& u : runs) {
-      const int64_t ih = u.oh * s.stride_h - s.pad_t + row.i;
-      if (ih < 0 || ih >= s.h) continue;
-      const int64_t e = u.ow + u.len;
-      const int64_t a = std::clamp(row.lo, u.ow, e), z = std::clamp(row.hi, a, e);
-      const float* o = d + u.off - u.ow;
-      float* dst = dx + u.b * chw + row.base + ih * s.w + row.j - s.pad_l;
-      if (sw == 1) for (int64_t ow = a; ow < z; ++ow) dst[ow] += o[ow];
-      else if (sw == 2) scatter_add_stride2(dst + 2 * a, o + a, z - a);
-      else for (int64_t ow = a; ow < z; ++ow) dst[ow * sw] += o[ow];
-    }
+// dx += one row of the column matrix (o[u.off + t] over the columns of runs), scattered back to the image.
+// Touches only input channel ci of the runs' samples, so threads owning disjoint channel ranges never collide.
+inline void col2im_row(const float* o, const ConvShape& s, const RowInfo& row, const std::vector<Run>& runs, float* dx) {
+  const int64_t chw = s.c * s.h * s.w, sw = s.stride_w;
+  for (const Run& u : runs) {
+    const int64_t ih = u.oh * s.stride_h - s.pad_t + row.i;
+    if (ih < 0 || ih >= s.h) continue;
+    const int64_t e = u.ow + u.len;
+    const int64_t a = std::clamp(row.lo, u.ow, e), z = std::clamp(row.hi, a, e);
+    const float* d = o + u.off - u.ow;  // d[ow]
+    float* dst = dx + u.b * chw + row.base + ih * s.w + row.j - s.pad_l;  // dst[ow·sw]
+    if (sw == 1) for (int64_t ow = a; ow < z; ++ow) dst[ow] += d[ow];
+    else if (sw == 2) scatter_add_stride2(dst + 2 * a, d + a, z - a);
+    else for (int64_t ow = a; ow < z; ++ow) dst[ow * sw] += d[ow];
   }
 }
 
