@@ -1,6 +1,7 @@
-// Conv / conv-transpose benchmark: forward, backward-data and backward-weight of every conv layer of the pinned
-// `dcgan` 256x256 architecture (DESIGN §4), mrigan CPU against PyTorch CPU (bench/reference/ops.py, same shapes,
-// same thread count), printed side by side with the ratio mrigan ms / PyTorch ms (< 1: mrigan is faster).
+// Conv / conv-transpose / dense benchmark: forward, backward-data and backward-weight of every conv layer of the
+// pinned `dcgan` 256x256 architecture (DESIGN §4) and of cepa2024's two dense layers, mrigan CPU against PyTorch CPU
+// (bench/reference/ops.py, same shapes, same thread count), printed side by side with the ratio
+// mrigan ms / PyTorch ms (< 1: mrigan is faster).
 //
 //   npm run bench:ops -- [--threads N] [--batch 8] [--only G3,D2] [--no-torch] [--gemm builtin|openblas] [--json]
 //
@@ -14,10 +15,11 @@ import {
   Tensor, engineInfo, setThreads, tidy,
   conv2dForward, conv2dBackwardData, conv2dBackwardWeight,
   convTranspose2dForward, convTranspose2dBackwardData, convTranspose2dBackwardWeight,
+  denseForward, denseBackwardData, denseBackwardWeight,
 } from '../lib/engine';
 import { native } from '../lib/engine/native';
 
-type Kind = 'conv' | 'convT';
+type Kind = 'conv' | 'convT' | 'dense';
 // name, kind, in channels, out channels, input size, kernel, stride, padding — same list as bench/reference/ops.py.
 const LAYERS: [string, Kind, number, number, number, number, number, number][] = [
   ['G1', 'convT', 100, 1024, 1, 4, 1, 0],
@@ -34,6 +36,9 @@ const LAYERS: [string, Kind, number, number, number, number, number, number][] =
   ['D5', 'conv', 256, 512, 16, 4, 2, 1],
   ['D6', 'conv', 512, 1024, 8, 4, 2, 1],
   ['D7', 'conv', 1024, 1, 4, 4, 1, 0],
+  // cepa2024's dense layers (DESIGN §4): generator z(128) → 4·4·1024, critic head 16384 → 1
+  ['L1', 'dense', 128, 16384, 1, 1, 1, 0],
+  ['L2', 'dense', 16384, 1, 1, 1, 1, 0],
 ];
 
 interface Row { name: string; kind: Kind; pass: string; shape: string; ms: number; reps: number; gflops: number }
@@ -63,7 +68,24 @@ function filled(shape: number[], scale: number): Tensor {
   return Tensor.fromArray(a, shape);
 }
 
+function benchDense(name: string, cin: number, cout: number, batch: number): Row[] {
+  return tidy(() => {
+    const x = filled([batch, cin], 1), w = filled([cout, cin], 0.02), dy = filled([batch, cout], 1), dw = Tensor.zeros([cout, cin]);
+    const flops = 2 * batch * cin * cout;
+    const passes: [string, () => void][] = [
+      ['fwd', () => denseForward(x, w, null).dispose()],
+      ['bwd-data', () => denseBackwardData(dy, w).dispose()],
+      ['bwd-weight', () => denseBackwardWeight(dy, x, dw)],
+    ];
+    return passes.map(([pass, fn]) => {
+      const [ms, reps] = timeMs(fn);
+      return { name, kind: 'dense' as Kind, pass, shape: `${batch}x${cin}->${batch}x${cout}`, ms, reps, gflops: flops / ms / 1e6 };
+    });
+  });
+}
+
 function benchLayer(name: string, kind: Kind, cin: number, cout: number, size: number, k: number, s: number, p: number, batch: number): Row[] {
+  if (kind === 'dense') return benchDense(name, cin, cout, batch);
   return tidy(() => {
     const o = { stride: s, padding: p };
     const out = kind === 'conv' ? Math.floor((size + 2 * p - k) / s) + 1 : (size - 1) * s - 2 * p + k;

@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """PyTorch peer of bench/ops.ts: times forward, backward-data and backward-weight of every conv and conv-transpose
-layer of the pinned `dcgan` 256x256 architecture (DESIGN §4) on the CPU, with the same shapes and thread count.
+layer of the pinned `dcgan` 256x256 architecture (DESIGN §4), and of cepa2024's two dense layers, on the CPU, with the
+same shapes and thread count.
 
 Run:  /usr/bin/python3 bench/reference/ops.py [--threads N] [--batch 8] [--only G3,D2] [--json]
       (bench/ops.ts runs it with --json and checks that the shapes agree with its own list)
@@ -33,6 +34,9 @@ LAYERS = [
     ("D5", "conv", 256, 512, 16, 4, 2, 1),
     ("D6", "conv", 512, 1024, 8, 4, 2, 1),
     ("D7", "conv", 1024, 1, 4, 4, 1, 0),
+    # cepa2024's dense layers (DESIGN §4): generator z(128) -> 4*4*1024, critic head 16384 -> 1
+    ("L1", "dense", 128, 16384, 1, 1, 1, 0),
+    ("L2", "dense", 16384, 1, 1, 1, 1, 0),
 ]
 
 
@@ -48,7 +52,24 @@ def time_ms(fn, budget=0.3, lo=3, hi=25):
     return statistics.median(times), len(times)
 
 
+def bench_dense(name, cin, cout, batch):
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(batch, cin, generator=g)
+    w = torch.randn(cout, cin, generator=g) * 0.02
+    dy = torch.randn(batch, cout, generator=g)
+    flops = 2.0 * batch * cin * cout
+    rows = []
+    for pass_name, fn in (("fwd", lambda: F.linear(x, w)), ("bwd-data", lambda: dy.mm(w)), ("bwd-weight", lambda: dy.t().mm(x))):
+        with torch.no_grad():
+            ms, reps = time_ms(fn)
+        rows.append({"name": name, "kind": "dense", "pass": pass_name, "shape": f"{batch}x{cin}->{batch}x{cout}", "ms": ms,
+                     "reps": reps, "gflops": flops / ms / 1e6})
+    return rows
+
+
 def bench_layer(name, kind, cin, cout, size, k, s, p, batch):
+    if kind == "dense":
+        return bench_dense(name, cin, cout, batch)
     g = torch.Generator().manual_seed(0)
     if kind == "conv":
         out = (size + 2 * p - k) // s + 1

@@ -170,46 +170,6 @@ static void transpose_to_strip(const float* rows, int64_t ld, int64_t kc, float*
     for (int t = 0; t < NR; ++t) dst[p * NR + t] = rows[t * ld + p];
 }
 
-// C[m, n] += A[m, len] · B[n, len]ᵀ as dot products along len, for operands contiguous along it (no packing, no
-// transposes): a 4×6 block of C accumulates VL-wide partial sums in registers over len, then reduces them.
-template <int MI, int NJ>
-static void dot_block(int64_t len, const float* const* a, const float* const* b, int mi, int nj, float* c, int64_t ldc) {
-  vf acc[MI][NJ] = {};
-  int64_t t = 0;
-  for (; t + VL <= len; t += VL) {
-    vf bv[NJ];
-    for (int j = 0; j < NJ; ++j) bv[j] = *(const vfu*)(b[j] + t);
-    for (int i = 0; i < MI; ++i) {
-      const vf av = *(const vfu*)(a[i] + t);
-      for (int j = 0; j < NJ; ++j) acc[i][j] += av * bv[j];
-    }
-  }
-  for (int i = 0; i < mi; ++i)
-    for (int j = 0; j < nj; ++j) {
-      float sum = 0.0f;
-      for (int l = 0; l < VL; ++l) sum += acc[i][j][l];
-      for (int64_t u = t; u < len; ++u) sum += a[i][u] * b[j][u];
-      c[i * ldc + j] += sum;
-    }
-}
-static void dot_gemm(int64_t m, int64_t n, int64_t len, const float* a, int64_t lda, const float* b, int64_t ldb, float* c,
-                     int64_t ldc) {
-#if defined(__AVX512F__)
-  constexpr int MI = 4, NJ = 6;
-#else
-  constexpr int MI = 2, NJ = 5;  // 16 vector registers
-#endif
-  for (int64_t i0 = 0; i0 < m; i0 += MI)
-    for (int64_t j0 = 0; j0 < n; j0 += NJ) {
-      const float* ap[MI];
-      const float* bp[NJ];
-      for (int i = 0; i < MI; ++i) ap[i] = a + std::min<int64_t>(i0 + i, m - 1) * lda;  // past the end: repeat the
-      for (int j = 0; j < NJ; ++j) bp[j] = b + std::min<int64_t>(j0 + j, n - 1) * ldb;  // last row, not stored
-      dot_block<MI, NJ>(len, ap, bp, (int)std::min<int64_t>(MI, m - i0), (int)std::min<int64_t>(NJ, n - j0),
-                        c + i0 * ldc + j0, ldc);
-    }
-}
-
 // ---------------------------------------------------------------- forward
 void conv2d_forward(const float* x, const float* w, const float* bias, float* y, const ConvShape& s) {
   const int64_t crs = s.c * s.r * s.s, pq = s.p * s.q, total = s.n * pq;
