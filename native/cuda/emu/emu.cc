@@ -40,7 +40,10 @@ static uint64_t g_slots[1024];            // per-thread exchange slots (shuffles
 static uint32_t g_mma[1024][6];           // per-thread mma fragments
 static std::string g_error;
 #ifdef EMU_ASAN
-static void* g_fake_stack = nullptr;
+// AddressSanitizer must be told about every stack switch (sanitizer/common_interface_defs.h): the scheduler's stack
+// bounds are learnt on a fiber's first entry and given back on every switch to the scheduler.
+static const void* g_main_bottom = nullptr;
+static size_t g_main_size = 0;
 #endif
 
 void fail(const char* what) { throw std::runtime_error(std::string("CUDA emulator: ") + what); }
@@ -56,7 +59,7 @@ static void to_scheduler() {
   Fiber& f = g_fibers[g_cur];
 #ifdef EMU_ASAN
   void* fake = nullptr;
-  __sanitizer_start_switch_fiber(&fake, nullptr, 0);
+  __sanitizer_start_switch_fiber(&fake, g_main_bottom, g_main_size);
 #endif
   swapcontext(&f.ctx, &g_sched);
 #ifdef EMU_ASAN
@@ -66,7 +69,7 @@ static void to_scheduler() {
 
 static void fiber_main() {
 #ifdef EMU_ASAN
-  __sanitizer_finish_switch_fiber(nullptr, nullptr, nullptr);
+  __sanitizer_finish_switch_fiber(nullptr, &g_main_bottom, &g_main_size);
 #endif
   try {
     (*g_body)();
@@ -75,7 +78,7 @@ static void fiber_main() {
   }
   g_fibers[g_cur].state = DONE;
 #ifdef EMU_ASAN
-  __sanitizer_start_switch_fiber(nullptr, nullptr, 0);
+  __sanitizer_start_switch_fiber(nullptr, g_main_bottom, g_main_size);
 #endif
   setcontext(&g_sched);
 }
