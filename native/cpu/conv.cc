@@ -17,6 +17,7 @@
 //                    is the register tile's).
 #include <algorithm>
 #include <cstring>
+#include <utility>
 #include <vector>
 
 #include "core/parallel.h"
@@ -130,29 +131,32 @@ static void zero_strided(float* dst, int64_t cols, int64_t es) {
 }
 
 // In-register transpose of VL vectors of VL floats: log2(VL) rounds, round b exchanging bit b of the row index with
-// bit b of the lane index (two-source shuffles of row pairs r, r | 2^b).
+// bit b of the lane index (two-source shuffles of row pairs r, r | 2^b with constant masks; fully unrolled so the
+// VL rows stay in registers).
 typedef int vi_lane __attribute__((vector_size(VL * sizeof(int))));
-static inline void transpose_vl(vf* v) {
-  struct Masks {
-    vi_lane lo[8], hi[8];
-  };
-  static const Masks m = [] {
-    Masks k{};
-    for (int b = 0; (1 << b) < VL; ++b)
-      for (int c = 0; c < VL; ++c) {
-        const bool set = (c >> b) & 1;
-        k.lo[b][c] = set ? VL + (c ^ (1 << b)) : c;  // rows with bit b clear: lanes with bit b set come from the pair
-        k.hi[b][c] = set ? VL + c : (c | (1 << b));
-      }
-    return k;
-  }();
-  for (int b = 0; (1 << b) < VL; ++b)
+template <int B, bool HI>
+constexpr int transpose_lane(int c) {  // lane c of row r (HI: of row r | 2^B) takes this lane of (row r, row r | 2^B)
+  const bool set = (c >> B) & 1;
+  return HI ? (set ? VL + c : (c | (1 << B))) : (set ? VL + (c ^ (1 << B)) : c);
+}
+template <int B, bool HI, size_t... I>
+constexpr vi_lane transpose_mask(std::index_sequence<I...>) {
+  return vi_lane{transpose_lane<B, HI>((int)I)...};
+}
+template <int B>
+static inline void transpose_round(vf* v) {
+  if constexpr ((1 << B) < VL) {
+    constexpr vi_lane lo = transpose_mask<B, false>(std::make_index_sequence<VL>{});
+    constexpr vi_lane hi = transpose_mask<B, true>(std::make_index_sequence<VL>{});
+#pragma GCC unroll 16
     for (int r = 0; r < VL; ++r)
-      if (!((r >> b) & 1)) {
-        const vf a = v[r], c = v[r | (1 << b)];
-        v[r] = __builtin_shuffle(a, c, m.lo[b]);
-        v[r | (1 << b)] = __builtin_shuffle(a, c, m.hi[b]);
+      if (!((r >> B) & 1)) {
+        const vf a = v[r], c = v[r | (1 << B)];
+        v[r] = __builtin_shuffle(a, c, lo);
+        v[r | (1 << B)] = __builtin_shuffle(a, c, hi);
       }
+    transpose_round<B + 1>(v);
+  }
 }
 
 // dst[p·NR + t] = rows[t·ld + p] for t < NR, p < kc: NR rows of length kc transposed into one B strip (64-byte
@@ -163,7 +167,7 @@ static void transpose_to_strip(const float* rows, int64_t ld, int64_t kc, float*
     for (int h = 0; h < NR / VL; ++h) {
       vf v[VL];
       for (int t = 0; t < VL; ++t) v[t] = *(const vfu*)(rows + (h * VL + t) * ld + p);
-      transpose_vl(v);
+      transpose_round<0>(v);
       for (int e = 0; e < VL; ++e) *(vf*)(dst + (p + e) * NR + h * VL) = v[e];
     }
   for (; p < kc; ++p)
