@@ -242,11 +242,12 @@ void conv2d_forward(const float* x, const float* w, const float* bias, float* y,
 // ---------------------------------------------------------------- backward-data
 void conv2d_backward_data(const float* dy, const float* w, float* dx, const ConvShape& s) {
   const int64_t rs = s.r * s.s, crs = s.c * rs, pq = s.p * s.q, total = s.n * pq;
-  const int64_t chw = s.c * s.h * s.w;
-  parallel_chunks(s.n * chw, 1 << 16, [&](int64_t lo, int64_t hi) {
-    std::memset(dx + lo, 0, (size_t)(hi - lo) * sizeof(float));
-  });
-  if (total == 0 || crs == 0 || s.k == 0) return;
+  const int64_t hw = s.h * s.w;
+  if (total == 0) return;
+  if (s.k == 0) {
+    std::memset(dx, 0, (size_t)(s.n * s.c * hw) * sizeof(float));
+    return;
+  }
   if (whole_image(s)) {  // dx[b] = dy[b, :] · W
     sgemm(false, false, s.n, crs, s.k, 1.0f, dy, s.k, w, crs, 0.0f, dx, crs);
     return;
@@ -255,10 +256,21 @@ void conv2d_backward_data(const float* dy, const float* w, float* dx, const Conv
   std::vector<RowInfo> rows;
   row_table(s, rows);
   // Channels [c0, c1), columns [j0, j1): Wᵀ[rows of those channels] · dy, each register tile scattered back into
-  // dx as it leaves the kernel (col2im fused into the GEMM's store, every KC slice adding its part).
+  // dx as it leaves the kernel (col2im fused into the GEMM's store, every KC slice adding its part). dx rows are
+  // zeroed just before the first panel that reaches them (panels walk each sample's output rows in order), so
+  // they are still in cache when the scatter adds to them; rows no panel reaches are zeroed at the end.
   auto work = [&](int64_t c0, int64_t c1, int64_t j0, int64_t j1) {
     thread_local std::vector<std::vector<Run>> strip_runs;  // runs of each NR-column strip of the current panel
     const int64_t m = (c1 - c0) * rs, r0 = c0 * rs;
+    const int64_t b_lo = j0 / pq, b_hi = (j1 - 1) / pq;
+    std::vector<int64_t> zeroed((size_t)(b_hi - b_lo + 1), 0);  // dx rows [0, zeroed) of sample b are zero
+    auto zero_rows = [&](int64_t b, int64_t upto) {
+      int64_t& z = zeroed[(size_t)(b - b_lo)];
+      if (upto <= z) return;
+      for (int64_t ci = c0; ci < c1; ++ci)
+        std::memset(dx + (b * s.c + ci) * hw + z * s.w, 0, (size_t)((upto - z) * s.w) * sizeof(float));
+      z = upto;
+    };
     // The whole reduction (k ≤ 1024 filters) in one slice, so each tile is scattered into dx once.
     const int64_t kc_max = std::max(KC, std::min<int64_t>(s.k, 1024));
     float* wt = scratch(kW, round_up(m, MR) * s.k);  // Wᵀ rows of this channel range, packed once
@@ -276,6 +288,12 @@ void conv2d_backward_data(const float* dy, const float* w, float* dx, const Conv
           make_runs(s, a, a + std::min<int64_t>(NR, nc - st * NR), strip_runs[st]);
         }
         panel_at = jc;
+        const int64_t a0 = j0 + jc, a1 = a0 + nc;
+        for (int64_t b = b_lo; b < a0 / pq; ++b) zero_rows(b, s.h);  // samples already passed
+        for (int64_t b = a0 / pq; b <= (a1 - 1) / pq; ++b) {
+          const int64_t oh_last = (std::min(a1, (b + 1) * pq) - 1 - b * pq) / s.q;
+          zero_rows(b, std::clamp<int64_t>(oh_last * s.stride_h - s.pad_t + s.r, 0, s.h));
+        }
       }
       for (int64_t st = 0; st < ns; ++st)
         pack_dy_strip(dy, s, pc, kc, strip_runs[st], std::min<int64_t>(NR, nc - st * NR), buf + st * NR * kc);
@@ -288,6 +306,7 @@ void conv2d_backward_data(const float* dy, const float* w, float* dx, const Conv
       for (int i = 0; i < mr; ++i) col2im_row(t[i], s, rows[r0 + i0 + i], runs, dx);
     };
     gemm_serial(m, j1 - j0, s.k, panel, pa, pb, store, nullptr, bbuf, kc_max);
+    for (int64_t b = b_lo; b <= b_hi; ++b) zero_rows(b, s.h);
   };
   if (s.c >= T || s.n < T) {
     const int64_t g = std::min(T, s.c);
