@@ -382,6 +382,8 @@ describe('cuda: GPU vs CPU parity', function () {
     const size = Number(process.env.MRIGAN_CUDA_STEP_SIZE ?? 256) as 64 | 128 | 256;
     const batch = Number(process.env.MRIGAN_CUDA_STEP_BATCH ?? 8);
     const width = size < 256 ? 2 : null;
+    type Run = { losses: number[]; w: { name: string; v: Float32Array }[]; mallocs: number[] };
+    const cpuRuns = new Map<string, Promise<Run>>();  // the CPU reference is computed once per model
     for (const model of ['dcgan', 'wgan-gp'] as const) {
       for (const tf of [false, true]) {
         it(`${model}-${size} (arch dcgan, batch ${batch}${tf ? ', TF32' : ''}): two iterations, same losses and weights`, async function () {
@@ -391,7 +393,7 @@ describe('cuda: GPU vs CPU parity', function () {
           const data = randArray(batch * 2 * size * size, 300, -1, 1);
           const src = memorySource(data, [batch * 2, 1, size, size]);
           const cfg = resolveConfig({ model, arch: 'dcgan', size, batch, epochs: 1, seed: 11, lr: 2e-4, nCritic: 2, ...(width ? { width } : {}) });
-          const run = async (device: Device) => {
+          const run = async (device: Device): Promise<Run> => {
             C.setTf32(tf);
             const losses: number[] = [], mallocs: number[] = [];
             const onStep = (m: { d_loss: number; g_loss: number }): void => {
@@ -404,7 +406,8 @@ describe('cuda: GPU vs CPU parity', function () {
             t.dispose();
             return { losses, w, mallocs };
           };
-          const c = await run('cpu'), g = await run(GPU);
+          if (!cpuRuns.has(model)) cpuRuns.set(model, run('cpu'));
+          const c = await cpuRuns.get(model)!, g = await run(GPU);
           const lossTol = tf ? 2e-2 : 2e-3;
           for (let i = 0; i < c.losses.length; i++)
             expect(Math.abs(g.losses[i] - c.losses[i]), `loss ${i}: gpu ${g.losses[i]} cpu ${c.losses[i]}`).to.be.at.most(lossTol * Math.max(1, Math.abs(c.losses[i])));
