@@ -5,7 +5,7 @@
 //   critic's parameter grads. No finite differences and no dropped term: exact up to float32 rounding.
 import { Tensor, add, mul, scale, gpNormV } from '../engine';
 import { Sequential } from '../nn';
-import { layerBackwardData, layerJvp, layerPairBackward, releaseTangents } from './tangent';
+import { backwardDataSignals, layerJvp, layerPairBackward, releaseTangents } from './tangent';
 
 export interface PenaltyResult {
   /** λ·mean_i (‖g_i‖ − 1)². */
@@ -40,8 +40,8 @@ export function gradientPenalty(critic: Sequential, real: Tensor, fake: Tensor, 
     const y = critic.forward(xhat);
     const ones = Tensor.full(y.shape, 1, y.device);
     tmp.push(y, ones);
-    const g = layerBackwardData(critic, ones);
-    tmp.push(g);
+    const { dx: g, signals } = backwardDataSignals(critic, ones); // step (2), keeping ẏ̄ of every layer for step (5)
+    tmp.push(g, ...signals);
     const n = xhat.shape[0];
     const g2 = g.reshape([n, g.numel / n]);
     const r = gpNormV(g2, lambda);
@@ -50,9 +50,9 @@ export function gradientPenalty(critic: Sequential, real: Tensor, fake: Tensor, 
     tmp.push(v);
     const ydot = layerJvp(critic, v);
     tmp.push(ydot);
-    const p = layerPairBackward(critic, null, ones, false);
-    tmp.push(p.xdotbar);
+    const p = layerPairBackward(critic, null, ones, false, false, signals);
     if (p.xbar) tmp.push(p.xbar);
+    if (p.xdotbar) tmp.push(p.xdotbar);
     return { gp: r.gp, norms: r.norms.toArray() };
   } finally {
     releaseTangents(critic);

@@ -19,7 +19,8 @@ import {
   Layer, Sequential, Conv2d, ConvTranspose2d, Dense, BatchNorm, LeakyReLU, Tanh, Sigmoid, Dropout, Flatten, Reshape,
 } from '../nn';
 
-export interface PairResult { xbar: Tensor | null; xdotbar: Tensor }
+/** x̄ is null when zero (or not asked for); ẋ̄ is null when not asked for. */
+export interface PairResult { xbar: Tensor | null; xdotbar: Tensor | null }
 
 /** The input tangent cached by each layer's last jvp (borrowed). */
 const xdots = new WeakMap<Layer, Tensor>();
@@ -76,10 +77,23 @@ export function layerBackwardData(l: Layer, dy: Tensor): Tensor {
   throw new Error(`backwardData: no rule for layer ${l.kind} (it would need parameter-free input gradients)`);
 }
 
-/** Adjoints of (x, ẋ) from those of (y, ẏ); parameter grads accumulate. needXbar = false skips x̄ (first layer). */
-export function layerPairBackward(l: Layer, ybar: Tensor | null, ydotbar: Tensor, needXbar = true): PairResult {
-  if (l instanceof Sequential) return seqPairBackward(l, ybar, ydotbar, needXbar);
+/**
+ * Adjoints of (x, ẋ) from those of (y, ẏ); parameter grads accumulate. needXbar = false skips x̄ (first layer);
+ * needXdotbar = false skips ẋ̄ (when the caller already has it, see backwardDataSignals).
+ * For a Sequential, `signals` from backwardDataSignals(s, ydotbar) supply every layer's ẏ̄: ẏ̄ propagates by the
+ * same transposed Jacobians as the input gradient, so the penalty's step (2) already computed them and the pair
+ * pass only carries x̄ — one backward-data convolution less per conv, none at all for a piecewise-linear critic.
+ */
+export function layerPairBackward(l: Layer, ybar: Tensor | null, ydotbar: Tensor, needXbar = true, needXdotbar = true,
+  signals?: Tensor[]): PairResult {
+  if (l instanceof Sequential) return seqPairBackward(l, ybar, ydotbar, needXbar, needXdotbar, signals);
   const xdot = cachedXdot(l);
+  const r = pairRule(l, xdot, ybar, ydotbar, needXbar, needXdotbar);
+  if (!needXdotbar && r.xdotbar) { r.xdotbar.dispose(); r.xdotbar = null; }
+  return r;
+}
+
+function pairRule(l: Layer, xdot: Tensor, ybar: Tensor | null, ydotbar: Tensor, needXbar: boolean, needXdotbar: boolean): PairResult {
   if (l instanceof Conv2d) {
     const x = need(l, l.x, 'pairBackward'), o = l.opts();
     conv2dBackwardWeight(ydotbar, xdot, l.weight.grad, o);
@@ -89,7 +103,7 @@ export function layerPairBackward(l: Layer, ybar: Tensor | null, ydotbar: Tensor
     }
     return {
       xbar: ybar && needXbar ? conv2dBackwardData(ybar, l.weight.value, x.shape, o) : null,
-      xdotbar: conv2dBackwardData(ydotbar, l.weight.value, x.shape, o),
+      xdotbar: needXdotbar ? conv2dBackwardData(ydotbar, l.weight.value, x.shape, o) : null,
     };
   }
   if (l instanceof ConvTranspose2d) {
@@ -101,7 +115,7 @@ export function layerPairBackward(l: Layer, ybar: Tensor | null, ydotbar: Tensor
     }
     return {
       xbar: ybar && needXbar ? convTranspose2dBackwardData(ybar, l.weight.value, o) : null,
-      xdotbar: convTranspose2dBackwardData(ydotbar, l.weight.value, o),
+      xdotbar: needXdotbar ? convTranspose2dBackwardData(ydotbar, l.weight.value, o) : null,
     };
   }
   if (l instanceof Dense) {
@@ -111,22 +125,22 @@ export function layerPairBackward(l: Layer, ybar: Tensor | null, ydotbar: Tensor
       denseBackwardWeight(ybar, x, l.weight.grad);
       if (l.bias) biasGrad(ybar, l.bias.grad);
     }
-    return { xbar: ybar && needXbar ? denseBackwardData(ybar, l.weight.value) : null, xdotbar: denseBackwardData(ydotbar, l.weight.value) };
+    return { xbar: ybar && needXbar ? denseBackwardData(ybar, l.weight.value) : null, xdotbar: needXdotbar ? denseBackwardData(ydotbar, l.weight.value) : null };
   }
   if (l instanceof LeakyReLU) {
     const x = need(l, l.x, 'pairBackward');
-    return { xbar: ybar && needXbar ? leakyReluBackward(ybar, x, l.slope) : null, xdotbar: leakyReluBackward(ydotbar, x, l.slope) };
+    return { xbar: ybar && needXbar ? leakyReluBackward(ybar, x, l.slope) : null, xdotbar: needXdotbar ? leakyReluBackward(ydotbar, x, l.slope) : null };
   }
   if (l instanceof Tanh) return tanhPairBackward(ybar, ydotbar, need(l, l.y, 'pairBackward'), xdot);
   if (l instanceof Sigmoid) return sigmoidPairBackward(ybar, ydotbar, need(l, l.y, 'pairBackward'), xdot);
   if (l instanceof Dropout) {
     const m = l.mask;
     const f = (t: Tensor): Tensor => (m ? mul(t, m) : view(t, t.shape));
-    return { xbar: ybar && needXbar ? f(ybar) : null, xdotbar: f(ydotbar) };
+    return { xbar: ybar && needXbar ? f(ybar) : null, xdotbar: needXdotbar ? f(ydotbar) : null };
   }
   if (l instanceof Flatten || l instanceof Reshape) {
     const s = need(l, l.inShape, 'pairBackward');
-    return { xbar: ybar && needXbar ? view(ybar, s) : null, xdotbar: view(ydotbar, s) };
+    return { xbar: ybar && needXbar ? view(ybar, s) : null, xdotbar: needXdotbar ? view(ydotbar, s) : null };
   }
   if (l instanceof BatchNorm) {
     const x = need(l, l.x, 'pairBackward');
@@ -185,28 +199,48 @@ function seqJvp(s: Sequential, xdot: Tensor): Tensor {
   return t;
 }
 
-function seqBackwardData(s: Sequential, dy: Tensor): Tensor {
+function seqBackwardData(s: Sequential, dy: Tensor, keep?: Tensor[]): Tensor {
   let g = dy;
   for (let i = s.layers.length - 1; i >= 0; i--) {
     const gi = layerBackwardData(s.layers[i], g);
-    if (g !== dy) g.dispose();
+    if (g !== dy) {
+      if (keep) keep[i] = g; else g.dispose();
+    }
     g = gi;
   }
   return g === dy ? view(dy, dy.shape) : g;
 }
 
-function seqPairBackward(s: Sequential, ybar: Tensor | null, ydotbar: Tensor, needXbar: boolean): PairResult {
+/**
+ * The input gradient of a Sequential for upstream dy, keeping the gradient at every layer's output:
+ * signals[i] = ∂/∂(output of layer i) for i < n − 1 (owned by the caller). Pass them to layerPairBackward with
+ * ydotbar = dy.
+ */
+export function backwardDataSignals(s: Sequential, dy: Tensor): { dx: Tensor; signals: Tensor[] } {
+  const signals: Tensor[] = new Array(Math.max(0, s.layers.length - 1));
+  const dx = seqBackwardData(s, dy, signals);
+  return { dx, signals };
+}
+
+function seqPairBackward(s: Sequential, ybar: Tensor | null, ydotbar: Tensor, needXbar: boolean, needXdotbar: boolean,
+  signals?: Tensor[]): PairResult {
   if (!seqTangents.has(s)) throw new Error('Sequential.pairBackward: no tangent cache (call jvp first)');
-  let yb = ybar, ydb = ydotbar;
+  if (signals && signals.length !== s.layers.length - 1)
+    throw new Error(`Sequential.pairBackward: ${signals.length} signals for ${s.layers.length} layers (use backwardDataSignals)`);
+  let yb = ybar, ydb: Tensor | null = ydotbar;
   for (let i = s.layers.length - 1; i >= 0; i--) {
-    const r = layerPairBackward(s.layers[i], yb, ydb, i > 0 || needXbar);
+    const d = signals ? (i === s.layers.length - 1 ? ydotbar : signals[i]) : ydb!;
+    const r = layerPairBackward(s.layers[i], yb, d, i > 0 || needXbar, !signals && (i > 0 || needXdotbar));
     if (yb && yb !== ybar) yb.dispose();
-    if (ydb !== ydotbar) ydb.dispose();
+    if (!signals && ydb !== ydotbar) ydb!.dispose();
     yb = r.xbar;
     ydb = r.xdotbar;
   }
   dropTangents(s);
-  return { xbar: yb === ybar && yb ? view(yb, yb.shape) : yb, xdotbar: ydb === ydotbar ? view(ydb, ydb.shape) : ydb };
+  return {
+    xbar: yb === ybar && yb ? view(yb, yb.shape) : yb,
+    xdotbar: signals || !ydb ? null : ydb === ydotbar ? view(ydb, ydb.shape) : ydb,
+  };
 }
 
 /** Frees a Sequential's tangent cache (the penalty calls it when done; also safe to call any time). */
