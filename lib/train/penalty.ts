@@ -3,6 +3,9 @@
 //   (1) forward at x̂   (2) g = ∇x F (input gradient only)   (3) GP = λ mean(‖g_i‖ − 1)², v = ∂GP/∂g  (gp_norm_v)
 //   (4) tangent forward ẋ = v → ẏ   (5) pair-backward from (ȳ = 0, ẏ̄ = 1): ∂GP/∂θ = ∂(Σẏ)/∂θ, accumulated into the
 //   critic's parameter grads. No finite differences and no dropped term: exact up to float32 rounding.
+// The tangent adjoints ẏ̄ of step (5) obey the same recursion as the input gradient of step (2) (ẋ̄ = Jᵀẏ̄ from
+// ẏ̄ = 1), so step (2) keeps its per-layer gradients and step (5) only propagates the primal adjoint x̄: for the
+// textbook critic x̄ stays zero and step (5) is just the weight-gradient convolutions W̄ += ẏ̄ ẋᵀ.
 import { Tensor, add, mul, scale, gpNormV } from '../engine';
 import { Sequential } from '../nn';
 import { backwardDataSignals, layerJvp, layerPairBackward, releaseTangents } from './tangent';
