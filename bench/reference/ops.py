@@ -8,11 +8,10 @@ Run:  /usr/bin/python3 bench/reference/ops.py [--threads N] [--batch 8] [--only 
 
 The backward passes call aten.convolution_backward with one output_mask entry set, which is what autograd runs for
 Conv2d / ConvTranspose2d, so each pass is timed alone. Each row: 2 warm-up calls, then repeats until ~0.3 s have
-passed (at least 3, at most 25); the median is reported.
+passed (at least 3, at most 25); the minimum is reported (the least disturbed on a shared machine).
 """
 import argparse
 import json
-import statistics
 import time
 
 import torch
@@ -49,7 +48,7 @@ def time_ms(fn, budget=0.3, lo=3, hi=25):
         t = time.perf_counter()
         fn()
         times.append((time.perf_counter() - t) * 1e3)
-    return statistics.median(times), len(times)
+    return min(times), len(times)
 
 
 def bench_dense(name, cin, cout, batch):
