@@ -4,7 +4,8 @@ layer of the pinned `dcgan` 256x256 architecture (DESIGN §4), and of cepa2024's
 same shapes and thread count.
 
 Run:  /usr/bin/python3 bench/reference/ops.py [--threads N] [--batch 8] [--only G3,D2] [--json]
-      (bench/ops.ts runs it with --json and checks that the shapes agree with its own list)
+      (bench/ops.ts runs it with --serve, asking for one layer at a time between its own measurements, and checks
+      that the shapes agree with its own list)
 
 The backward passes call aten.convolution_backward with one output_mask entry set, which is what autograd runs for
 Conv2d / ConvTranspose2d, so each pass is timed alone. Each row: 2 warm-up calls, then repeats until ~0.3 s have
@@ -12,6 +13,7 @@ passed (at least 3, at most 25); the minimum is reported (the least disturbed on
 """
 import argparse
 import json
+import sys
 import time
 
 import torch
@@ -104,14 +106,23 @@ def main():
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--only", default="", help="comma-separated layer names")
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--serve", action="store_true", help="read layer names from stdin, answer one JSON line each")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
+    info = {"torch": torch.__version__, "threads": torch.get_num_threads(), "mkldnn": torch.backends.mkldnn.is_available()}
+    if a.serve:  # bench/ops.ts alternates its own rows with ours, layer by layer, so both see the same machine state
+        print(json.dumps({"info": info}), flush=True)
+        by_name = {layer[0]: layer for layer in LAYERS}
+        for line in sys.stdin:
+            name = line.strip()
+            rows = bench_layer(*by_name[name], a.batch) if name in by_name else []
+            print(json.dumps({"rows": rows}), flush=True)
+        return
     only = set(filter(None, a.only.split(",")))
     rows = []
     for layer in LAYERS:
         if not only or layer[0] in only:
             rows += bench_layer(*layer, a.batch)
-    info = {"torch": torch.__version__, "threads": torch.get_num_threads(), "mkldnn": torch.backends.mkldnn.is_available()}
     if a.json:
         print(json.dumps({"info": info, "rows": rows}))
         return
