@@ -15,6 +15,7 @@ import { expect } from 'chai';
 import * as E from '../lib/engine';
 import { Tensor, Device } from '../lib/engine';
 import * as C from '../lib/engine/cuda';
+import { native } from '../lib/engine/native';
 import { randArray, expectClose, maxAbs } from './helpers';
 
 const info = E.engineInfo();
@@ -77,6 +78,18 @@ describe('cuda: GPU vs CPU parity', function () {
       expect(Tensor.full([3], -2.5, GPU).toArray()).to.deep.equal([-2.5, -2.5, -2.5]);
       expect(Tensor.zeros([0, 4], GPU).toArray()).to.deep.equal([]);
       for (const t of [g, g2, c, z]) t.dispose();
+    });
+
+    it('picks the GPU by default; MRIGAN_DEVICE overrides', () => {
+      const saved = process.env.MRIGAN_DEVICE;
+      try {
+        delete process.env.MRIGAN_DEVICE;
+        expect(E.defaultDevice()).to.equal('cuda:0');
+        process.env.MRIGAN_DEVICE = 'cpu';
+        expect(E.defaultDevice()).to.equal('cpu');
+      } finally {
+        if (saved === undefined) delete process.env.MRIGAN_DEVICE; else process.env.MRIGAN_DEVICE = saved;
+      }
     });
 
     it('refuses to mix devices and names the argument', () => {
@@ -284,7 +297,8 @@ describe('cuda: GPU vs CPU parity', function () {
   });
 
   describe('convolutions: every kernel against the CPU', () => {
-    const algos = C.convAlgos();
+    let algos: string[] = [];
+    before(() => { algos = C.convAlgos(); });
     interface G { name: string; n: number; c: number; h: number; w: number; k: number; r: number; s: number; stride: [number, number]; pad: [number, number, number, number] }
     const geoms: G[] = [
       { name: 'k3 s1 p1', n: 2, c: 3, h: 9, w: 9, k: 5, r: 3, s: 3, stride: [1, 1], pad: [1, 1, 1, 1] },
@@ -429,5 +443,46 @@ describe('cuda: GPU vs CPU parity', function () {
         });
       }
     }
+  });
+});
+
+// These run on every build, GPU or not: the CPU twin of the fused epilogues, and argument checks of the bindings.
+describe('cuda bindings (any machine)', () => {
+  it('fused conv / conv-transpose + bias + activation on the CPU equal the separate ops', () => {
+    const x = Tensor.fromArray(randArray(2 * 3 * 7 * 7, 400), [2, 3, 7, 7]), w = Tensor.fromArray(randArray(4 * 3 * 3 * 3, 401), [4, 3, 3, 3]);
+    const b = Tensor.fromArray(randArray(4, 402), [4]), o = { stride: 2, padding: 1 };
+    const y = E.conv2dForward(x, w, b, o);
+    expect(C.conv2dForwardAct(x, w, b, 'none', o).toFloat32Array()).to.deep.equal(y.toFloat32Array());
+    expect(C.conv2dForwardAct(x, w, b, 'relu', o).toFloat32Array()).to.deep.equal(E.relu(y).toFloat32Array());
+    expect(C.conv2dForwardAct(x, w, b, 'leaky_relu', o, 0.2).toFloat32Array()).to.deep.equal(E.leakyRelu(y, 0.2).toFloat32Array());
+    expect(C.conv2dForwardAct(x, w, null, 'tanh', o).toFloat32Array()).to.deep.equal(E.tanh(E.conv2dForward(x, w, null, o)).toFloat32Array());
+    const wt = Tensor.fromArray(randArray(3 * 5 * 4 * 4, 403), [3, 5, 4, 4]), ot = { stride: 2, padding: 1, outputPadding: 1 };
+    const yt = E.convTranspose2dForward(x, wt, null, ot);
+    expect(C.convTranspose2dForwardAct(x, wt, null, 'sigmoid', ot).toFloat32Array()).to.deep.equal(E.sigmoid(yt).toFloat32Array());
+  });
+
+  it('reject bad arguments with errors that name them', () => {
+    const x = Tensor.zeros([1, 3, 5, 5]), w = Tensor.zeros([2, 3, 3, 3]);
+    expect(() => C.conv2dForwardAct(x, w, null, 'gelu' as C.Activation)).to.throw(/act.*'none', 'relu'/);
+    expect(() => C.conv2dForwardAct(x, Tensor.zeros([2, 4, 3, 3]), null, 'relu')).to.throw(/w.*expects 4 input channels/);
+    expect(() => C.conv2dForwardAct(x, w, Tensor.zeros([3]), 'relu')).to.throw(/argument 3 \(b\)/);
+    expect(() => C.conv2dForwardAct(x, w, null, 'relu', { stride: 0 })).to.throw(/stride/);
+    expect(() => C.conv2dForwardAct(x, Tensor.zeros([2, 3, 9, 9]), null, 'relu')).to.throw(/larger than the padded input/);
+    expect(() => C.convTranspose2dForwardAct(x, Tensor.zeros([3, 2, 3, 3]), null, 'none', { stride: 2, outputPadding: 2 })).to.throw(/outputPadding/);
+    expect(() => native().cudaSetConvAlgo(3, 0)).to.throw(/pass/);
+    expect(() => native().cudaSetConvAlgo(0, 1.5)).to.throw(/algo/);
+    expect(() => C.memStats('cpu')).to.throw(/GPU/);
+    if (info.cuda) {
+      expect(() => C.setConvAlgo(0, 99)).to.throw(/out of range/);
+      expect(C.convAlgos()).to.include.members(['direct', 'simt128x128', 'tf32_128x128']);
+      C.setTf32(true);
+      expect(C.tf32()).to.equal(true);
+      C.setTf32(false);
+      expect(C.tf32()).to.equal(false);
+    } else {
+      expect(() => C.setTf32(true)).to.throw(/no CUDA support/);
+      expect(C.convAlgos()).to.deep.equal([]);
+    }
+    C.synchronize('cpu');  // a no-op
   });
 });

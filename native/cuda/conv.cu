@@ -93,6 +93,7 @@ struct Simt {
   static constexpr int THREADS = (BM / TM) * (BN / TN);
   static constexpr int PAD = 4;  // keeps rows 16-byte aligned; see the store analysis in the header
   static constexpr bool MMA = false;
+  static constexpr int MIN_BLOCKS = 2;  // ≤ 128 registers: two blocks (16 warps) per SM
   static constexpr int NR = TM, NC = TN;
   static constexpr int MSTEP = BM / (TM / 4), NSTEP = BN / (TN / 4);
   float acc[TM][TN];
@@ -140,6 +141,7 @@ struct Mma {
   static constexpr int THREADS = WARPS_M * WARPS_N * 32;
   static constexpr int PAD = 8;  // row stride ≡ 8 (mod 32) banks: conflict-free fragment loads
   static constexpr bool MMA = true;
+  static constexpr int MIN_BLOCKS = 2;
   static constexpr int WTM = BM / WARPS_M, WTN = BN / WARPS_N, MT = WTM / 16, NT = WTN / 8;
   static constexpr int NR = 2 * MT, NC = 2 * NT;
   float acc[MT][NT][4];
@@ -213,6 +215,7 @@ struct DgradArgs {
   int DC, DHW;             // dst channels and plane size
   int wj, wsc;             // weight strides of dst channel j and src channel sc
   int splits, dst_numel;
+  int vec_store;           // one contiguous phase with plane % 4 == 0 and aligned dst: float4 epilogue (SIMT)
   int act;
   float slope;
   int nphase;
@@ -220,7 +223,7 @@ struct DgradArgs {
 };
 
 template <class T, bool VEC>
-__global__ void __launch_bounds__(T::THREADS) conv_dgrad_kernel(const DgradArgs args) {
+__global__ void __launch_bounds__(T::THREADS, T::MIN_BLOCKS) conv_dgrad_kernel(const DgradArgs args) {
   constexpr int BM = T::BM, BN = T::BN, BK = T::BK, THREADS = T::THREADS, PAD = T::PAD;
   constexpr int APT = BM * BK / THREADS, BPT = BK * BN / THREADS;
   static_assert(THREADS % BM == 0 && BK % BPT == 0, "tile shape");
@@ -316,6 +319,38 @@ __global__ void __launch_bounds__(T::THREADS) conv_dgrad_kernel(const DgradArgs 
   }
 
   // Epilogue: scatter to dst (or the split-K scratch, laid out like dst).
+  if constexpr (!T::MMA) {
+    // A SIMT thread owns runs of 4 consecutive rows; when the output plane is contiguous (one phase, stride-1 scatter)
+    // and a multiple of 4, each run is one aligned float4 of dst: 16-byte stores, a warp writing 256 contiguous bytes.
+    if (args.vec_store) {
+#pragma unroll
+      for (int rg = 0; rg < T::NR; rg += 4) {
+        int m = m0 + tile.row(rg);
+        if (m >= P.M) continue;  // M % 4 == 0, so m + 3 < M
+        uint32_t img, rem;
+        P.ohow.divmod(m, img, rem);
+        int base = (int)img * args.DC * args.DHW + (int)rem;
+#pragma unroll
+        for (int ci = 0; ci < T::NC; ++ci) {
+          int n = n0 + tile.col(ci);
+          if (n >= args.DC) continue;
+          int off = base + n * args.DHW;
+          float4 v = make_float4(tile.val(rg, ci), tile.val(rg + 1, ci), tile.val(rg + 2, ci), tile.val(rg + 3, ci));
+          if (args.part) {
+            st4(args.part + (size_t)split * args.dst_numel + off, v);
+          } else {
+            float b = args.bias ? args.bias[n] : 0.f;
+            v.x = apply_act(v.x + b, args.act, args.slope);
+            v.y = apply_act(v.y + b, args.act, args.slope);
+            v.z = apply_act(v.z + b, args.act, args.slope);
+            v.w = apply_act(v.w + b, args.act, args.slope);
+            st4(args.dst + off, v);
+          }
+        }
+      }
+      return;
+    }
+  }
 #pragma unroll
   for (int ri = 0; ri < T::NR; ++ri) {
     int m = m0 + tile.row(ri);
@@ -364,7 +399,7 @@ struct WgradArgs {
 };
 
 template <class T, bool VEC>
-__global__ void __launch_bounds__(T::THREADS) conv_wgrad_kernel(const WgradArgs args) {
+__global__ void __launch_bounds__(T::THREADS, T::MIN_BLOCKS) conv_wgrad_kernel(const WgradArgs args) {
   constexpr int BM = T::BM, BN = T::BN, BK = T::BK, THREADS = T::THREADS, PAD = T::PAD;
   constexpr int APT = BM * BK / THREADS, BPT = BK * BN / THREADS;
   static_assert(THREADS % BN == 0 && BK % APT == 0, "tile shape");
@@ -702,6 +737,9 @@ static void run_dgrad(const Algo& al, DgradArgs a, const std::vector<Phase>& pha
   a.splits = splits;
   Scratch part(splits > 1 ? (size_t)splits * a.dst_numel : 1, current_device());
   a.part = splits > 1 ? part.p : nullptr;
+  const Phase& p0 = phases[0];
+  a.vec_store = phases.size() == 1 && p0.out_off == 0 && p0.out_mul_w == 1 && p0.out_mul_h == (int)p0.ow.d && (int)p0.ohow.d == a.DHW &&
+                a.DHW % 4 == 0 && aligned16(a.dst);
   for (size_t first = 0; first < phases.size(); first += kMaxPhases) {
     a.nphase = (int)std::min<size_t>(kMaxPhases, phases.size() - first);
     for (int i = 0; i < a.nphase; ++i) a.ph[i] = phases[first + i];
