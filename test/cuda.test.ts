@@ -304,6 +304,7 @@ describe('cuda: GPU vs CPU parity', function () {
       { name: 'k3 s1 p1', n: 2, c: 3, h: 9, w: 9, k: 5, r: 3, s: 3, stride: [1, 1], pad: [1, 1, 1, 1] },
       { name: 'k4 s2 p1 (DCGAN)', n: 3, c: 8, h: 16, w: 12, k: 20, r: 4, s: 4, stride: [2, 2], pad: [1, 1, 1, 1] },
       { name: 'k4 s1 p0 to 1×1 (DCGAN head)', n: 5, c: 16, h: 4, w: 4, k: 1, r: 4, s: 4, stride: [1, 1], pad: [0, 0, 0, 0] },
+      { name: 'k4 s2 p1 from 1 channel (D1: backward-data has one output channel)', n: 2, c: 1, h: 16, w: 14, k: 8, r: 4, s: 4, stride: [2, 2], pad: [1, 1, 1, 1] },
       { name: 'k1 s1, K·RS % 4 ≠ 0', n: 2, c: 7, h: 5, w: 6, k: 9, r: 1, s: 1, stride: [1, 1], pad: [0, 0, 0, 0] },
       { name: 'k3 s2 asymmetric pad (TF same)', n: 2, c: 4, h: 11, w: 10, k: 6, r: 3, s: 3, stride: [2, 2], pad: [0, 1, 1, 1] },
       { name: 'k5×2 s3×1, kernel ≠ stride multiple', n: 1, c: 3, h: 14, w: 7, k: 4, r: 5, s: 2, stride: [3, 1], pad: [2, 1, 0, 1] },
@@ -345,6 +346,7 @@ describe('cuda: GPU vs CPU parity', function () {
       { name: 'k4 s2 p1 (DCGAN)', n: 2, cin: 12, cout: 6, p: 5, q: 4, r: 4, s: 4, stride: [2, 2], pad: [1, 1, 1, 1], op: [0, 0] },
       { name: 'k4 s1 p0 from 1×1 (DCGAN first layer)', n: 3, cin: 10, cout: 24, p: 1, q: 1, r: 4, s: 4, stride: [1, 1], pad: [0, 0, 0, 0], op: [0, 0] },
       { name: 'k3 s2 output padding 1', n: 2, cin: 5, cout: 3, p: 4, q: 5, r: 3, s: 3, stride: [2, 2], pad: [1, 1, 1, 1], op: [1, 1] },
+      { name: 'k4 s2 p1 to 1 channel (G7)', n: 2, cin: 6, cout: 1, p: 8, q: 7, r: 4, s: 4, stride: [2, 2], pad: [1, 1, 1, 1], op: [0, 0] },
       { name: 'k3 s1 p1 to 1 channel (cepa2024 head)', n: 2, cin: 8, cout: 1, p: 6, q: 6, r: 3, s: 3, stride: [1, 1], pad: [1, 1, 1, 1], op: [0, 0] },
     ] as const;
     for (const t of tgeoms) {

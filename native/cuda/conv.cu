@@ -27,7 +27,7 @@
 // Epilogue: bias + activation (none / LeakyReLU / tanh / sigmoid) in the output write.
 // Algorithms: "direct" (one thread per output element, int64 indexing: the reference and the fallback for tensors
 // over 2^31 elements), SIMT tiles 128×128, 128×64, 64×128, 64×64, 128×32, TF32 tiles 128×128, 128×64, 64×128,
-// 64×64. The first call of each shape times the eligible ones (like cudnn.benchmark; MRIGAN_CONV_AUTOTUNE=0 uses
+// 64×64, and "n1" for a single output channel (forward / backward-data with N = 1: one thread per output pixel). The first call of each shape times the eligible ones (like cudnn.benchmark; MRIGAN_CONV_AUTOTUNE=0 uses
 // a size heuristic instead); set_conv_algo() forces one for tests and benchmarks.
 #include <algorithm>
 #include <cmath>
@@ -385,6 +385,62 @@ __global__ void dgrad_reduce_kernel(const float* __restrict__ part, int splits, 
   }
 }
 
+// One output channel (G7's conv-transpose to the image, D1's backward-data, a 1-filter head): the GEMM has N = 1, so
+// a tile would waste all but one of its columns. Here each thread owns one output pixel and walks its reduction
+// slice; the slice's weights are staged in shared memory (one per reduction index), and neighbouring threads gather
+// neighbouring pixels (coalesced). Split-K and phases exactly as conv_dgrad_kernel (blockIdx.z).
+constexpr int kN1Threads = 256, kN1Chunk = 2048;
+__global__ void __launch_bounds__(kN1Threads) conv_dgrad_n1_kernel(const DgradArgs args) {
+  __shared__ float ws[kN1Chunk];
+  const int phase = blockIdx.z / args.splits, split = blockIdx.z % args.splits;
+  const Phase& P = args.ph[phase];
+  const int m = blockIdx.x * kN1Threads + threadIdx.x;
+  if (blockIdx.x * kN1Threads >= P.M) return;  // block-uniform
+  int kslice = (P.K + args.splits - 1) / args.splits;
+  kslice = (kslice + 31) / 32 * 32;
+  const int kbeg = split * kslice, kend = kbeg + kslice < P.K ? kbeg + kslice : P.K;
+  const bool ok = m < P.M;
+  uint32_t img = 0, i = 0, j = 0;
+  {
+    uint32_t rem;
+    P.ohow.divmod(ok ? m : 0, img, rem);
+    P.ow.divmod(rem, i, j);
+  }
+  const float* src = args.src + (size_t)img * args.SC * args.SHW;
+  const int hb = (int)i * P.in_mul_h + P.in_off_h, wb = (int)j * P.in_mul_w + P.in_off_w;
+  float acc = 0.f;
+  for (int k0 = kbeg; k0 < kend; k0 += kN1Chunk) {
+    const int kn = kend - k0 < kN1Chunk ? kend - k0 : kN1Chunk;
+    __syncthreads();
+    for (int e = threadIdx.x; e < kn; e += kN1Threads) {
+      uint32_t sc, rem, tt, uu;
+      P.trts.divmod(k0 + e, sc, rem);
+      P.ts.divmod(rem, tt, uu);
+      ws[e] = __ldg(args.w + sc * args.wsc + P.w_off + (int)tt * P.w_th + (int)uu * P.w_tw);
+    }
+    __syncthreads();
+    if (ok) {
+      uint32_t sc, rem, tt, uu;
+      P.trts.divmod(k0, sc, rem);
+      P.ts.divmod(rem, tt, uu);
+      for (int e = 0; e < kn; ++e) {
+        int h = hb + (int)tt * P.tap_h, w = wb + (int)uu * P.tap_w;
+        if ((unsigned)h < (unsigned)args.SH && (unsigned)w < (unsigned)args.SW)
+          acc = fmaf(__ldg(src + sc * args.SHW + h * args.SW + w), ws[e], acc);
+        if (++uu == (uint32_t)P.TS) { uu = 0; if (++tt == (uint32_t)P.TR) { tt = 0; ++sc; } }
+      }
+    }
+  }
+  if (!ok) return;
+  int off = (int)img * args.DHW + P.out_off + (int)i * P.out_mul_h + (int)j * P.out_mul_w;  // DC = 1
+  if (args.part) {
+    args.part[(size_t)split * args.dst_numel + off] = acc;
+  } else {
+    if (args.bias) acc += args.bias[0];
+    args.dst[off] = apply_act(acc, args.act, args.slope);
+  }
+}
+
 // ---------------------------------------------------------------------------------------------------- wgrad
 struct WgradArgs {
   const float* dy;
@@ -636,7 +692,9 @@ static const Algo kAlgos[] = {
     make_algo<T128x64, T128x64>("tf32_128x64"),
     make_algo<T64x128, T64x128>("tf32_64x128"),
     make_algo<T64x64, T64x64>("tf32_64x64"),
+    Algo{"n1", false, kN1Threads, 1, 32, kN1Threads, conv_dgrad_n1_kernel, nullptr, nullptr, nullptr},
 };
+constexpr int kN1 = 10;  // index of "n1" above
 constexpr int kNumAlgos = sizeof(kAlgos) / sizeof(kAlgos[0]);
 static_assert(sizeof(DgradArgs) <= 4000, "kernel parameter block over 4 KB");
 
@@ -793,10 +851,14 @@ static bool autotune_on() {
 #endif
 }
 
-static bool eligible(int algo, const ConvShape& s, bool allow_tf32) {
+// Output channels of the pass's GEMM (N): filters for forward, input channels for backward-data.
+static int64_t gemm_n(int pass, const ConvShape& s) { return pass == 0 ? s.k : pass == 1 ? s.c : s.c * s.r * s.s; }
+
+static bool eligible(int algo, int pass, const ConvShape& s, bool allow_tf32) {
   const Algo& al = kAlgos[algo];
   if (algo == 0) return true;
   if (!fits32(s)) return false;
+  if (algo == kN1) return pass != 2 && gemm_n(pass, s) == 1;
   if (al.tf32) return allow_tf32 && cc_major() >= 8;
   return true;
 }
@@ -807,6 +869,7 @@ static int heuristic(int pass, const ConvShape& s, bool use_tf32) {
   int64_t M = pass == 2 ? s.k : pass == 0 ? s.n * s.p * s.q : s.n * s.h * s.w;
   int64_t N = pass == 2 ? s.c * s.r * s.s : pass == 0 ? s.k : s.c;
   int64_t big = ((M + 127) / 128) * ((N + 127) / 128);
+  if (pass != 2 && N == 1) return kN1;
   if (use_tf32 && cc_major() >= 8) return big >= sm_count() ? 6 : 9;
   if (N <= 32 && pass != 2) return 5;
   return big >= sm_count() ? 1 : 4;
@@ -819,11 +882,9 @@ static int choose(int pass, const ConvShape& s, F&& run_into_scratch) {
   bool use_tf32 = tf32();
   {
     std::lock_guard<std::mutex> g(g_mu);
-    if (g_forced[pass] >= 0) {
-      int a = g_forced[pass];
-      MRIGAN_CHECK(eligible(a, s, true), "conv algorithm ", kAlgos[a].name, " cannot run this shape on this GPU");
-      return a;
-    }
+    // A forced kernel that cannot run this pass or shape (n1 with several output channels, TF32 before sm_80, a
+    // tile on a tensor over 2^31 elements) leaves the choice to the automatic path.
+    if (g_forced[pass] >= 0 && eligible(g_forced[pass], pass, s, true)) return g_forced[pass];
   }
   if (!autotune_on()) return heuristic(pass, s, use_tf32);
   std::vector<int64_t> key = {pass, use_tf32, current_device(), s.n, s.c, s.h, s.w, s.k, s.r, s.s, s.stride_h,
@@ -840,7 +901,7 @@ static int choose(int pass, const ConvShape& s, F&& run_into_scratch) {
     CUDA_CHECK(cudaEventCreate(&e1));
     float best_ms = 1e30f;
     for (int a = 1; a < kNumAlgos; ++a) {
-      if (!eligible(a, s, use_tf32)) continue;
+      if (!eligible(a, pass, s, use_tf32)) continue;
       if (!use_tf32 && kAlgos[a].tf32) continue;
       run_into_scratch(a);  // warm-up (and first-touch of scratch)
       CUDA_CHECK(cudaEventRecord(e0, stream()));
