@@ -27,7 +27,8 @@
 // Epilogue: bias + activation (none / LeakyReLU / tanh / sigmoid) in the output write.
 // Algorithms: "direct" (one thread per output element, int64 indexing: the reference and the fallback for tensors
 // over 2^31 elements), SIMT tiles 128×128, 128×64, 64×128, 64×64, 128×32, TF32 tiles 128×128, 128×64, 64×128,
-// 64×64, and "n1" for a single output channel (forward / backward-data with N = 1: one thread per output pixel). The first call of each shape times the eligible ones (like cudnn.benchmark; MRIGAN_CONV_AUTOTUNE=0 uses
+// 64×64, "n1" for a single output channel (forward / backward-data with N = 1: one thread per output pixel), and a
+// 32×32 SIMT tile of 64 threads for small outputs with long reductions. The first call of each shape times the eligible ones (like cudnn.benchmark; MRIGAN_CONV_AUTOTUNE=0 uses
 // a size heuristic instead); set_conv_algo() forces one for tests and benchmarks.
 #include <algorithm>
 #include <cmath>
@@ -643,6 +644,7 @@ using S128x64 = Simt<128, 64, 8, 8, 4, false>;
 using S64x128 = Simt<64, 128, 8, 4, 8, false>;
 using S64x64 = Simt<64, 64, 16, 4, 4, false>;
 using S128x32 = Simt<128, 32, 8, 4, 4, false>;
+using S32x32 = Simt<32, 32, 32, 4, 4, false>;  // 64 threads: small layers with a long reduction (D1/G7 weights)
 using T128x128 = Mma<128, 128, 16, 2, 4>;
 using T128x64 = Mma<128, 64, 16, 4, 2>;
 using T64x128 = Mma<64, 128, 16, 2, 4>;
@@ -653,6 +655,7 @@ using W128x64 = Simt<128, 64, 8, 8, 4, true>;
 using W64x128 = Simt<64, 128, 8, 4, 8, true>;
 using W64x64 = Simt<64, 64, 16, 4, 4, true>;
 using W128x32 = Simt<128, 32, 8, 4, 4, true>;
+using W32x32 = Simt<32, 32, 32, 4, 4, true>;
 
 using DgradFn = void (*)(const DgradArgs);
 using WgradFn = void (*)(const WgradArgs);
@@ -693,6 +696,7 @@ static const Algo kAlgos[] = {
     make_algo<T64x128, T64x128>("tf32_64x128"),
     make_algo<T64x64, T64x64>("tf32_64x64"),
     Algo{"n1", false, kN1Threads, 1, 32, kN1Threads, conv_dgrad_n1_kernel, nullptr, nullptr, nullptr},
+    make_algo<S32x32, W32x32>("simt32x32"),
 };
 constexpr int kN1 = 10;  // index of "n1" above
 constexpr int kNumAlgos = sizeof(kAlgos) / sizeof(kAlgos[0]);
