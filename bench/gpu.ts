@@ -10,7 +10,8 @@
 // iterations: best of REPS after one warm-up iteration.
 //
 // Run: npx tsc -p . && node dist/bench/gpu.js [--torch torch.json] [--out DIR] [--batches 8,64] [--modes fp32,tf32]
-//        [--layers G1,D2,...] [--reps 3] [--no-iter] [--smoke]
+//        [--layers G1,D2,...] [--reps 3] [--no-iter] [--budget SECONDS] [--smoke]
+// --budget: stop timing new rows after this many seconds and print the table of what was done.
 // --smoke: one call per path, batch 1, layers G1 and D7, a 64×64 iteration (checks the script, e.g. on the emulator).
 // Without a GPU it prints why, and the PyTorch rows if a --torch file has any.
 import * as fs from 'fs';
@@ -149,6 +150,9 @@ async function main(): Promise<void> {
 
   const rows: Row[] = [];
   const gpu = info.cudaDevices > 0;
+  const t0 = now(), budget = Number(opt('budget', '1e9')) * 1e3;
+  let truncated = false;
+  const over = (): boolean => (truncated ||= now() - t0 > budget);
   if (!gpu) console.log(`bench/gpu: no GPU (${info.cudaStatus}): mrigan GPU timings skipped`);
   else {
     console.log(`bench/gpu: ${info.cudaStatus}`);
@@ -156,12 +160,14 @@ async function main(): Promise<void> {
       C.setTf32(mode === 'tf32');
       for (const batch of batches) {
         for (const s of layers) {
+          if (over()) break;
           const t = timeLayer(s, batch);
           for (const [pass, ms] of Object.entries(t)) rows.push({ kind: 'op', mode, batch, layer: s.name, pass, ms, flops: flopsOf(s, batch) });
           console.log(`  mrigan ${mode} b${batch} ${s.name}: ${Object.entries(t).map(([p, v]) => `${p} ${fmt(v)} ms`).join(', ')}`);
         }
         if (!flag('no-iter')) {
           for (const model of ['dcgan', 'wgan-gp'] as const) {
+            if (over()) break;
             const it = await timeIteration(model, smoke ? 2 : batch, reps);
             rows.push({ kind: 'iter', mode, batch: smoke ? 2 : batch, model, ms: it.ms, peak_bytes: it.peak, size: smoke ? 64 : 256 });
             console.log(`  mrigan ${mode} b${smoke ? 2 : batch} ${model} iteration: ${fmt(it.ms, 2)} ms, peak ${(it.peak / 2 ** 20).toFixed(0)} MiB, ` +
@@ -178,7 +184,8 @@ async function main(): Promise<void> {
   const key = (r: Row): string => r.kind === 'op' ? `${r.mode}|${r.batch}|${r.layer}|${r.pass}` : `${r.mode}|${r.batch}|${r.model}`;
   const peer = new Map<string, Row>();
   for (const r of (torch?.rows ?? []) as Row[]) peer.set(key(r), r);
-  const base = rows.length ? rows : [...peer.values()].map((r) => ({ ...r, ms: null }));
+  const mineKeys = new Set(rows.map(key));
+  const base = [...rows, ...[...peer.values()].filter((r) => !mineKeys.has(key(r))).map((r) => ({ ...r, ms: null, peak_bytes: undefined }))];
   const spec = new Map(dcganLayers().map((l) => [l.name, l]));
   const shapeOf = (r: Row): string => {
     if (r.kind === 'iter') return `${r.model} ${r.size ?? 256}², b${r.batch}`;
@@ -204,6 +211,7 @@ async function main(): Promise<void> {
     const target = k.endsWith('iter') ? 1.0 : 0.8;
     return `${k}: geometric-mean speed ${geo(a).toFixed(2)}, ${a.filter((v) => v >= target).length}/${a.length} rows ≥ ${target}`;
   });
+  if (truncated) summary.push(`time budget of ${budget / 1e3} s reached: later rows were not timed`);
   const header = `GPU: ${torch?.device ?? (gpu ? info.cudaStatus : 'none')}; PyTorch ${torch?.torch ?? '—'} cuDNN ${torch?.cudnn ?? '—'}; ${new Date().toISOString().slice(0, 10)}`;
   if (outDir) {
     fs.mkdirSync(outDir, { recursive: true });

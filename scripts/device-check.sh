@@ -21,7 +21,8 @@
 #   run(command="bash .device/run.sh bash scripts/device-check.sh",
 #       carry=[".device", "build-device/Release", "dist"], timeout_s=420)
 # Then append $OUT/gpu-table.md (card, date, table) and what changed because of it to bench/NOTES.md.
-# Stage time limits (seconds) can be changed with DC_TESTS, DC_TORCH, DC_MRIGAN, DC_MEMCHECK; the total stays < 360.
+# Time: tests ≤ DC_TESTS (140) s; the timing stages share what is left of DC_TOTAL (345) s (PyTorch ≤ DC_TORCH, mrigan ≤
+# DC_MRIGAN), each stopping new rows at its budget and keeping the rest; memcheck only if ≥ 40 s remain.
 set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -126,37 +127,44 @@ if [ -f dist/lib/train/trainer.js ]; then
 else
   say "lib/train not built: the whole-iteration parity tests inside test/cuda.test.js will fail to import it"
 fi
-say "1. parity tests: ${tests[*]} (limit ${DC_TESTS:-150} s, MRIGAN_CUDA_DEBUG=1)"
-MRIGAN_CUDA_DEBUG=1 timeout "${DC_TESTS:-150}" "${MOCHA[@]}" "${tests[@]}" > "$OUT/tests.log" 2>&1
+say "1. parity tests: ${tests[*]} (limit ${DC_TESTS:-140} s, MRIGAN_CUDA_DEBUG=1)"
+MRIGAN_CUDA_DEBUG=1 timeout "${DC_TESTS:-140}" "${MOCHA[@]}" "${tests[@]}" > "$OUT/tests.log" 2>&1
 rc=$?
 say "   exit $rc: $(grep -E '^\s+[0-9]+ (passing|failing|pending)' "$OUT/tests.log" | tr -s ' ' | tr '\n' ';')"
 [ $rc -eq 124 ] && say "   TIMED OUT (see tests.log for the last test)"
 grep -E "^\s+[0-9]+\) " "$OUT/tests.log" | head -20 | tee -a "$OUT/summary.txt"
 
 # ---- 2. PyTorch + cuDNN peer on the same card
-say "2. PyTorch timings (limit ${DC_TORCH:-75} s)"
-timeout "${DC_TORCH:-75}" $PY bench/reference/gpu_ops.py --out "$OUT/torch.json" > "$OUT/torch.log" 2>&1
+# Budgets: the whole script stays under $TOTAL s; each timing stage stops starting new rows at its budget and keeps
+# what it has (timeout is only the backstop).
+TOTAL=${DC_TOTAL:-345}
+left() { echo $(( TOTAL - $(elapsed) )); }
+tb=$(( $(left) / 2 - 10 )); [ $tb -gt "${DC_TORCH:-100}" ] && tb=${DC_TORCH:-100}; [ $tb -lt 10 ] && tb=10
+say "2. PyTorch timings (budget $tb s)"
+timeout $(( tb + 40 )) $PY bench/reference/gpu_ops.py --budget $tb --out "$OUT/torch.json" > "$OUT/torch.log" 2>&1
 rc=$?
-say "   exit $rc$([ $rc -eq 124 ] && echo ' (TIMED OUT: partial rows are lost, rerun with fewer --batches)')"
+say "   exit $rc$([ $rc -eq 124 ] && echo ' (TIMED OUT: torch.json holds the rows done before)')"
 tail -3 "$OUT/torch.log" | sed 's/^/   /'
 
 # ---- 3. mrigan timings and the table (iteration rows need lib/train, present)
 iter_flag=()
 [ -f dist/lib/train/trainer.js ] || { iter_flag=(--no-iter); say "lib/train not built: no iteration rows"; }
-say "3. mrigan timings (limit ${DC_MRIGAN:-120} s)"
-timeout "${DC_MRIGAN:-120}" node dist/bench/gpu.js --torch "$OUT/torch.json" --out "$OUT" "${iter_flag[@]}" > "$OUT/mrigan-bench.log" 2>&1
+mb=$(( $(left) - 45 )); [ $mb -gt "${DC_MRIGAN:-150}" ] && mb=${DC_MRIGAN:-150}; [ $mb -lt 10 ] && mb=10
+say "3. mrigan timings (budget $mb s)"
+timeout $(( mb + 40 )) node dist/bench/gpu.js --budget $mb --torch "$OUT/torch.json" --out "$OUT" "${iter_flag[@]}" > "$OUT/mrigan-bench.log" 2>&1
 rc=$?
 say "   exit $rc$([ $rc -eq 124 ] && echo ' (TIMED OUT)')"
 
 # ---- 4. optional: compute-sanitizer memcheck on a few conv kernels, while time remains
-left=$(( 330 - $(elapsed) ))
-if [ "$mode" = run ] && command -v compute-sanitizer >/dev/null && [ $left -gt 45 ]; then
-  say "4. compute-sanitizer memcheck, DCGAN-shaped conv kernels (limit $(( left - 15 )) s)"
-  MRIGAN_CUDA_DEBUG=1 timeout $(( left - 15 )) compute-sanitizer --tool memcheck --print-limit 20 \
+SAN=$(command -v compute-sanitizer || ls /usr/local/cuda/bin/compute-sanitizer /usr/local/cuda/compute-sanitizer/compute-sanitizer 2>/dev/null | head -1)
+lf=$(left)
+if [ "$mode" = run ] && [ -n "$SAN" ] && [ $lf -gt 40 ]; then
+  say "4. compute-sanitizer memcheck, DCGAN-shaped conv kernels (limit $(( lf - 10 )) s)"
+  MRIGAN_CUDA_DEBUG=1 timeout $(( lf - 10 )) "$SAN" --tool memcheck --print-limit 20 \
     "${MOCHA[@]}" dist/test/cuda.test.js -g "DCGAN" > "$OUT/memcheck.log" 2>&1
   say "   exit $?: $(grep -E 'ERROR SUMMARY|passing|failing' "$OUT/memcheck.log" | tr -s ' ' | tr '\n' ';')"
 else
-  say "4. memcheck skipped ($( [ "$mode" = dry ] && echo dry run || echo "no compute-sanitizer or ${left} s left"))"
+  say "4. memcheck skipped ($( [ "$mode" = dry ] && echo dry run || echo "no compute-sanitizer or ${lf} s left"))"
 fi
 
 say "done in $(elapsed) s; logs in $OUT: $(cd "$OUT" && ls | tr '\n' ' ')"

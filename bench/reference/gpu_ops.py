@@ -167,8 +167,10 @@ def main():
     ap.add_argument('--modes', default='fp32,tf32')
     ap.add_argument('--reps', type=int, default=3)
     ap.add_argument('--no-iter', action='store_true')
+    ap.add_argument('--budget', type=float, default=1e9, help='seconds: stop timing new rows after this (the file keeps the rows done)')
     ap.add_argument('--smoke', action='store_true', help='CPU, batch 1, one call per path: checks the script itself')
     a = ap.parse_args()
+    t_start = time.perf_counter()
     specs = layer_specs()
     res = {'torch': torch.__version__, 'cudnn': torch.backends.cudnn.version() if torch.backends.cudnn.is_available() else None,
            'layers': specs, 'rows': []}
@@ -197,24 +199,38 @@ def main():
             set_mode(mode)
             for batch in map(int, a.batches.split(',')):
                 for s in specs:
+                    if time.perf_counter() - t_start > a.budget:
+                        res['truncated'] = f'time budget of {a.budget} s reached'
+                        break
                     for name, fn in pass_fns(s, batch, dev).items():
                         ms = time_gpu(fn)
                         res['rows'].append({'kind': 'op', 'mode': mode, 'batch': batch, 'layer': s['name'], 'pass': name,
                                             'ms': ms, 'flops': flops(s, batch)})
                     print(f'  torch {mode} b{batch} {s["name"]}: ' + ', '.join(f'{r["pass"]} {r["ms"]:.3f} ms' for r in res['rows'][-3:]),
                           file=sys.stderr, flush=True)
-                if not a.no_iter:
+                save(res, a.out)
+                if not a.no_iter and time.perf_counter() - t_start < a.budget:
                     for model in ('dcgan', 'wgan-gp'):
                         ms, peak = time_iteration(model, batch, a.reps, dev)
                         res['rows'].append({'kind': 'iter', 'model': model, 'mode': mode, 'batch': batch, 'ms': ms, 'peak_bytes': peak})
                         print(f'  torch {mode} b{batch} {model} iteration: {ms:.2f} ms, peak {peak / 2**20:.0f} MiB', file=sys.stderr, flush=True)
+                    save(res, a.out)
                 torch.cuda.empty_cache()
+    if 'truncated' in res:
+        print(f"gpu_ops.py: {res['truncated']}: later rows skipped", file=sys.stderr)
+    save(res, a.out, final=True)
+
+
+def save(res, out, final=False):
+    """Rewrites the whole file (small), so a run cut short still leaves the rows done so far."""
     text = json.dumps(res, indent=1)
-    if a.out == '-':
-        print(text)
-    else:
-        with open(a.out, 'w') as f:
-            f.write(text + '\n')
+    if out == '-':
+        if final:
+            print(text)
+        return
+    with open(out + '.tmp', 'w') as f:
+        f.write(text + '\n')
+    os.replace(out + '.tmp', out)
 
 
 if __name__ == '__main__':
