@@ -36,8 +36,6 @@
 #include <cstring>
 #include <map>
 #include <mutex>
-#include <string>
-#include <tuple>
 #include <vector>
 
 #include "cuda/common.cuh"
@@ -621,21 +619,22 @@ __global__ void direct_backward_data_kernel(const float* __restrict__ dy, const 
   }
 }
 
-// One block per weight element; threads stride over (n, p, q).
+// One block per weight element (grid-stride over them); threads stride over (n, p, q).
 __global__ void direct_backward_weight_kernel(const float* __restrict__ dy, const float* __restrict__ x,
                                               float* __restrict__ dw, ConvShape s) {
   __shared__ double red[32];
-  int64_t e = blockIdx.x;
-  int64_t u = e % s.s, r = (e / s.s) % s.r, c = (e / (s.s * s.r)) % s.c, k = e / (s.s * s.r * s.c);
-  float acc = 0.f;
-  for (int64_t i = threadIdx.x; i < s.n * s.p * s.q; i += blockDim.x) {
-    int64_t q = i % s.q, p = (i / s.q) % s.p, n = i / (s.q * s.p);
-    int64_t h = p * s.stride_h - s.pad_t + r, wc = q * s.stride_w - s.pad_l + u;
-    if (h < 0 || h >= s.h || wc < 0 || wc >= s.w) continue;
-    acc = fmaf(dy[((n * s.k + k) * s.p + p) * s.q + q], x[((n * s.c + c) * s.h + h) * s.w + wc], acc);
+  for (int64_t e = blockIdx.x; e < s.k * s.c * s.r * s.s; e += gridDim.x) {
+    int64_t u = e % s.s, r = (e / s.s) % s.r, c = (e / (s.s * s.r)) % s.c, k = e / (s.s * s.r * s.c);
+    float acc = 0.f;
+    for (int64_t i = threadIdx.x; i < s.n * s.p * s.q; i += blockDim.x) {
+      int64_t q = i % s.q, p = (i / s.q) % s.p, n = i / (s.q * s.p);
+      int64_t h = p * s.stride_h - s.pad_t + r, wc = q * s.stride_w - s.pad_l + u;
+      if (h < 0 || h >= s.h || wc < 0 || wc >= s.w) continue;
+      acc = fmaf(dy[((n * s.k + k) * s.p + p) * s.q + q], x[((n * s.c + c) * s.h + h) * s.w + wc], acc);
+    }
+    double t = block_sum((double)acc, red);
+    if (threadIdx.x == 0) dw[e] += (float)t;
   }
-  double t = block_sum((double)acc, red);
-  if (threadIdx.x == 0) dw[e] += (float)t;
 }
 
 // ---------------------------------------------------------------------------------------------------- algorithms
@@ -982,7 +981,8 @@ void backward_data(const float* dy, const float* w, const float* b, float* dx, c
 static void backward_weight_with(int algo, const float* dy, const float* x, float* dw, const ConvShape& s) {
   if (algo == 0) {
     size_t total = (size_t)(s.k * s.c * s.r * s.s);
-    launch("conv_direct_backward_weight", direct_backward_weight_kernel, (unsigned)total, 256, 0, dy, x, dw, s);
+    launch("conv_direct_backward_weight", direct_backward_weight_kernel, (unsigned)std::min<size_t>(total, 1u << 20), 256, 0,
+           dy, x, dw, s);
     return;
   }
   bool vec = (s.p * s.q) % 4 == 0 && aligned16(dy);
