@@ -4,8 +4,9 @@
 // ε on both devices → same losses and weights).
 // Skips, saying why, when the addon has no CUDA device (CPU-only machines, CI). scripts/device-check.sh runs it on
 // the GPU machine; native/cuda/emu/build.sh builds an addon whose "cuda:0" is a CPU emulator of the kernels, for
-// running this file without a GPU (MRIGAN_BUILD_DIR=build-cuda-emu; MRIGAN_CUDA_STEP_SIZE=64 keeps the training
-// iterations small enough for the emulator).
+// running this file without a GPU (MRIGAN_BUILD_DIR=build-cuda-emu; MRIGAN_CUDA_STEP_SIZE=64 MRIGAN_CUDA_STEP_BATCH=4
+// keep the training iterations small enough for the emulator, which also skips the largest conv geometry unless
+// MRIGAN_EMU_FULL=1).
 //
 // Tolerances. Elementwise ops: a few float32 ulps (libm differences). Reductions: float64 sums on both sides.
 // Convolutions and GEMMs: |gpu − cpu| ≤ rel·mag + 1e-6·scale, where mag = Σ|terms| of each output, computed by the
