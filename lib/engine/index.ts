@@ -11,3 +11,5 @@ export * from './ops/loss';
 export * from './ops/adam';
 export * from './ops/gp';
 export * from './ops/rop';
+/** GPU controls: TF32, conv algorithms, memory statistics, fused conv + activation. */
+export * as cuda from './cuda';
