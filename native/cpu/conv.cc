@@ -86,16 +86,21 @@ static const float* packed_block(const float* ap, int64_t m, int64_t ic, int64_t
 // Column-matrix rows [p0, p0 + kc) × columns [j0, j0 + nc) as B strips.
 static void pack_col(const float* x, const ConvShape& s, const RowInfo* rows, int64_t p0, int64_t kc, int64_t j0,
                      int64_t nc, float* dst) {
-  thread_local std::vector<Run> runs;
-  for (int64_t st = 0; st * NR < nc; ++st) {
-    const int64_t a = j0 + st * NR, nr = std::min<int64_t>(NR, nc - st * NR);
-    make_runs(s, a, a + nr, runs);
-    float* d = dst + st * NR * kc;
-    for (int64_t p = 0; p < kc; ++p) {
-      im2col_row(x, s, rows[p0 + p], runs, d + p * NR);
-      std::fill(d + p * NR + nr, d + (p + 1) * NR, 0.0f);
+  // The panel's runs, cut at strip boundaries, with offsets mapped into the strip layout (strip st at st·NR·kc), so
+  // one pass per row fills that row of every strip.
+  thread_local std::vector<Run> runs, cut;
+  make_runs(s, j0, j0 + nc, runs);
+  cut.clear();
+  for (const Run& u : runs)
+    for (int64_t t = 0; t < u.len;) {
+      const int64_t col = u.off + t, in = col % NR, len = std::min(u.len - t, NR - in);
+      cut.push_back({u.b, u.oh, u.ow + t, len, (col / NR) * NR * kc + in});
+      t += len;
     }
-  }
+  for (int64_t p = 0; p < kc; ++p) im2col_row(x, s, rows[p0 + p], cut, dst + p * NR);
+  const int64_t last = (nc - 1) / NR, nr = nc - last * NR;  // zero the columns past the end of the last strip
+  if (nr < NR)
+    for (int64_t p = 0; p < kc; ++p) std::fill(dst + last * NR * kc + p * NR + nr, dst + last * NR * kc + (p + 1) * NR, 0.0f);
 }
 
 // dy rows (filters) [p0, p0 + kc) over the columns of `runs` (one strip of nr ≤ NR columns) as a B strip.
