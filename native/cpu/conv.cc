@@ -5,9 +5,12 @@
 // Implicit GEMM over the column matrix of im2col.h (crs = c·r·s rows, one column per output pixel of the batch),
 // on the register-tile kernel of gemm_kernel.h; the column matrix is packed straight from x, never stored whole:
 //   forward          y    = W[k, crs] · col             W packed once per call; col packed per KC slice from x
-//   backward-data    dx   = col2im(Wᵀ[crs, k] · dy)     Wᵀ packed once per thread; dy packed per slice; the
-//                                                        product lands in a column tile, then col2im
-//   backward-weight  dW  += dy[k, cols] · colᵀ           both sides packed per slice (dy rows and x rows)
+//   backward-data    dx   = col2im(Wᵀ[crs, k] · dy)     Wᵀ packed once per thread; dy packed per panel; each
+//                                                        register tile is scattered into dx as it is stored
+//   backward-weight  dW  += dy[k, cols] · colᵀ           both sides packed per slice (dy rows and x rows, transposed
+//                                                        into strips)
+// Special shapes: a kernel covering the whole unpadded image (1×1 output) is a dense layer; dW with few rows and
+// filters (first / last layers) is computed as dot products along the pixels.
 // Parallel layout (bench/NOTES.md): OpenMP threads, each running the serial GEMM driver on its own piece:
 //   forward          column tiles (within one sample when p·q is large, else spanning samples);
 //   backward-data    input channels (col2im of different channels never overlaps), or samples when there are
