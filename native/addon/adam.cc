@@ -12,9 +12,13 @@ static Napi::Value AdamStep(const Napi::CallbackInfo& info) {
   std::vector<Tensor*> p = arg_tensor_list(info, 0, "params"), g = arg_tensor_list(info, 1, "grads"),
                        m = arg_tensor_list(info, 2, "m"), v = arg_tensor_list(info, 3, "v");
   float lr = arg_float_in(info, 4, fn, "lr", ">= 0", [](float x) { return x >= 0.0f; });
-  auto beta_ok = [](float x) { return x >= 0.0f && x < 1.0f; };
-  float beta1 = arg_float_in(info, 5, fn, "beta1", "in [0, 1)", beta_ok);
-  float beta2 = arg_float_in(info, 6, fn, "beta2", "in [0, 1)", beta_ok);
+  auto beta = [&](size_t i, const char* what) {  // double: 1 − β is formed before rounding to float
+    double b = arg_number(info, i, what);
+    if (!(b >= 0.0 && b < 1.0)) throw Napi::RangeError::New(info.Env(), cat(fn, ": ", what, " must be in [0, 1), got ", b));
+    return b;
+  };
+  double beta1 = beta(5, "beta1");
+  double beta2 = beta(6, "beta2");
   float eps = arg_float_in(info, 7, fn, "eps", "> 0", [](float x) { return x > 0.0f; });
   float wd = arg_float_in(info, 8, fn, "weightDecay", ">= 0", [](float x) { return x >= 0.0f; });
   int64_t step = arg_int(info, 9, "step", 1, 9007199254740991LL);

@@ -17,9 +17,8 @@ namespace mrigan::cpu {
 // WD = false skips the decay term, as PyTorch does for weight_decay = 0 (0·p would turn an inf parameter into NaN).
 template <bool WD>
 static void adam_piece(float* __restrict p, const float* __restrict g, float* __restrict m, float* __restrict v,
-                       int64_t lo, int64_t hi, float b1, float b2, float step_size, float bc2_sqrt, float eps,
-                       float wd) {
-  const float c1 = 1.0f - b1, c2 = 1.0f - b2;
+                       int64_t lo, int64_t hi, float b1, float c1, float b2, float c2, float step_size, float bc2_sqrt,
+                       float eps, float wd) {
   for (int64_t i = lo; i < hi; ++i) {
     float gi = WD ? g[i] + wd * p[i] : g[i];
     float mi = b1 * m[i] + c1 * gi;
@@ -31,23 +30,25 @@ static void adam_piece(float* __restrict p, const float* __restrict g, float* __
 }
 
 void adam_step(float* const* params, const float* const* grads, float* const* m, float* const* v, const int64_t* sizes,
-               int64_t count, float lr, float beta1, float beta2, float eps, float weight_decay, int64_t step) {
+               int64_t count, float lr, double beta1, double beta2, float eps, float weight_decay, int64_t step) {
   const int64_t kChunk = 1 << 15;
   struct Piece { int64_t t, lo, hi; };
   std::vector<Piece> pieces;
   for (int64_t t = 0; t < count; ++t)
     for (int64_t lo = 0; lo < sizes[t]; lo += kChunk) pieces.push_back({t, lo, std::min(sizes[t], lo + kChunk)});
 
-  const double bc1 = 1.0 - std::pow((double)beta1, (double)step), bc2 = 1.0 - std::pow((double)beta2, (double)step);
+  const double bc1 = 1.0 - std::pow(beta1, (double)step), bc2 = 1.0 - std::pow(beta2, (double)step);
+  // 1 − β in double, then rounded, as PyTorch passes Python floats (1 − 0.999f would be 1.3e-5 off).
+  const float b1 = (float)beta1, c1 = (float)(1.0 - beta1), b2 = (float)beta2, c2 = (float)(1.0 - beta2);
   const float step_size = (float)((double)lr / bc1), bc2_sqrt = (float)std::sqrt(bc2);
   const Piece* pc = pieces.data();
   parallel_for((int64_t)pieces.size(), [=](int64_t k) {
     const Piece q = pc[k];
     if (weight_decay != 0.0f)
-      adam_piece<true>(params[q.t], grads[q.t], m[q.t], v[q.t], q.lo, q.hi, beta1, beta2, step_size, bc2_sqrt, eps,
+      adam_piece<true>(params[q.t], grads[q.t], m[q.t], v[q.t], q.lo, q.hi, b1, c1, b2, c2, step_size, bc2_sqrt, eps,
                        weight_decay);
     else
-      adam_piece<false>(params[q.t], grads[q.t], m[q.t], v[q.t], q.lo, q.hi, beta1, beta2, step_size, bc2_sqrt, eps,
+      adam_piece<false>(params[q.t], grads[q.t], m[q.t], v[q.t], q.lo, q.hi, b1, c1, b2, c2, step_size, bc2_sqrt, eps,
                         0.0f);
   });
 }

@@ -25,7 +25,8 @@ struct AdamTable {
   int count;
 };
 
-__global__ void adam_kernel(AdamTable t, float step_size, float beta1, float beta2, float bc2_sqrt, float eps, float wd) {
+__global__ void adam_kernel(AdamTable t, float step_size, float beta1, float c1, float beta2, float c2, float bc2_sqrt, float eps,
+                            float wd) {
   int64_t total = t.start[t.count];
   int64_t lo = (int64_t)blockIdx.x * kChunk, hi = lo + kChunk < total ? lo + kChunk : total;
   int k = 0;
@@ -34,8 +35,8 @@ __global__ void adam_kernel(AdamTable t, float step_size, float beta1, float bet
     int64_t i = e - t.start[k];
     float p = t.p[k][i], g = t.g[k][i];
     if (wd != 0.f) g = g + wd * p;  // skipped at 0 like PyTorch (0·inf would be NaN)
-    float m = beta1 * t.m[k][i] + (1.f - beta1) * g;
-    float v = beta2 * t.v[k][i] + (1.f - beta2) * g * g;
+    float m = beta1 * t.m[k][i] + c1 * g;
+    float v = beta2 * t.v[k][i] + c2 * g * g;
     t.m[k][i] = m;
     t.v[k][i] = v;
     t.p[k][i] = p - step_size * (m / (sqrtf(v) / bc2_sqrt + eps));
@@ -43,10 +44,12 @@ __global__ void adam_kernel(AdamTable t, float step_size, float beta1, float bet
 }
 
 void adam_step(float* const* params, const float* const* grads, float* const* m, float* const* v, const int64_t* sizes,
-               int64_t count, float lr, float beta1, float beta2, float eps, float weight_decay, int64_t step) {
+               int64_t count, float lr, double beta1, double beta2, float eps, float weight_decay, int64_t step) {
   if (count <= 0) return;
-  double c1 = 1.0 - std::pow((double)beta1, (double)step), c2 = 1.0 - std::pow((double)beta2, (double)step);
-  float step_size = (float)((double)lr / c1), bc2_sqrt = (float)std::sqrt(c2);
+  double bc1 = 1.0 - std::pow(beta1, (double)step), bc2 = 1.0 - std::pow(beta2, (double)step);
+  float step_size = (float)((double)lr / bc1), bc2_sqrt = (float)std::sqrt(bc2);
+  // 1 − β in double, then rounded, as PyTorch does with its Python-float betas (same as the CPU twin).
+  float b1 = (float)beta1, c1 = (float)(1.0 - beta1), b2 = (float)beta2, c2 = (float)(1.0 - beta2);
   int64_t j = 0;
   while (j < count) {
     AdamTable t;
@@ -64,7 +67,8 @@ void adam_step(float* const* params, const float* const* grads, float* const* m,
     if (!t.count) continue;
     use_device_of(t.p[0]);
     int64_t blocks = (t.start[t.count] + kChunk - 1) / kChunk;
-    launch("adam_step", adam_kernel, (unsigned)blocks, kThreads, 0, t, step_size, beta1, beta2, bc2_sqrt, eps, weight_decay);
+    launch("adam_step", adam_kernel, (unsigned)blocks, kThreads, 0, t, step_size, b1, c1, b2, c2, bc2_sqrt, eps,
+           weight_decay);
   }
 }
 
