@@ -9,6 +9,7 @@
 #include <string>
 
 #include "addon/binding.h"
+#include "addon/conv_args.h"
 #include "cuda/api.h"
 #include "cuda/conv.h"
 
@@ -134,35 +135,6 @@ static int arg_act(const Napi::CallbackInfo& info, size_t i, float& slope, size_
   throw Napi::TypeError::New(info.Env(), cat("argument ", i + 1, " (act) must be 'none', 'relu', 'leaky_relu', 'tanh' or 'sigmoid', got '", a, "'"));
 }
 
-static std::array<int64_t, 2> stride_arg(const Napi::CallbackInfo& info, size_t i) {
-  std::vector<int64_t> v = arg_ints(info, i, "stride", 2, 2);
-  for (int64_t d : v) MRIGAN_CHECK(d >= 1 && d <= (1 << 20), "argument ", i + 1, " (stride) must hold integers in [1, 2^20]");
-  return {v[0], v[1]};
-}
-static std::array<int64_t, 4> pads_arg(const Napi::CallbackInfo& info, size_t i) {
-  std::vector<int64_t> v = arg_ints(info, i, "padding", 4, 4);
-  for (int64_t d : v) MRIGAN_CHECK(d >= 0 && d <= (1 << 20), "argument ", i + 1, " (padding) must hold integers in [0, 2^20]");
-  return {v[0], v[1], v[2], v[3]};
-}
-static ConvShape geom(const char* fn, const Shape& x, int64_t k, int64_t r, int64_t s, std::array<int64_t, 2> st,
-                      std::array<int64_t, 4> pd) {
-  ConvShape g{};
-  g.n = x[0]; g.c = x[1]; g.h = x[2]; g.w = x[3];
-  g.k = k; g.r = r; g.s = s;
-  g.stride_h = st[0]; g.stride_w = st[1];
-  g.pad_t = pd[0]; g.pad_b = pd[1]; g.pad_l = pd[2]; g.pad_r = pd[3];
-  const int64_t hp = g.h + g.pad_t + g.pad_b, wp = g.w + g.pad_l + g.pad_r;
-  MRIGAN_CHECK(hp >= r && wp >= s, fn, ": kernel ", r, "x", s, " is larger than the padded input ", hp, "x", wp);
-  g.p = (hp - r) / g.stride_h + 1;
-  g.q = (wp - s) / g.stride_w + 1;
-  return g;
-}
-static void check4(const Tensor& t, const char* fn, size_t i, const char* what, int first) {
-  MRIGAN_CHECK(t.ndim() == 4, fn, ": argument ", i + 1, " (", what, ") must be 4-D, got shape ", shape_str(t.shape));
-  for (int d = first; d < 4; ++d)
-    MRIGAN_CHECK(t.dim(d) >= 1, fn, ": argument ", i + 1, " (", what, ") has an empty dimension: ", shape_str(t.shape));
-}
-
 // The activation in place on the CPU (the CPU twin of the fused epilogue).
 static void cpu_act(float* y, size_t n, int act, float slope) {
   if (act == kLeaky) cpu::leaky_relu_forward(y, y, n, slope);
@@ -177,12 +149,12 @@ static Napi::Value Conv2dForwardAct(const Napi::CallbackInfo& info) {
   Tensor& x = arg_tensor(info, 0, "x");
   Tensor& w = arg_tensor(info, 1, "w");
   Tensor* b = arg_tensor_or_null(info, 2, "b");
-  auto st = stride_arg(info, 3);
-  auto pd = pads_arg(info, 4);
+  auto st = read_stride(info, 3, fn);
+  auto pd = read_pads(info, 4, fn);
   float slope;
   int act = arg_act(info, 5, slope, 6);
-  check4(x, fn, 0, "x", 1);
-  check4(w, fn, 1, "w", 0);
+  check_4d(x, fn, 0, "x", 1);
+  check_4d(w, fn, 1, "w", 0);
   MRIGAN_CHECK(w.dim(1) == x.dim(1), fn, ": argument 2 (w) ", shape_str(w.shape), " expects ", w.dim(1),
                " input channels but argument 1 (x) ", shape_str(x.shape), " has ", x.dim(1));
   check_same_device(x, "argument 1 (x)", w, "argument 2 (w)");
@@ -190,7 +162,7 @@ static Napi::Value Conv2dForwardAct(const Napi::CallbackInfo& info) {
     check_shape(*b, {w.dim(0)}, cat(fn, ": argument 3 (b)").c_str());
     check_same_device(x, "argument 1 (x)", *b, "argument 3 (b)");
   }
-  ConvShape g = geom(fn, x.shape, w.dim(0), w.dim(2), w.dim(3), st, pd);
+  ConvShape g = conv_geom(fn, x.shape, w.dim(0), w.dim(2), w.dim(3), st, pd);
   Tensor y = empty({g.n, g.k, g.p, g.q}, x.device());
   if (x.on_cpu()) {
     cpu::conv2d_forward(x.data(), w.data(), b ? b->data() : nullptr, y.data(), g);
@@ -210,15 +182,15 @@ static Napi::Value ConvTranspose2dForwardAct(const Napi::CallbackInfo& info) {
   Tensor& x = arg_tensor(info, 0, "x");
   Tensor& w = arg_tensor(info, 1, "w");
   Tensor* b = arg_tensor_or_null(info, 2, "b");
-  auto st = stride_arg(info, 3);
-  auto pd = pads_arg(info, 4);
+  auto st = read_stride(info, 3, fn);
+  auto pd = read_pads(info, 4, fn);
   std::vector<int64_t> op = arg_ints(info, 5, "outputPadding", 2, 2);
   for (int d = 0; d < 2; ++d)
     MRIGAN_CHECK(op[d] >= 0 && op[d] < st[d], fn, ": argument 6 (outputPadding) must be non-negative and smaller than the stride");
   float slope;
   int act = arg_act(info, 6, slope, 7);
-  check4(x, fn, 0, "x", 1);
-  check4(w, fn, 1, "w", 0);
+  check_4d(x, fn, 0, "x", 1);
+  check_4d(w, fn, 1, "w", 0);
   MRIGAN_CHECK(w.dim(0) == x.dim(1), fn, ": argument 2 (w) ", shape_str(w.shape), " (IOHW) expects ", w.dim(0),
                " input channels but argument 1 (x) ", shape_str(x.shape), " has ", x.dim(1));
   check_same_device(x, "argument 1 (x)", w, "argument 2 (w)");
@@ -229,7 +201,7 @@ static Napi::Value ConvTranspose2dForwardAct(const Napi::CallbackInfo& info) {
   const int64_t h = (x.dim(2) - 1) * st[0] - pd[0] - pd[1] + w.dim(2) + op[0];
   const int64_t wd = (x.dim(3) - 1) * st[1] - pd[2] - pd[3] + w.dim(3) + op[1];
   MRIGAN_CHECK(h >= 1 && wd >= 1, fn, ": output size ", h, "x", wd, " is empty");
-  ConvShape g = geom(fn, {x.dim(0), w.dim(1), h, wd}, w.dim(0), w.dim(2), w.dim(3), st, pd);
+  ConvShape g = conv_geom(fn, {x.dim(0), w.dim(1), h, wd}, w.dim(0), w.dim(2), w.dim(3), st, pd);
   MRIGAN_CHECK(g.p == x.dim(2) && g.q == x.dim(3), fn, ": internal geometry mismatch");
   Tensor y = empty({g.n, g.c, g.h, g.w}, x.device());
   if (x.on_cpu()) {
