@@ -14,21 +14,10 @@ namespace mrigan::addon {
 static Napi::Value Conv2dForward(const Napi::CallbackInfo& info) {
   const char* fn = "conv2dForward";
   need_args(info, 5, fn);
-  Tensor& x = arg_tensor(info, 0, "x");
-  Tensor& w = arg_tensor(info, 1, "w");
-  Tensor* b = arg_tensor_or_null(info, 2, "b");
-  auto st = read_stride(info, 3, fn);
-  auto pd = read_pads(info, 4, fn);
-  check_4d(x, fn, 0, "x", 1);
-  check_4d(w, fn, 1, "w", 0);
-  MRIGAN_CHECK(w.dim(1) == x.dim(1), fn, ": argument 2 (w) ", shape_str(w.shape), " expects ", w.dim(1),
-               " input channels but argument 1 (x) ", shape_str(x.shape), " has ", x.dim(1));
-  same_device(x, 0, "x", w, 1, "w");
-  if (b) {
-    check_shape(*b, {w.dim(0)}, cat(fn, ": argument 3 (b)").c_str());
-    same_device(x, 0, "x", *b, 2, "b");
-  }
-  ConvShape g = conv_geom(fn, x.shape, w.dim(0), w.dim(2), w.dim(3), st, pd);
+  ConvForwardArgs a = read_conv_forward(info, fn);
+  Tensor &x = *a.x, &w = *a.w;
+  Tensor* b = a.b;
+  const ConvShape& g = a.g;
   Tensor y = empty({g.n, g.k, g.p, g.q}, x.device());
   MRIGAN_DISPATCH(x, conv2d_forward, x.data(), w.data(), b ? b->data() : nullptr, y.data(), g);
   return wrap(info.Env(), y);
@@ -82,30 +71,10 @@ static Napi::Value Conv2dBackwardWeight(const Napi::CallbackInfo& info) {
 static Napi::Value ConvTranspose2dForward(const Napi::CallbackInfo& info) {
   const char* fn = "convTranspose2dForward";
   need_args(info, 6, fn);
-  Tensor& x = arg_tensor(info, 0, "x");
-  Tensor& w = arg_tensor(info, 1, "w");
-  Tensor* b = arg_tensor_or_null(info, 2, "b");
-  auto st = read_stride(info, 3, fn);
-  auto pd = read_pads(info, 4, fn);
-  std::vector<int64_t> op = arg_ints(info, 5, "outputPadding", 2, 2);
-  for (int d = 0; d < 2; ++d)
-    MRIGAN_CHECK(op[d] >= 0 && op[d] < st[d], fn, ": argument 6 (outputPadding) [", op[0], ", ", op[1],
-                 "] must be non-negative and smaller than the stride [", st[0], ", ", st[1], "]");
-  check_4d(x, fn, 0, "x", 1);
-  check_4d(w, fn, 1, "w", 0);
-  MRIGAN_CHECK(w.dim(0) == x.dim(1), fn, ": argument 2 (w) ", shape_str(w.shape), " (IOHW) expects ", w.dim(0),
-               " input channels but argument 1 (x) ", shape_str(x.shape), " has ", x.dim(1));
-  same_device(x, 0, "x", w, 1, "w");
-  if (b) {
-    check_shape(*b, {w.dim(1)}, cat(fn, ": argument 3 (b)").c_str());
-    same_device(x, 0, "x", *b, 2, "b");
-  }
-  const int64_t h = (x.dim(2) - 1) * st[0] - pd[0] - pd[1] + w.dim(2) + op[0];
-  const int64_t wd = (x.dim(3) - 1) * st[1] - pd[2] - pd[3] + w.dim(3) + op[1];
-  MRIGAN_CHECK(h >= 1 && wd >= 1, fn, ": output size ", h, "x", wd, " is empty (input ", x.dim(2), "x", x.dim(3),
-               ", kernel ", w.dim(2), "x", w.dim(3), ", padding [", pd[0], ", ", pd[1], ", ", pd[2], ", ", pd[3], "])");
-  ConvShape g = conv_geom(fn, {x.dim(0), w.dim(1), h, wd}, w.dim(0), w.dim(2), w.dim(3), st, pd);
-  MRIGAN_CHECK(g.p == x.dim(2) && g.q == x.dim(3), fn, ": internal geometry mismatch");
+  ConvForwardArgs a = read_conv_transpose_forward(info, fn);
+  Tensor &x = *a.x, &w = *a.w;
+  Tensor* b = a.b;
+  const ConvShape& g = a.g;
   Tensor y = empty({g.n, g.c, g.h, g.w}, x.device());
   MRIGAN_DISPATCH(x, conv_transpose2d_forward, x.data(), w.data(), b ? b->data() : nullptr, y.data(), g);
   return wrap(info.Env(), y);

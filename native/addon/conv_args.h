@@ -56,4 +56,62 @@ inline ConvShape conv_geom(const char* fn, const Shape& x, int64_t k, int64_t r,
   return g;
 }
 
+// The validated forward arguments of a conv or conv-transpose binding and the conv geometry they imply.
+struct ConvForwardArgs {
+  Tensor* x;
+  Tensor* w;
+  Tensor* b;  // null when no bias
+  ConvShape g;
+};
+
+// (x [n,c,h,w], w [k,c,r,s], b [k] | null, stride [2], padding [4]) → output [n, k, p, q] by g.
+inline ConvForwardArgs read_conv_forward(const Napi::CallbackInfo& info, const char* fn) {
+  Tensor& x = arg_tensor(info, 0, "x");
+  Tensor& w = arg_tensor(info, 1, "w");
+  Tensor* b = arg_tensor_or_null(info, 2, "b");
+  auto st = read_stride(info, 3, fn);
+  auto pd = read_pads(info, 4, fn);
+  check_4d(x, fn, 0, "x", 1);
+  check_4d(w, fn, 1, "w", 0);
+  MRIGAN_CHECK(w.dim(1) == x.dim(1), fn, ": argument 2 (w) ", shape_str(w.shape), " expects ", w.dim(1),
+               " input channels but argument 1 (x) ", shape_str(x.shape), " has ", x.dim(1));
+  same_device(x, 0, "x", w, 1, "w");
+  if (b) {
+    check_shape(*b, {w.dim(0)}, cat(fn, ": argument 3 (b)").c_str());
+    same_device(x, 0, "x", *b, 2, "b");
+  }
+  ConvShape g = conv_geom(fn, x.shape, w.dim(0), w.dim(2), w.dim(3), st, pd);
+  return {&x, &w, b, g};
+}
+
+// (x [n,k,p,q], w [k,c,r,s] IOHW, b [c] | null, stride [2], padding [4], outputPadding [2]) → output [n, c, h, w] by g,
+// g being the conv from the transpose's output to its input.
+inline ConvForwardArgs read_conv_transpose_forward(const Napi::CallbackInfo& info, const char* fn) {
+  Tensor& x = arg_tensor(info, 0, "x");
+  Tensor& w = arg_tensor(info, 1, "w");
+  Tensor* b = arg_tensor_or_null(info, 2, "b");
+  auto st = read_stride(info, 3, fn);
+  auto pd = read_pads(info, 4, fn);
+  std::vector<int64_t> op = arg_ints(info, 5, "outputPadding", 2, 2);
+  for (int d = 0; d < 2; ++d)
+    MRIGAN_CHECK(op[d] >= 0 && op[d] < st[d], fn, ": argument 6 (outputPadding) [", op[0], ", ", op[1],
+                 "] must be non-negative and smaller than the stride [", st[0], ", ", st[1], "]");
+  check_4d(x, fn, 0, "x", 1);
+  check_4d(w, fn, 1, "w", 0);
+  MRIGAN_CHECK(w.dim(0) == x.dim(1), fn, ": argument 2 (w) ", shape_str(w.shape), " (IOHW) expects ", w.dim(0),
+               " input channels but argument 1 (x) ", shape_str(x.shape), " has ", x.dim(1));
+  same_device(x, 0, "x", w, 1, "w");
+  if (b) {
+    check_shape(*b, {w.dim(1)}, cat(fn, ": argument 3 (b)").c_str());
+    same_device(x, 0, "x", *b, 2, "b");
+  }
+  const int64_t h = (x.dim(2) - 1) * st[0] - pd[0] - pd[1] + w.dim(2) + op[0];
+  const int64_t wd = (x.dim(3) - 1) * st[1] - pd[2] - pd[3] + w.dim(3) + op[1];
+  MRIGAN_CHECK(h >= 1 && wd >= 1, fn, ": output size ", h, "x", wd, " is empty (input ", x.dim(2), "x", x.dim(3),
+               ", kernel ", w.dim(2), "x", w.dim(3), ", padding [", pd[0], ", ", pd[1], ", ", pd[2], ", ", pd[3], "])");
+  ConvShape g = conv_geom(fn, {x.dim(0), w.dim(1), h, wd}, w.dim(0), w.dim(2), w.dim(3), st, pd);
+  MRIGAN_CHECK(g.p == x.dim(2) && g.q == x.dim(3), fn, ": internal geometry mismatch");
+  return {&x, &w, b, g};
+}
+
 }  // namespace mrigan::addon
