@@ -3,7 +3,7 @@
 // (bench/reference/ops.py, same shapes, same thread count), printed side by side with the ratio
 // mrigan ms / PyTorch ms (< 1: mrigan is faster).
 //
-//   npm run bench:ops -- [--threads N] [--batch 8] [--only G3,D2] [--rounds 2] [--no-torch] [--gemm builtin|openblas] [--json]
+//   npm run bench:ops -- [--threads N] [--batch 8] [--only G3,D2] [--rounds 2] [--no-torch] [--gemm builtin|openblas] [--kernel auto|gemm|direct] [--json]
 //
 // Timing: 2 warm-up calls, then repeats until ~0.3 s have passed (at least 3, at most 25), keeping the best (minimum)
 // time, the same rule as the Python side. The PyTorch peer runs as a server answering one layer at a time, and the
@@ -41,6 +41,11 @@ const LAYERS: [string, Kind, number, number, number, number, number, number][] =
   ['D6', 'conv', 512, 1024, 8, 4, 2, 1],
   ['D7', 'conv', 1024, 1, 4, 4, 1, 0],
   // cepa2024's dense layers (DESIGN §4): generator z(128) → 4·4·1024, critic head 16384 → 1
+  // cepa2024's extra critic convs (k3 s1 p1 after D4, D5, D6) and its generator's last conv-transpose
+  ['E1', 'conv', 256, 256, 16, 3, 1, 1],
+  ['E2', 'conv', 512, 512, 8, 3, 1, 1],
+  ['E3', 'conv', 1024, 1024, 4, 3, 1, 1],
+  ['G8', 'convT', 1, 1, 256, 3, 1, 1],
   ['L1', 'dense', 128, 16384, 1, 1, 1, 0],
   ['L2', 'dense', 16384, 1, 1, 1, 1, 0],
 ];
@@ -145,6 +150,7 @@ async function main(): Promise<void> {
   const wanted = new Set((opt('--only') ?? '').split(',').filter(Boolean));
   setThreads(threads);
   if (opt('--gemm')) native().gemmBackend(opt('--gemm'));
+  if (opt('--kernel')) native().convTuning({ kernel: opt('--kernel') });
   const info = engineInfo();
   const torch = args.includes('--no-torch') ? null : new TorchPeer(threads, batch);
   if (torch) await torch.start();
@@ -174,7 +180,7 @@ async function main(): Promise<void> {
     console.log(JSON.stringify({ mrigan: { threads, gemm, blas: info.blas }, torch: torch ? torch.info : null, rounds, rows }));
     return;
   }
-  console.log(`mrigan CPU: ${threads} threads, GEMM ${gemm}; PyTorch: ${torch ? `${torch.info.torch}, ${torch.info.threads} threads` : 'skipped'}; best of ${rounds} alternating rounds`);
+  console.log(`mrigan CPU: ${threads} threads, GEMM ${gemm}, conv kernel ${native().convTuning().kernel}; PyTorch: ${torch ? `${torch.info.torch}, ${torch.info.threads} threads` : 'skipped'}; best of ${rounds} alternating rounds`);
   console.log('| layer | shape (batch x C x H x W) | pass | mrigan ms | GFLOP/s | PyTorch ms | GFLOP/s | ratio |');
   console.log('|---|---|---|---:|---:|---:|---:|---:|');
   let sumM = 0, sumT = 0;

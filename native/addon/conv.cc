@@ -3,6 +3,7 @@
 // Geometry: ConvShape always describes the conv; for conv-transpose that conv runs from the transpose's output
 // [n, c, h, w] to its input [n, k, p, q] (native/cpu/conv_transpose.cc).
 #include <array>
+#include <string>
 
 #include "addon/binding.h"
 #include "addon/conv_args.h"
@@ -120,7 +121,8 @@ static Napi::Value ConvTranspose2dBackwardWeight(const Napi::CallbackInfo& info)
   return info.Env().Undefined();
 }
 
-// convTuning({tileCols?, serialMacs?}?) → the previous CPU tuning (tests and benchmarks; see cpu/gemm.h).
+// convTuning({tileCols?, serialMacs?, kernel?}?) → the previous CPU tuning (tests and benchmarks; see cpu/gemm.h).
+// kernel: 'auto' | 'gemm' | 'direct'.
 static Napi::Value ConvTuning(const Napi::CallbackInfo& info) {
   cpu::ConvTuning old = cpu::conv_tuning(), t = old;
   if (info.Length() > 0 && !info[0].IsUndefined()) {
@@ -135,11 +137,18 @@ static Napi::Value ConvTuning(const Napi::CallbackInfo& info) {
     };
     field("tileCols", 1, t.tile_cols);
     field("serialMacs", 0, t.serial_macs);
+    if (o.Has("kernel") && !o.Get("kernel").IsUndefined()) {
+      Napi::Value v = o.Get("kernel");
+      const std::string k = v.IsString() ? v.As<Napi::String>().Utf8Value() : "";
+      MRIGAN_CHECK(k == "auto" || k == "gemm" || k == "direct", "convTuning: kernel must be 'auto', 'gemm' or 'direct'");
+      t.kernel = k == "gemm" ? cpu::kConvGemm : k == "direct" ? cpu::kConvDirect : cpu::kConvAuto;
+    }
     cpu::conv_set_tuning(t);
   }
   Napi::Object r = Napi::Object::New(info.Env());
   r.Set("tileCols", (double)old.tile_cols);
   r.Set("serialMacs", (double)old.serial_macs);
+  r.Set("kernel", old.kernel == cpu::kConvGemm ? "gemm" : old.kernel == cpu::kConvDirect ? "direct" : "auto");
   return r;
 }
 

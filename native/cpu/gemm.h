@@ -29,9 +29,11 @@ float* scratch(int slot, int64_t floats);
 
 namespace mrigan::cpu {
 // Conv tuning knobs (conv.cc), exposed for tests and benchmarks: most output columns (pixels) per work tile, and the
-// multiply-adds below which a conv runs on one thread.
+// multiply-adds below which a conv runs on one thread, and the choice between the implicit-GEMM kernels and the
+// direct (channel-blocked) kernels: kConvAuto picks per shape, the others force one where it supports the shape.
+enum ConvKernel : int64_t { kConvAuto = 0, kConvGemm = 1, kConvDirect = 2 };
 struct ConvTuning {
-  int64_t tile_cols, serial_macs;
+  int64_t tile_cols, serial_macs, kernel;
 };
 ConvTuning conv_tuning();
 void conv_set_tuning(const ConvTuning& t);
