@@ -6,6 +6,7 @@
 import { spawnSync } from 'child_process';
 import * as path from 'path';
 import { engineInfo, setThreads } from '../lib/engine';
+import { native } from '../lib/engine/native';
 import { Trainer, memorySource } from '../lib/train/trainer';
 import { resolveConfig, GanModel } from '../lib/train/config';
 import { Arch, ImageSize } from '../lib/models';
@@ -47,7 +48,9 @@ function theirs(batch: number): Map<string, number> {
 }
 
 (async () => {
-  console.log(`training iterations at ${size}×${size}, ${threads} threads (${engineInfo().blas}); best of ${reps} after a warm-up`);
+  // The GEMM and conv kernels in use (engineInfo().blas is only the BLAS linked at build time).
+  const kernels = `GEMM ${native().gemmBackend()}, conv kernel ${native().convTuning().kernel}`;
+  console.log(`training iterations at ${size}×${size}, ${threads} threads (${kernels}); best of ${reps} after a warm-up`);
   console.log('| model | arch | batch | mrigan img/s | PyTorch img/s | mrigan / PyTorch |\n|---|---|---|---|---|---|');
   for (const batch of batches) {
     const p = peer ? theirs(batch) : new Map<string, number>();
