@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "core/parallel.h"
+#include "cpu/conv_direct.h"
 #include "cpu/gemm.h"
 #include "cpu/gemm_kernel.h"
 #include "cpu/im2col.h"
@@ -184,6 +185,7 @@ static void transpose_to_strip(const float* rows, int64_t ld, int64_t kc, float*
 
 // ---------------------------------------------------------------- forward
 void conv2d_forward(const float* x, const float* w, const float* bias, float* y, const ConvShape& s) {
+  if (conv_direct_forward(x, w, bias, y, s)) return;  // conv_direct.cc, where the knob and shape choose it
   const int64_t crs = s.c * s.r * s.s, pq = s.p * s.q, total = s.n * pq;
   if (total == 0 || s.k == 0) return;
   if (whole_image(s)) {  // y[b, o] = bias[o] + x[b] · w[o]: dot products, threads take ranges of filters
@@ -249,6 +251,7 @@ void conv2d_forward(const float* x, const float* w, const float* bias, float* y,
 
 // ---------------------------------------------------------------- backward-data
 void conv2d_backward_data(const float* dy, const float* w, float* dx, const ConvShape& s) {
+  if (conv_direct_backward_data(dy, w, dx, s)) return;
   const int64_t rs = s.r * s.s, crs = s.c * rs, pq = s.p * s.q, total = s.n * pq;
   const int64_t hw = s.h * s.w;
   if (total == 0) return;

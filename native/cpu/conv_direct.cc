@@ -1,0 +1,319 @@
+// Direct convolution on channel-blocked tensors (blocked.h), AVX-512: conv2d forward and backward-data, PyTorch
+// semantics as in conv.cc.
+//
+//   forward        x → blocked xb with the conv's zero padding stored; W packed as [oc group][ic block][i][j][16 ic]
+//                  [nb·16 oc]; every output row of every (sample, oc group) is a run of register tiles, each UR
+//                  output pixels × nb blocks of 16 output channels: per input channel and tap, nb weight vectors and
+//                  UR broadcast input scalars, UR·nb FMAs. The finished row [q][nb·16] is transposed into y (NCHW)
+//                  with the bias while it is in L1.
+//   backward-data  dx[b, ci, ih, iw] = Σ w[o, ci, i, j]·dy[b, o, oh, ow] over oh·sh − pt + i = ih (and the same in w).
+//                  Split by phase (ih mod sh, iw mod sw), each phase is a stride-1 conv of the blocked dy with the
+//                  taps i ≡ ih + pt (mod sh), flipped and transposed (dy channels in, dx channels out): for k4 s2 p1
+//                  four 2×2 convs, for stride 1 one conv with the flipped kernel and padding r − 1 − pt. No zero
+//                  insertion. A dx row is the row of one height phase; its width phases are interleaved as it is
+//                  transposed into dx.
+// Register tile: UR·nb ≤ 28 accumulators (zmm), nb ≤ 4, tiles never cross an output row (rows are split into
+// tiles of equal size, so a row of 8 pixels is one 8×3 tile). Threads take output rows: (oc group, sample, row)
+// items in that order, so consecutive items of one thread share their group's weights (L2).
+// Supported: stride_w ∈ {1, 2} (forward), strides ∈ {1, 2} (backward-data); anything else returns false and the
+// implicit-GEMM path in conv.cc runs. Scratch slots 8–10 (conv.cc uses 0–5, gemm.cc 14, 15).
+#include "cpu/conv_direct.h"
+
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
+#include <utility>
+#include <vector>
+
+#include "core/parallel.h"
+#include "cpu/blocked.h"
+#include "cpu/gemm.h"
+
+namespace mrigan::cpu {
+
+#if defined(__AVX512F__)
+namespace {
+
+constexpr int kSlotIn = 8, kSlotW = 9, kSlotRow = 10;
+constexpr int kMaxNB = 4, kMaxUR = 14;
+constexpr int ur_max(int nb) { return std::min(kMaxUR, 28 / nb); }
+
+int64_t cdiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+// out[p·nb·16 + oc] = Σ_{icb, i, j, ic} in[icb·icb_stride + i·row_stride + (p·SW + j)·16 + ic] · w[...] for UR
+// pixels p, w walked in the packed order [icb][i][j][16 ic][nb·16 oc].
+template <int UR, int NB, int SW>
+void tile_kernel(const float* __restrict in, int64_t nicb, int64_t icb_stride, int64_t row_stride, int64_t kh,
+                 int64_t kw, const float* __restrict w, float* __restrict out) {
+  constexpr int LD = NB * 16;
+  __m512 acc[UR][NB];
+#pragma GCC unroll 28
+  for (int p = 0; p < UR; ++p)
+#pragma GCC unroll 4
+    for (int q = 0; q < NB; ++q) acc[p][q] = _mm512_setzero_ps();
+  for (int64_t cb = 0; cb < nicb; ++cb, in += icb_stride)
+    for (int64_t i = 0; i < kh; ++i)
+      for (int64_t j = 0; j < kw; ++j, w += 16 * LD) {
+        const float* src = in + i * row_stride + j * 16;
+#pragma GCC unroll 16
+        for (int ic = 0; ic < 16; ++ic) {
+          __m512 wv[NB];
+#pragma GCC unroll 4
+          for (int q = 0; q < NB; ++q) wv[q] = _mm512_load_ps(w + ic * LD + q * 16);
+#pragma GCC unroll 28
+          for (int p = 0; p < UR; ++p) {
+            const __m512 x = _mm512_set1_ps(src[p * SW * 16 + ic]);
+#pragma GCC unroll 4
+            for (int q = 0; q < NB; ++q) acc[p][q] = _mm512_fmadd_ps(x, wv[q], acc[p][q]);
+          }
+        }
+      }
+#pragma GCC unroll 28
+  for (int p = 0; p < UR; ++p)
+#pragma GCC unroll 4
+    for (int q = 0; q < NB; ++q) _mm512_store_ps(out + p * LD + q * 16, acc[p][q]);
+}
+
+using TileFn = void (*)(const float*, int64_t, int64_t, int64_t, int64_t, int64_t, const float*, float*);
+template <int UR, int NB, int SW>
+constexpr TileFn pick() {
+  if constexpr (UR <= ur_max(NB)) return &tile_kernel<UR, NB, SW>;
+  else return nullptr;
+}
+template <int NB, int SW, size_t... U>
+void fill(TileFn* row, std::index_sequence<U...>) {
+  ((row[U] = pick<(int)U + 1, NB, SW>()), ...);
+}
+struct TileTable {
+  TileFn f[2][kMaxNB][kMaxUR];
+  TileTable() {
+    const auto seq = std::make_index_sequence<kMaxUR>{};
+    fill<1, 1>(f[0][0], seq); fill<2, 1>(f[0][1], seq); fill<3, 1>(f[0][2], seq); fill<4, 1>(f[0][3], seq);
+    fill<1, 2>(f[1][0], seq); fill<2, 2>(f[1][1], seq); fill<3, 2>(f[1][2], seq); fill<4, 2>(f[1][3], seq);
+  }
+};
+TileFn tile_fn(int64_t sw, int nb, int64_t ur) {
+  static const TileTable t;
+  return t.f[sw - 1][nb - 1][ur - 1];
+}
+
+// Output-channel blocks in groups of at most kMaxNB, sizes as equal as possible (64 channels: 2 + 2, not 3 + 1).
+struct Groups {
+  std::vector<int64_t> first, size;
+  int64_t count() const { return (int64_t)size.size(); }
+};
+Groups make_groups(int64_t blocks) {
+  Groups g;
+  const int64_t n = cdiv(blocks, kMaxNB);
+  for (int64_t i = 0, at = 0; i < n; ++i) {
+    g.first.push_back(at);
+    g.size.push_back(blocks / n + (i < blocks % n));
+    at += g.size.back();
+  }
+  return g;
+}
+
+// A row of q pixels as tiles of equal size (±1) no wider than ur_max(nb): f(first pixel, width).
+template <class F>
+void row_tiles(int64_t q, int nb, F&& f) {
+  const int64_t nt = cdiv(q, ur_max(nb)), base = q / nt, rem = q % nt;
+  for (int64_t t = 0, x = 0; t < nt; ++t) {
+    const int64_t ur = base + (t < rem);
+    f(x, ur);
+    x += ur;
+  }
+}
+
+// Weights of a conv with `ib` input-channel blocks and kh × kw taps, output blocks in groups gr: group g at
+// first[g]·16·ib·kh·kw·16, inside it [icb][i][j][16 input lanes][size[g]·16 output lanes]; value(o, ic, i, j) gives
+// each element (0 past the real channels).
+template <class V>
+void pack_weights(const Groups& gr, int64_t ib, int64_t kh, int64_t kw, V&& value, float* dst, bool parallel) {
+  auto item = [&](int64_t it) {
+    const int64_t g = it / ib, icb = it % ib, ld = gr.size[g] * 16, o0 = gr.first[g] * 16;
+    float* d = dst + o0 * ib * kh * kw * 16 + icb * kh * kw * 16 * ld;
+    for (int64_t ol = 0; ol < ld; ++ol)
+      for (int64_t il = 0; il < 16; ++il)
+        for (int64_t i = 0; i < kh; ++i)
+          for (int64_t j = 0; j < kw; ++j) d[((i * kw + j) * 16 + il) * ld + ol] = value(o0 + ol, icb * 16 + il, i, j);
+  };
+  const int64_t items = gr.count() * ib;
+  if (parallel) parallel_for(items, item);
+  else for (int64_t it = 0; it < items; ++it) item(it);
+}
+
+template <class F>
+void for_items(int64_t count, bool parallel, F&& f) {
+  if (parallel) parallel_for(count, f);
+  else for (int64_t i = 0; i < count; ++i) f(i);
+}
+
+// The row of dx: dst[ch·ld + 2e + ph] = phase ph's buf[e·src_ld + ch] for 2e + ph < w, ch < nc (width stride 2).
+void interleave_rows(const float* b0, const float* b1, int64_t src_ld, int64_t w, int nc, float* dst, int64_t ld) {
+  static const __m512i lo = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+  static const __m512i hi = _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+  const int64_t q0 = (w + 1) / 2, q1 = w / 2;
+  for (int64_t e0 = 0; e0 < q0; e0 += 16) {
+    __m512 r0[16], r1[16];
+    for (int p = 0; p < 16; ++p) {
+      r0[p] = e0 + p < q0 ? _mm512_load_ps(b0 + (e0 + p) * src_ld) : _mm512_setzero_ps();
+      r1[p] = e0 + p < q1 ? _mm512_load_ps(b1 + (e0 + p) * src_ld) : _mm512_setzero_ps();
+    }
+    transpose16x16(r0);
+    transpose16x16(r1);
+    const int64_t valid = std::min<int64_t>(32, w - 2 * e0);
+    const __mmask16 klo = (__mmask16)((1u << std::min<int64_t>(16, valid)) - 1);
+    const __mmask16 khi = (__mmask16)(valid > 16 ? (1u << (valid - 16)) - 1 : 0);
+    for (int ch = 0; ch < nc; ++ch) {
+      float* d = dst + ch * ld + 2 * e0;
+      _mm512_mask_storeu_ps(d, klo, _mm512_permutex2var_ps(r0[ch], lo, r1[ch]));
+      if (khi) _mm512_mask_storeu_ps(d + 16, khi, _mm512_permutex2var_ps(r0[ch], hi, r1[ch]));
+    }
+  }
+}
+
+// Taps of one phase of backward-data along one dimension (stride st, padding pad, kernel r): output positions
+// a·st + ph take kernel indices i ≡ ph + pad (mod st), ordered by decreasing i so that tap t reads dy at a + d0 + t;
+// tap t is kernel index first − t·st.
+struct Taps {
+  int64_t n = 0, first = 0, d0 = 0;
+};
+Taps phase_taps(int64_t ph, int64_t st, int64_t pad, int64_t r) {
+  Taps t;
+  const int64_t i0 = (ph + pad) % st;
+  if (i0 >= r) return t;
+  t.n = (r - 1 - i0) / st + 1;
+  t.first = i0 + (t.n - 1) * st;
+  t.d0 = (ph + pad - t.first) / st;  // exact: first ≡ ph + pad (mod st)
+  return t;
+}
+// Border of the blocked dy so that every phase's reads stay inside it: rows [−lo, hi) of dy in size-p coordinates.
+void phase_border(int64_t size, int64_t st, int64_t pad, int64_t r, int64_t p, int64_t& lo, int64_t& extent) {
+  int64_t need = p;
+  lo = 0;
+  for (int64_t ph = 0; ph < st && ph < size; ++ph) {
+    const Taps t = phase_taps(ph, st, pad, r);
+    const int64_t count = (size - ph + st - 1) / st;
+    if (t.n == 0) continue;
+    lo = std::max(lo, -t.d0);
+    need = std::max(need, count - 1 + t.d0 + t.n);
+  }
+  extent = lo + need;
+}
+
+bool want(const ConvShape& s, bool supported, bool faster) {
+  const int64_t k = conv_tuning().kernel;
+  if (k == kConvGemm || !supported) return false;
+  return k == kConvDirect || faster;
+}
+bool many_threads(const ConvShape& s) {
+  const double macs = (double)s.n * s.k * s.c * s.r * s.s * s.p * s.q;
+  return macs >= (double)conv_tuning().serial_macs && num_threads() > 1;
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------- forward
+bool conv_direct_forward(const float* x, const float* w, const float* bias, float* y, const ConvShape& s) {
+  const bool supported = s.n > 0 && s.k > 0 && s.c > 0 && s.p > 0 && s.q > 0 && (s.stride_w == 1 || s.stride_w == 2);
+  if (!want(s, supported, false)) return false;
+  const bool par = many_threads(s);
+  const int64_t icb = cdiv(s.c, 16), rs = s.r * s.s;
+  const BlockedGeom g{s.n, s.c, s.h, s.w, s.pad_t, s.pad_l, s.h + s.pad_t + s.pad_b, s.w + s.pad_l + s.pad_r};
+  float* xb = scratch(kSlotIn, g.floats());
+  to_blocked(x, g, xb, par);
+  const Groups gr = make_groups(cdiv(s.k, 16));
+  float* wp = scratch(kSlotW, cdiv(s.k, 16) * 16 * icb * rs * 16);
+  const int64_t crs = s.c * rs;
+  pack_weights(gr, icb, s.r, s.s, [&](int64_t o, int64_t ci, int64_t i, int64_t j) {
+    return o < s.k && ci < s.c ? w[o * crs + (ci * s.r + i) * s.s + j] : 0.0f;
+  }, wp, par);
+  const int64_t plane = g.plane(), row = g.wp * 16, pq = s.p * s.q;
+  for_items(gr.count() * s.n * s.p, par, [&](int64_t it) {
+    const int64_t gi = it / (s.n * s.p), b = it / s.p % s.n, oh = it % s.p;
+    const int nb = (int)gr.size[gi];
+    const int64_t ld = nb * 16, o0 = gr.first[gi] * 16;
+    float* buf = scratch(kSlotRow, s.q * ld);
+    const float* in = xb + b * icb * plane + oh * s.stride_h * row;
+    const float* wg = wp + o0 * icb * rs * 16;
+    row_tiles(s.q, nb, [&](int64_t x0, int64_t ur) {
+      tile_fn(s.stride_w, nb, ur)(in + x0 * s.stride_w * 16, icb, plane, row, s.r, s.s, wg, buf + x0 * ld);
+    });
+    for (int q = 0; q < nb && o0 + 16 * q < s.k; ++q) {
+      const int64_t o = o0 + 16 * q;
+      pixels_to_rows(buf + q * 16, ld, s.q, (int)std::min<int64_t>(16, s.k - o), y + (b * s.k + o) * pq + oh * s.q, pq,
+                     bias ? bias + o : nullptr);
+    }
+  });
+  return true;
+}
+
+// ---------------------------------------------------------------- backward-data
+bool conv_direct_backward_data(const float* dy, const float* w, float* dx, const ConvShape& s) {
+  const bool supported = s.n > 0 && s.k > 0 && s.c > 0 && s.p > 0 && s.q > 0 && s.h > 0 && s.w > 0 &&
+                         (s.stride_h == 1 || s.stride_h == 2) && (s.stride_w == 1 || s.stride_w == 2);
+  if (!want(s, supported, false)) return false;
+  const bool par = many_threads(s);
+  const int64_t sh = s.stride_h, sw = s.stride_w, kb = cdiv(s.k, 16), cb = cdiv(s.c, 16);
+  BlockedGeom g{s.n, s.k, s.p, s.q, 0, 0, 0, 0};
+  phase_border(s.h, sh, s.pad_t, s.r, s.p, g.top, g.hp);
+  phase_border(s.w, sw, s.pad_l, s.s, s.q, g.left, g.wp);
+  float* dyb = scratch(kSlotIn, g.floats());
+  to_blocked(dy, g, dyb, par);
+  // Weights of every phase (ph, pw), one after the other: dy channels in, dx channels out.
+  Taps th[2], tw[2];
+  for (int64_t ph = 0; ph < sh; ++ph) th[ph] = phase_taps(ph, sh, s.pad_t, s.r);
+  for (int64_t pw = 0; pw < sw; ++pw) tw[pw] = phase_taps(pw, sw, s.pad_l, s.s);
+  const Groups gr = make_groups(cb);
+  const float* wph[2][2] = {};
+  float* wp = scratch(kSlotW, cb * 16 * kb * s.r * s.s * 16);
+  const int64_t crs = s.c * s.r * s.s;
+  for (int64_t ph = 0, at = 0; ph < sh; ++ph)
+    for (int64_t pw = 0; pw < sw; ++pw) {
+      const Taps a = th[ph], e = tw[pw];
+      wph[ph][pw] = wp + at;
+      pack_weights(gr, kb, a.n, e.n, [&](int64_t ci, int64_t o, int64_t ti, int64_t tj) {
+        return ci < s.c && o < s.k ? w[o * crs + (ci * s.r + a.first - ti * sh) * s.s + e.first - tj * sw] : 0.0f;
+      }, wp + at, par);
+      at += cb * 16 * kb * a.n * e.n * 16;
+    }
+  const int64_t plane = g.plane(), row = g.wp * 16, hw = s.h * s.w, qmax = (s.w + sw - 1) / sw;
+  for_items(gr.count() * s.n * s.h, par, [&](int64_t it) {
+    const int64_t gi = it / (s.n * s.h), b = it / s.h % s.n, ih = it % s.h, ph = ih % sh, a = ih / sh;
+    const int nb = (int)gr.size[gi];
+    const int64_t ld = nb * 16, c0 = gr.first[gi] * 16;
+    float* buf = scratch(kSlotRow, sw * qmax * ld);
+    for (int64_t pw = 0; pw < sw; ++pw) {
+      const int64_t qe = (s.w - pw + sw - 1) / sw;
+      float* out = buf + pw * qmax * ld;
+      const Taps ta = th[ph], te = tw[pw];
+      if (qe <= 0) continue;
+      if (ta.n == 0 || te.n == 0) {
+        std::memset(out, 0, (size_t)(qe * ld) * sizeof(float));
+        continue;
+      }
+      const float* in = dyb + b * kb * plane + (g.top + a + ta.d0) * row + (g.left + te.d0) * 16;
+      const float* wg = wph[ph][pw] + c0 * kb * ta.n * te.n * 16;
+      row_tiles(qe, nb, [&](int64_t x0, int64_t ur) {
+        tile_fn(1, nb, ur)(in + x0 * 16, kb, plane, row, ta.n, te.n, wg, out + x0 * ld);
+      });
+    }
+    for (int q = 0; q < nb && c0 + 16 * q < s.c; ++q) {
+      const int64_t ci = c0 + 16 * q;
+      const int nc = (int)std::min<int64_t>(16, s.c - ci);
+      float* d = dx + (b * s.c + ci) * hw + ih * s.w;
+      if (sw == 1) pixels_to_rows(buf + q * 16, ld, s.w, nc, d, hw);
+      else interleave_rows(buf + q * 16, buf + qmax * ld + q * 16, ld, s.w, nc, d, hw);
+    }
+  });
+  return true;
+}
+
+#else  // no AVX-512: the implicit-GEMM path does everything
+
+bool conv_direct_forward(const float*, const float*, const float*, float*, const ConvShape&) { return false; }
+bool conv_direct_backward_data(const float*, const float*, float*, const ConvShape&) { return false; }
+
+#endif
+
+}  // namespace mrigan::cpu

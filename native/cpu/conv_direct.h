@@ -1,0 +1,12 @@
+// Direct (channel-blocked, AVX-512) conv2d forward and backward-data (conv_direct.cc), hooked at the top of
+// conv2d_forward / conv2d_backward_data in conv.cc. Each returns false, having done nothing, when the tuning knob
+// (gemm.h ConvTuning::kernel) or the shape sends the call to the implicit-GEMM path instead.
+#pragma once
+#include "cpu/ops.h"
+
+namespace mrigan::cpu {
+
+bool conv_direct_forward(const float* x, const float* w, const float* bias, float* y, const ConvShape& s);
+bool conv_direct_backward_data(const float* dy, const float* w, float* dx, const ConvShape& s);
+
+}  // namespace mrigan::cpu
