@@ -76,8 +76,9 @@ const cases: Case[] = [
   { name: 'asymmetric padding wider than the kernel, stride 3 > kernel 2', n: 2, c: 5, H: 7, W: 9, k: 3, r: 2, s: 2, stride: [3, 3], pad: [3, 2, 0, 3] },
   { name: '1x5 and stride (1, 2), 12 -> 17 channels', n: 2, c: 12, H: 5, W: 19, k: 17, r: 1, s: 5, stride: [1, 2], pad: [0, 0, 2, 2] },
   { name: 'whole-image kernel (1x1 output)', n: 3, c: 6, H: 4, W: 4, k: 18, r: 4, s: 4, stride: [1, 1], pad: [0, 0, 0, 0] },
-  { name: 'k4 s2 p1, 64 -> 64 channels (two items by input channels)', n: 2, c: 64, H: 12, W: 12, k: 64, r: 4, s: 4, stride: [2, 2], pad: [1, 1, 1, 1] },
-  { name: 'k5 s1 p2, 7 -> 450 channels (items by blocks and channels)', n: 2, c: 7, H: 6, W: 6, k: 450, r: 5, s: 5, stride: [1, 1], pad: [2, 2, 2, 2] },
+  { name: 'k4 s2 p1, 64 -> 64 channels', n: 2, c: 64, H: 12, W: 12, k: 64, r: 4, s: 4, stride: [2, 2], pad: [1, 1, 1, 1] },
+  { name: 'k4 s2 p1, 1100 -> 20 channels (dW split by input channels, dy blocked once for the batch)', n: 2, c: 1100, H: 4, W: 4, k: 20, r: 4, s: 4, stride: [2, 2], pad: [1, 1, 1, 1] },
+  { name: 'k5 s1 p2, 7 -> 1750 channels (dW split by output channels)', n: 1, c: 7, H: 3, W: 3, k: 1750, r: 5, s: 5, stride: [1, 1], pad: [2, 2, 2, 2] },
 ];
 
 // [threads, serialMacs]: one thread; 2 and 3 threads with every conv parallel (items or batch parts).

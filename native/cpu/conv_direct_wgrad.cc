@@ -26,6 +26,7 @@
 #endif
 
 #include "core/parallel.h"
+#include "cpu/blocked.h"
 #include "cpu/gemm.h"
 #include "cpu/ops.h"
 
@@ -39,10 +40,10 @@ bool conv2d_backward_weight_direct(const float*, const float*, float*, const Con
 
 namespace {
 
-constexpr int V = 16;                            // floats per zmm = output channels per block
-constexpr int64_t kChunkPix = 128;               // output pixels per chunk (dy chunk of 4 blocks: 32 KB)
-constexpr int64_t kItemFloats = int64_t(1) << 16;  // accumulators per item (256 KB, in L2)
-enum Slot { kBuf = 8, kAcc = 9 };                // scratch slots (conv.cc uses 0-5, gemm.cc 14-15)
+constexpr int V = 16;                             // floats per zmm = output channels per block
+constexpr int64_t kChunkPix = 128;                // output pixels per chunk
+constexpr int64_t kItemFloats = int64_t(1) << 18;  // most accumulators per item (1 MB, in L2)
+enum Slot { kBuf = 11, kAcc = 12, kDy = 13 };      // scratch slots (conv.cc 0-5, conv_direct.cc 8-10, gemm.cc 14-15)
 
 int64_t floor_div(int64_t a, int64_t b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
 int64_t ceil_div(int64_t a, int64_t b) { return -floor_div(-a, b); }
@@ -50,7 +51,7 @@ int64_t ceil_div(int64_t a, int64_t b) { return -floor_div(-a, b); }
 // The pixels one tile call walks: images × rows × columns, with strides in floats.
 struct Walk {
   int64_t nimg, nrow, ncol;
-  int64_t dy_img, dy_row;             // in the chunk buffer; consecutive columns are NO·16 apart
+  int64_t dy_img, dy_row, dy_col;     // in blocked dy (the NO blocks of a pixel are consecutive)
   int64_t x_img, x_row, x_col, x_ci;  // in x (NCHW)
 };
 
@@ -66,7 +67,7 @@ void tile(const float* dy, const float* x, float* acc, int64_t acc_ob, int64_t a
       const float* xr = x + img * w.x_img + row * w.x_row;
       const float* xp[NI];
       for (int i = 0; i < NI; ++i) xp[i] = xr + i * w.x_ci;
-      for (int64_t t = 0, xo = 0; t < w.ncol; ++t, xo += w.x_col, d += NO * V) {
+      for (int64_t t = 0, xo = 0; t < w.ncol; ++t, xo += w.x_col, d += w.dy_col) {
         __m512 dv[NO];
         for (int o = 0; o < NO; ++o) dv[o] = _mm512_load_ps(d + o * V);
         for (int i = 0; i < NI; ++i) {
@@ -91,12 +92,13 @@ const std::array<std::array<TileFn, 16>, 4> kTiles = {
     tile_row<3>(std::make_integer_sequence<int, 16>{}), tile_row<4>(std::make_integer_sequence<int, 16>{})};
 
 struct Plan {
-  int64_t kb;                    // output-channel blocks (k rounded up to 16)
-  int no, ni;                    // register tile: blocks × input channels
-  int64_t ob_item, ci_item;      // an item: this many blocks × input channels
-  int64_t n_ob, n_ci;            // the item grid
+  int64_t kb;                // output-channel blocks (k rounded up to 16)
+  int no, ni;                // register tile: blocks × input channels
+  int64_t ob_item, ci_item;  // an item: this many blocks × input channels
+  int64_t n_ob, n_ci;        // the item grid
   int64_t chunk_rows, chunk_imgs, nchunks;
-  int64_t parts;                 // > 1: threads split the chunks of each item, private accumulators
+  int64_t parts;             // > 1: threads split the chunks of each item, private accumulators
+  bool global_dy;            // dy blocked once for the whole batch (items share it), else per chunk
 };
 
 Plan make_plan(const ConvShape& s, int64_t threads) {
@@ -106,23 +108,6 @@ Plan make_plan(const ConvShape& s, int64_t threads) {
   // Register tile by the number of blocks: 4×6 or 3×8 when one divides it, else the widest that fits.
   p.no = p.kb % 4 == 0 ? 4 : p.kb % 3 == 0 ? 3 : (int)std::min<int64_t>(p.kb, 4);
   p.ni = max_ni(p.no);
-  // Items: as few as fit kItemFloats accumulators (each item re-reads dy for its blocks and x for its channels);
-  // all blocks when one tile's channels fit, then input channels in multiples of ni.
-  const int64_t per_block = V * rs * std::min<int64_t>(s.c, p.ni);
-  p.ob_item = p.kb * per_block <= kItemFloats ? p.kb : std::max<int64_t>(1, kItemFloats / per_block / p.no) * p.no;
-  p.n_ob = (p.kb + p.ob_item - 1) / p.ob_item;
-  p.ob_item = (p.kb + p.n_ob - 1) / p.n_ob;
-  p.ob_item = std::min(p.kb, (p.ob_item + p.no - 1) / p.no * p.no);
-  p.n_ob = (p.kb + p.ob_item - 1) / p.ob_item;
-  int64_t ci = std::max<int64_t>(p.ni, kItemFloats / (p.ob_item * V * rs) / p.ni * p.ni);
-  p.n_ci = (s.c + ci - 1) / ci;
-  // With threads, prefer an item count that they share evenly (split the channels further while that is cheap).
-  if (threads > 1 && p.n_ob * p.n_ci >= threads)
-    for (int64_t n = p.n_ci; n <= 2 * p.n_ci && (s.c + n - 1) / n >= p.ni; ++n)
-      if ((p.n_ob * n) % threads == 0) { p.n_ci = n; break; }
-  p.ci_item = (s.c + p.n_ci - 1) / p.n_ci;
-  if (p.ci_item > p.ni) p.ci_item = std::min(s.c, (p.ci_item + p.ni - 1) / p.ni * p.ni);
-  p.n_ci = (s.c + p.ci_item - 1) / p.ci_item;
   if (pq >= kChunkPix) {
     p.chunk_imgs = 1;
     p.chunk_rows = std::max<int64_t>(1, kChunkPix / s.q);
@@ -132,38 +117,60 @@ Plan make_plan(const ConvShape& s, int64_t threads) {
     p.chunk_imgs = std::max<int64_t>(1, kChunkPix / pq);
     p.nchunks = (s.n + p.chunk_imgs - 1) / p.chunk_imgs;
   }
+  // Items: a grid of block ranges × channel ranges whose accumulators fit kItemFloats. Each item streams dy for
+  // its blocks and x for its channels over the whole batch, so the estimate is compute (shared unevenly when the
+  // items do not divide among the threads) plus that traffic (from L3, ~20 GB/s per core) plus blocking dy once
+  // when several channel ranges share it.
+  const double flops = 2.0 * s.n * pq * s.k * s.c * rs, dy_bytes = 4.0 * s.n * pq * p.kb * V;
+  const double x_bytes = 4.0 * s.n * s.c * s.h * s.w;
+  const int64_t n_og = (p.kb + p.no - 1) / p.no;
+  double best = -1;
+  for (int64_t a = 1; a <= n_og; ++a) {
+    const int64_t ob_item = std::min(p.kb, (n_og + a - 1) / a * p.no), n_ob = (p.kb + ob_item - 1) / ob_item;
+    int64_t ci_fit = kItemFloats / (ob_item * V * rs);  // channels whose accumulators fit
+    if (ci_fit < std::min<int64_t>(s.c, p.ni) && a < n_og) continue;
+    ci_fit = ci_fit >= p.ni ? ci_fit / p.ni * p.ni : std::max<int64_t>(1, ci_fit);
+    const int64_t n_ci_min = (s.c + ci_fit - 1) / ci_fit;
+    for (int64_t n_ci = n_ci_min; n_ci <= 2 * n_ci_min; ++n_ci) {
+      int64_t ci_item = (s.c + n_ci - 1) / n_ci;
+      if (ci_item > p.ni) ci_item = std::min(s.c, (ci_item + p.ni - 1) / p.ni * p.ni);
+      const int64_t nci = (s.c + ci_item - 1) / ci_item, items = n_ob * nci;
+      const double share = items >= threads ? (double)((items + threads - 1) / threads) * threads / items : 1.0;
+      const double cost = flops / 150e9 / threads * share + (nci * dy_bytes + n_ob * x_bytes) / 20e9 / threads +
+                          (nci > 1 ? 2 * dy_bytes / 20e9 : 0.0);
+      if (best < 0 || cost < best) {
+        best = cost;
+        p.ob_item = ob_item;
+        p.n_ob = n_ob;
+        p.ci_item = ci_item;
+        p.n_ci = nci;
+      }
+    }
+  }
   p.parts = p.n_ob * p.n_ci < threads ? std::min(threads, p.nchunks) : 1;
+  p.global_dy = p.n_ci > 1;
   return p;
 }
 
-// dy[b, o, r0:r1, :] for blocks [og, og + no) of the chunk's images → buf[pixel][no][16] (channels ≥ k are zero).
-void pack_dy(const float* dy, const ConvShape& s, int64_t og, int no, int64_t b0, int64_t b1, int64_t r0, int64_t r1,
-             float* buf) {
-  const int64_t len = (r1 - r0) * s.q, w = no * V;
-  for (int64_t b = b0; b < b1; ++b) {
-    float* dst = buf + (b - b0) * len * w;
-    for (int64_t l = 0; l < w; ++l) {
-      const int64_t o = og * V + l;
-      if (o >= s.k) {
-        for (int64_t t = 0; t < len; ++t) dst[t * w + l] = 0.0f;
-        continue;
-      }
-      const float* src = dy + ((b * s.k + o) * s.p + r0) * s.q;
-      for (int64_t t = 0; t < len; ++t) dst[t * w + l] = src[t];
-    }
-  }
+// Blocks [ob0, ob1) of dy[b, :, r0:r1, :] → dst[pixel·ld + (block − ob0)·16 + lane] (channels ≥ k are zero).
+void pack_dy(const float* dy, const ConvShape& s, int64_t b, int64_t r0, int64_t r1, int64_t ob0, int64_t ob1,
+             float* dst, int64_t ld) {
+  const int64_t pq = s.p * s.q;
+  for (int64_t ob = ob0; ob < ob1; ++ob)
+    rows_to_pixels(dy + (b * s.k + ob * V) * pq + r0 * s.q, pq, (r1 - r0) * s.q, (int)std::min<int64_t>(V, s.k - ob * V),
+                   dst + (ob - ob0) * V, ld);
 }
 
 // One item (blocks [ob0, ob1) × channels [c0, c1)) over chunks [ch0, ch1), accumulating into acc
-// [block − ob0][ci − c0][tap][16].
-void run_item(const float* dy, const float* x, const ConvShape& s, const Plan& p, int64_t ob0, int64_t ob1, int64_t c0,
-              int64_t c1, int64_t ch0, int64_t ch1, float* acc) {
-  const int64_t rs = s.r * s.s, nci = c1 - c0, hw = s.h * s.w;
+// [block − ob0][ci − c0][tap][16]. dyb: dy blocked [n][p][q][kb][16], or null to block each chunk here.
+void run_item(const float* dy, const float* dyb, const float* x, const ConvShape& s, const Plan& p, int64_t ob0,
+              int64_t ob1, int64_t c0, int64_t c1, int64_t ch0, int64_t ch1, float* acc) {
+  const int64_t rs = s.r * s.s, nci = c1 - c0, hw = s.h * s.w, pq = s.p * s.q;
   const int64_t acc_ob = nci * rs * V, acc_ci = rs * V;
-  float* buf = scratch(kBuf, p.no * V * std::max(p.chunk_rows * s.q, p.chunk_imgs * s.p * s.q));
+  float* buf = dyb ? nullptr : scratch(kBuf, p.no * V * std::max(p.chunk_rows * s.q, p.chunk_imgs * pq));
   const int64_t rows_per_img = (s.p + p.chunk_rows - 1) / p.chunk_rows;
   // Valid output columns per kw (input column inside x); rows per kh depend on the chunk.
-  std::vector<int64_t> ow_lo(s.s), ow_hi(s.s);
+  int64_t ow_lo[64], ow_hi[64];
   for (int64_t j = 0; j < s.s; ++j) {
     ow_lo[j] = std::max<int64_t>(0, ceil_div(s.pad_l - j, s.stride_w));
     ow_hi[j] = std::min<int64_t>(s.q, floor_div(s.w - 1 + s.pad_l - j, s.stride_w) + 1);
@@ -184,32 +191,46 @@ void run_item(const float* dy, const float* x, const ConvShape& s, const Plan& p
     const int64_t nr = r1 - r0;
     for (int64_t og = ob0; og < ob1; og += p.no) {
       const int no = (int)std::min<int64_t>(p.no, ob1 - og);
-      pack_dy(dy, s, og, no, b0, b1, r0, r1, buf);
-      for (int64_t ci = c0; ci < c1; ci += p.ni) {
-        const int ni = (int)std::min<int64_t>(p.ni, c1 - ci);
+      // dy of this chunk and blocks: d0 at (b0, r0, column 0), with its strides
+      const float* d0;
+      Walk w;
+      if (dyb) {
+        w.dy_col = p.kb * V;
+        w.dy_row = s.q * w.dy_col;
+        w.dy_img = pq * w.dy_col;
+        d0 = dyb + b0 * w.dy_img + r0 * w.dy_row + og * V;
+      } else {
+        w.dy_col = no * V;
+        w.dy_row = s.q * w.dy_col;
+        w.dy_img = nr * w.dy_row;
+        for (int64_t b = b0; b < b1; ++b) pack_dy(dy, s, b, r0, r1, og, og + no, buf + (b - b0) * w.dy_img, w.dy_col);
+        d0 = buf;
+      }
+      w.nimg = b1 - b0;
+      w.x_img = s.c * hw;
+      w.x_row = s.stride_h * s.w;
+      w.x_col = s.stride_w;
+      w.x_ci = hw;
+      // Channel groups of at most ni, as even as possible (32 = 6 + 6 + 5 + 5 + 5 + 5, not 6·5 + 2).
+      const int64_t groups = (nci + p.ni - 1) / p.ni;
+      for (int64_t g = 0, ci = c0; g < groups; ++g) {
+        const int ni = (int)(nci * (g + 1) / groups - nci * g / groups);
         const TileFn fn = kTiles[no - 1][ni - 1];
         for (int64_t i = 0; i < s.r; ++i) {
           const int64_t oh_lo = std::max(r0, ceil_div(s.pad_t - i, s.stride_h));
           const int64_t oh_hi = std::min(r1, floor_div(s.h - 1 + s.pad_t - i, s.stride_h) + 1);
           if (oh_lo >= oh_hi) continue;
+          w.nrow = oh_hi - oh_lo;
           for (int64_t j = 0; j < s.s; ++j) {
             if (ow_lo[j] >= ow_hi[j]) continue;
-            Walk w;
-            w.nimg = b1 - b0;
-            w.nrow = oh_hi - oh_lo;
             w.ncol = ow_hi[j] - ow_lo[j];
-            w.dy_row = s.q * no * V;
-            w.dy_img = nr * w.dy_row;
-            w.x_img = s.c * hw;
-            w.x_row = s.stride_h * s.w;
-            w.x_col = s.stride_w;
-            w.x_ci = hw;
-            const float* d = buf + ((oh_lo - r0) * s.q + ow_lo[j]) * no * V;
+            const float* d = d0 + (oh_lo - r0) * w.dy_row + ow_lo[j] * w.dy_col;
             const float* xs = x + (b0 * s.c + ci) * hw + (oh_lo * s.stride_h - s.pad_t + i) * s.w +
                               ow_lo[j] * s.stride_w - s.pad_l + j;
             fn(d, xs, acc + ((og - ob0) * nci + (ci - c0)) * rs * V + (i * s.s + j) * V, acc_ob, acc_ci, w);
           }
         }
+        ci += ni;
       }
     }
   }
@@ -218,10 +239,18 @@ void run_item(const float* dy, const float* x, const ConvShape& s, const Plan& p
 // dw[o, c0:c1, taps] += acc[(o / 16) − ob0][ci − c0][tap][o % 16] for the item's real channels.
 void add_item(const float* acc, const ConvShape& s, int64_t ob0, int64_t ob1, int64_t c0, int64_t c1, float* dw) {
   const int64_t rs = s.r * s.s, run = (c1 - c0) * rs;
-  for (int64_t o = ob0 * V; o < std::min(s.k, ob1 * V); ++o) {
-    const float* src = acc + (o / V - ob0) * run * V + o % V;
-    float* dst = dw + (o * s.c + c0) * rs;
-    for (int64_t e = 0; e < run; ++e) dst[e] += src[e * V];
+  for (int64_t ob = ob0; ob < ob1; ++ob) {
+    const int nc = (int)std::min<int64_t>(V, s.k - ob * V);
+    float* dst = dw + (ob * V * s.c + c0) * rs;
+    const float* src = acc + (ob - ob0) * run * V;
+    // 16 pixels (here: dW elements) × 16 channels at a time through the transposes of blocked.h, added into dw.
+    alignas(64) float t[V * V];
+    for (int64_t e0 = 0; e0 < run; e0 += V) {
+      const int64_t m = std::min<int64_t>(V, run - e0);
+      pixels_to_rows(src + e0 * V, V, m, nc, t, V);
+      for (int l = 0; l < nc; ++l)
+        for (int64_t e = 0; e < m; ++e) dst[l * s.c * rs + e0 + e] += t[l * V + e];
+    }
   }
 }
 
@@ -231,12 +260,19 @@ bool conv2d_backward_weight_direct(const float* dy, const float* x, float* dw, c
   const ConvTuning tune = conv_tuning();
   if (tune.kernel == kConvGemm) return false;
   const int64_t total = s.n * s.p * s.q;
-  if (total == 0 || s.k == 0 || s.c == 0 || s.r == 0 || s.s == 0) return false;
+  if (total == 0 || s.k == 0 || s.c == 0 || s.r == 0 || s.s == 0 || s.s > 64) return false;
   const double macs = (double)s.n * s.k * s.c * s.r * s.s * s.p * s.q;
   if (tune.kernel == kConvAuto) return false;  // TODO(measure): auto predicate
   const int64_t T = macs < (double)tune.serial_macs ? 1 : num_threads();
   const Plan p = make_plan(s, T);
-  const int64_t rs = s.r * s.s, items = p.n_ob * p.n_ci;
+  const int64_t rs = s.r * s.s, items = p.n_ob * p.n_ci, pq = s.p * s.q;
+  float* dyb = nullptr;
+  if (p.global_dy) {
+    dyb = scratch(kDy, s.n * pq * p.kb * V);
+    auto pack = [&](int64_t b) { pack_dy(dy, s, b, 0, s.p, 0, p.kb, dyb + b * pq * p.kb * V, p.kb * V); };
+    if (T > 1) parallel_for(s.n, pack);
+    else for (int64_t b = 0; b < s.n; ++b) pack(b);
+  }
   auto item_box = [&](int64_t it, int64_t& ob0, int64_t& ob1, int64_t& c0, int64_t& c1) {
     const int64_t io = it / p.n_ci, ic = it % p.n_ci;
     ob0 = io * p.ob_item;
@@ -252,14 +288,15 @@ bool conv2d_backward_weight_direct(const float* dy, const float* x, float* dw, c
       const int64_t nf = item_floats(ob0, ob1, c0, c1);
       float* acc = scratch(kAcc, nf);
       std::memset(acc, 0, (size_t)nf * sizeof(float));
-      run_item(dy, x, s, p, ob0, ob1, c0, c1, 0, p.nchunks, acc);
+      run_item(dy, dyb, x, s, p, ob0, ob1, c0, c1, 0, p.nchunks, acc);
       add_item(acc, s, ob0, ob1, c0, c1, dw);
     };
     if (T > 1 && items > 1) parallel_for(items, unit);
     else for (int64_t it = 0; it < items; ++it) unit(it);
     return true;
   }
-  // Few items: every item's chunks split into `parts` ranges with private accumulators, summed in order.
+  // Fewer items than threads: each item's chunks split into `parts` ranges with private accumulators, summed in
+  // a fixed order.
   const int64_t stride = p.ob_item * p.ci_item * rs * V;
   float* accs = scratch(kAcc, items * p.parts * stride);
   parallel_for(items * p.parts, [&](int64_t u) {
@@ -268,7 +305,7 @@ bool conv2d_backward_weight_direct(const float* dy, const float* x, float* dw, c
     item_box(it, ob0, ob1, c0, c1);
     float* acc = accs + u * stride;
     std::memset(acc, 0, (size_t)item_floats(ob0, ob1, c0, c1) * sizeof(float));
-    run_item(dy, x, s, p, ob0, ob1, c0, c1, p.nchunks * part / p.parts, p.nchunks * (part + 1) / p.parts, acc);
+    run_item(dy, dyb, x, s, p, ob0, ob1, c0, c1, p.nchunks * part / p.parts, p.nchunks * (part + 1) / p.parts, acc);
   });
   for (int64_t it = 0; it < items; ++it) {
     int64_t ob0, ob1, c0, c1;
