@@ -262,7 +262,16 @@ bool conv2d_backward_weight_direct(const float* dy, const float* x, float* dw, c
   const int64_t total = s.n * s.p * s.q;
   if (total == 0 || s.k == 0 || s.c == 0 || s.r == 0 || s.s == 0 || s.s > 64) return false;
   const double macs = (double)s.n * s.k * s.c * s.r * s.s * s.p * s.q;
-  if (tune.kernel == kConvAuto) return false;  // TODO(measure): auto predicate
+  // Auto: everywhere except the two shapes the GEMM path special-cases and wins (bench/NOTES.md, 1 thread): a
+  // kernel covering the whole unpadded image (a dense layer: D7 0.03 vs 0.16 ms, G1 0.49 vs 1.16) and few
+  // columns and filters, c·r·s ≤ 64 and k ≤ 64 (dot products along the pixels: D1 1.9 vs 2.7, G7 1.9 vs 2.7,
+  // G8 1.0 vs 5.6; a 3-channel k4 first layer ties). Elsewhere direct measured 1.2-2.2x faster, down to
+  // k = 8 filters or c = 4 channels.
+  if (tune.kernel == kConvAuto) {
+    const bool whole_image = s.p == 1 && s.q == 1 && s.r == s.h && s.s == s.w && s.pad_t == 0 && s.pad_b == 0 &&
+                             s.pad_l == 0 && s.pad_r == 0;
+    if (whole_image || (s.c * s.r * s.s <= 64 && s.k <= 64)) return false;
+  }
   const int64_t T = macs < (double)tune.serial_macs ? 1 : num_threads();
   const Plan p = make_plan(s, T);
   const int64_t rs = s.r * s.s, items = p.n_ob * p.n_ci, pq = s.p * s.q;
