@@ -130,6 +130,8 @@ describe('cuda: GPU vs CPU parity', function () {
         same(b.g, b.c, 1e-7, 0, 'axpy');
         expect(E.sum(a.g)).to.be.closeTo(E.sum(a.c), 1e-9 * n);
         expect(E.mean(a.g)).to.be.closeTo(E.mean(a.c), 1e-9);
+        const t = both([n], 40 + n, 0, 1);
+        same(E.lerpRows(a.g, b.g, t.g), E.lerpRows(a.c, b.c, t.c), 1e-6, 1e-6, 'lerpRows');
         E.fill(a.g, 3.25);
         expect(a.g.toFloat32Array().every((v) => v === 3.25)).to.equal(true);
       });

@@ -3,7 +3,7 @@
 // be fused (one rounding instead of two): rtol 1e-6; sum is float64-accumulated: |err| <= 1e-12·Σ|x|; biasGrad is
 // a float64 sum rounded to float32 and added to db in float32: rtol 1e-6 + atol 1e-6·Σ|dy|/n.
 import { expect } from 'chai';
-import { Tensor, add, mul, scale, axpy, fill, sum, mean, biasAdd, biasGrad } from '../lib/engine';
+import { Tensor, add, mul, scale, axpy, fill, sum, mean, biasAdd, biasGrad, lerpRows } from '../lib/engine';
 import { native } from '../lib/engine/native';
 import { randArray, expectClose, rng } from './helpers';
 
@@ -99,6 +99,25 @@ describe('elementwise', () => {
     });
   });
 
+  // lerpRows: d = a − b is one rounding (exact: Math.fround); b + t·d is one (FMA) or two roundings, so
+  // |y − (b + t·d)| <= 2^-23·(|b| + |t·d|) in float64.
+  it('lerpRows: b + t[i]·(a − b) row by row, within the roundings of a multiply-add', () => {
+    for (const s of [[1], [3, 5], [2, 3, 5, 7], [4, 1, 9, 11], [2, 33000]]) {
+      const n = numel(s), rows = s[0], per = n / rows;
+      const a = randArray(n, 41, -3, 3), b = randArray(n, 42, -3, 3), t = randArray(rows, 43, 0, 1);
+      const ta = Tensor.fromArray(a, s), tb = Tensor.fromArray(b, s), tt = Tensor.fromArray(t, [rows]);
+      const y = lerpRows(ta, tb, tt);
+      expect(y.shape).to.deep.equal(s);
+      const yv = y.toFloat32Array();
+      for (let i = 0; i < n; i++) {
+        const ti = f32(t[Math.floor(i / per)]), bi = f32(b[i]), d = f32(f32(a[i]) - bi), want = bi + ti * d;
+        if (Math.abs(yv[i] - want) > 2 ** -23 * (Math.abs(bi) + Math.abs(ti * d)))
+          expect.fail(`lerpRows[${i}] ${yv[i]} vs ${want} (shape ${s})`);
+      }
+      for (const u of [ta, tb, tt, y]) u.dispose();
+    }
+  });
+
   it('rejects bad arguments with errors that name them', () => {
     const a = Tensor.zeros([2, 3]), b = Tensor.zeros([3, 2]), c = Tensor.zeros([6]);
     expect(() => add(a, b)).to.throw(/b must have shape \[2, 3\], got \[3, 2\]/);
@@ -118,6 +137,10 @@ describe('elementwise', () => {
     expect(() => biasAdd(a, Tensor.zeros([1, 3]))).to.throw(/b must have shape \[3\]/);
     expect(() => biasGrad(a, Tensor.zeros([4]))).to.throw(/db must have shape \[3\]/);
     expect(() => biasGrad(c, Tensor.zeros([6]))).to.throw(/biasGrad: dy must be/);
+    expect(() => lerpRows(a, b, Tensor.zeros([2]))).to.throw(/b must have shape \[2, 3\], got \[3, 2\]/);
+    expect(() => lerpRows(a, a, Tensor.zeros([3]))).to.throw(/lerpRows: t must have one element per row of a \(2\), got 3/);
+    expect(() => lerpRows(Tensor.zeros([0, 3]), Tensor.zeros([0, 3]), Tensor.zeros([0]))).to.throw(/lerpRows: a must have at least one row/);
+    expect(() => native().lerpRows(a.h, a.h)).to.throw(/lerpRows: expected 3 arguments/);
     const d = Tensor.zeros([2, 3]);
     d.dispose();
     expect(() => add(a, d)).to.throw(/disposed/);

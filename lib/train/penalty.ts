@@ -6,7 +6,7 @@
 // The tangent adjoints ẏ̄ of step (5) obey the same recursion as the input gradient of step (2) (ẋ̄ = Jᵀẏ̄ from
 // ẏ̄ = 1), so step (2) keeps its per-layer gradients and step (5) only propagates the primal adjoint x̄: for the
 // textbook critic x̄ stays zero and step (5) is just the weight-gradient convolutions W̄ += ẏ̄ ẋᵀ.
-import { Tensor, add, mul, scale, gpNormV } from '../engine';
+import { Tensor, gpNormV, lerpRows } from '../engine';
 import { Sequential } from '../nn';
 import { backwardDataSignals, layerJvp, layerPairBackward, releaseTangents } from './tangent';
 
@@ -19,16 +19,12 @@ export interface PenaltyResult {
 
 /** x̂ = fake + ε_i (real − fake) with ε [n] (one factor per sample). */
 export function interpolate(real: Tensor, fake: Tensor, eps: Tensor): Tensor {
-  const n = real.shape[0], per = real.numel / n;
+  const n = real.shape[0];
   if (fake.shape.join() !== real.shape.join()) throw new Error(`interpolate: real [${real.shape}] and fake [${fake.shape}] differ`);
   if (eps.numel !== n) throw new Error(`interpolate: eps must have one value per sample (${n}), got ${eps.numel}`);
-  const e = eps.toFloat32Array(), full = new Float32Array(real.numel);
-  for (let i = 0; i < n; i++) full.fill(e[i], i * per, (i + 1) * per);
-  const ef = Tensor.fromArray(full, real.shape, real.device);
-  const nf = scale(fake, -1), diff = add(real, nf), t = mul(ef, diff);
-  const xhat = add(fake, t);
-  for (const u of [ef, nf, diff, t]) u.dispose();
-  return xhat;
+  if (eps.device === real.device) return lerpRows(real, fake, eps);
+  const e = eps.to(real.device);
+  try { return lerpRows(real, fake, e); } finally { e.dispose(); }
 }
 
 /**

@@ -68,6 +68,22 @@ static Napi::Value BiasAdd(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// (a, b, t) → b + t[i]·(a − b) row by row: a, b [n, ...] alike, t with n elements (one factor per row).
+static Napi::Value LerpRows(const Napi::CallbackInfo& info) {
+  need_args(info, 3, "lerpRows");
+  Tensor& a = arg_tensor(info, 0, "a");
+  Tensor& b = arg_tensor(info, 1, "b");
+  Tensor& t = arg_tensor(info, 2, "t");
+  check_like(b, "b", a, "a");
+  MRIGAN_CHECK(a.ndim() >= 1 && a.shape[0] > 0, "lerpRows: a must have at least one row, got shape ", shape_str(a.shape));
+  const int64_t n = a.shape[0];
+  check_same_device(t, "t", a, "a");
+  MRIGAN_CHECK(t.numel() == n, "lerpRows: t must have one element per row of a (", n, "), got ", t.numel());
+  Tensor y = empty(a.shape, a.device());
+  MRIGAN_DISPATCH(a, lerp_rows, a.data(), b.data(), t.data(), y.data(), n, a.numel() / n);
+  return wrap(info.Env(), y);
+}
+
 // (dy [n, c] or [n, c, h, w], db [c]): db += Σ dy over n and space
 static Napi::Value BiasGrad(const Napi::CallbackInfo& info) {
   need_args(info, 2, "biasGrad");
@@ -85,6 +101,7 @@ MRIGAN_EXPORT("scale", Scale);
 MRIGAN_EXPORT("axpy", Axpy);
 MRIGAN_EXPORT("fill", Fill);
 MRIGAN_EXPORT("sum", Sum);
+MRIGAN_EXPORT("lerpRows", LerpRows);
 MRIGAN_EXPORT("biasAdd", BiasAdd);
 MRIGAN_EXPORT("biasGrad", BiasGrad);
 

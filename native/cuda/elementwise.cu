@@ -71,6 +71,17 @@ void fill(float* y, size_t n, float v) {
   map("fill", n, FillOp{y, v});
 }
 
+struct LerpRowsOp {
+  const float *a, *b, *t;
+  float* y;
+  size_t per;
+  __device__ void operator()(size_t i) const { y[i] = b[i] + t[i / per] * (a[i] - b[i]); }
+};
+void lerp_rows(const float* a, const float* b, const float* t, float* y, int64_t n, int64_t per) {
+  use_device_of(y);
+  map("lerp_rows", (size_t)n * (size_t)per, LerpRowsOp{a, b, t, y, (size_t)per});
+}
+
 // ---- sum ----
 __global__ void sum_partial_kernel(const float* __restrict__ x, size_t n, double* __restrict__ part) {
   __shared__ double red[32];

@@ -9,6 +9,8 @@ export const scale = (x: Tensor, alpha: number): Tensor => new Tensor(native().s
 export const axpy = (alpha: number, x: Tensor, y: Tensor): void => native().axpy(alpha, x.h, y.h);
 /** Every element of t set to v, in place. */
 export const fill = (t: Tensor, v: number): void => native().fill(t.h, v);
+/** b + t[i]·(a − b) row by row (rows = first axis; t holds one factor per row), e.g. WGAN-GP's interpolates. */
+export const lerpRows = (a: Tensor, b: Tensor, t: Tensor): Tensor => new Tensor(native().lerpRows(a.h, b.h, t.h));
 /** Sum of all elements, accumulated in float64. */
 export const sum = (x: Tensor): number => native().sum(x.h);
 export const mean = (x: Tensor): number => native().sum(x.h) / x.numel;
