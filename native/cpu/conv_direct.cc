@@ -22,6 +22,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
+#include <cstdlib>
 #include <utility>
 #include <vector>
 
@@ -40,41 +41,75 @@ constexpr int ur_max(int nb) { return std::min(kMaxUR, 28 / nb); }
 
 int64_t cdiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
-// out[p·nb·16 + oc] = Σ_{icb, i, j, ic} in[icb·icb_stride + i·row_stride + (p·SW + j)·16 + ic] · w[...] for UR
-// pixels p, w walked in the packed order [icb][i][j][16 ic][nb·16 oc].
+// One register tile's work: UR output pixels of one row × nb blocks of 16 output channels.
+//   out[p·nb·16 + oc] = Σ_{icb < nicb, i < kh, j < kw, ic < 16} in[icb·icb_stride + i·row_stride + (p·SW + j)·16 + ic]
+//                                                               · w[icb·w_icb_stride + ((i·kw + j)·16 + ic)·nb·16 + oc]
+// Taps that read the zero border are skipped: the caller drops kernel rows wholly in it (in, w, kh), and for the
+// edge pixels, pixel 0 only takes taps j ≥ f0, pixel UR − 1 only taps j < l1 (the others would add zeros).
+struct Tile {
+  const float* in;
+  int64_t nicb, icb_stride, row_stride, kh, kw;
+  const float* w;
+  int64_t w_icb_stride, f0, l1;
+  float* out;
+};
+
+// One tap (16 input channels) for pixels [P0, UR − P1).
+template <int UR, int NB, int SW, int P0, int P1>
+__attribute__((always_inline)) inline void tap(const float* src, const float* w, __m512 (&acc)[UR][NB]) {
+  constexpr int LD = NB * 16;
+#pragma GCC unroll 16
+  for (int ic = 0; ic < 16; ++ic) {
+    __m512 wv[NB];
+#pragma GCC unroll 4
+    for (int q = 0; q < NB; ++q) wv[q] = _mm512_load_ps(w + ic * LD + q * 16);
+#pragma GCC unroll 28
+    for (int p = P0; p < UR - P1; ++p) {
+      const __m512 x = _mm512_broadcastss_ps(_mm_load_ss(src + p * SW * 16 + ic));
+#pragma GCC unroll 4
+      for (int q = 0; q < NB; ++q) acc[p][q] = _mm512_fmadd_ps(x, wv[q], acc[p][q]);
+    }
+  }
+}
+
+// no-predictive-commoning: GCC would otherwise carry the broadcast scalars of pixel p + 1 over to the next tap j
+// (the same address when SW = 1) through the stack, hundreds of spills per tap.
 template <int UR, int NB, int SW>
-void tile_kernel(const float* __restrict in, int64_t nicb, int64_t icb_stride, int64_t row_stride, int64_t kh,
-                 int64_t kw, const float* __restrict w, float* __restrict out) {
+__attribute__((optimize("no-predictive-commoning"))) void tile_kernel(const Tile& t) {
   constexpr int LD = NB * 16;
   __m512 acc[UR][NB];
 #pragma GCC unroll 28
   for (int p = 0; p < UR; ++p)
 #pragma GCC unroll 4
     for (int q = 0; q < NB; ++q) acc[p][q] = _mm512_setzero_ps();
-  for (int64_t cb = 0; cb < nicb; ++cb, in += icb_stride)
-    for (int64_t i = 0; i < kh; ++i)
+  const int64_t kh = t.kh, kw = t.kw, f0 = t.f0, l1 = t.l1;
+  for (int64_t cb = 0; cb < t.nicb; ++cb) {
+    const float* in = t.in + cb * t.icb_stride;
+    const float* w = t.w + cb * t.w_icb_stride;
+    for (int64_t i = 0; i < kh; ++i) {
+      if (cb + 1 < t.nicb)  // the next block's input row into L1 (short runs in far-apart planes: no HW prefetch)
+        for (int64_t l = 0; l < (UR - 1) * SW + kw; ++l)
+          _mm_prefetch((const char*)(in + t.icb_stride + i * t.row_stride + l * 16), _MM_HINT_T0);
       for (int64_t j = 0; j < kw; ++j, w += 16 * LD) {
-        const float* src = in + i * row_stride + j * 16;
-#pragma GCC unroll 16
-        for (int ic = 0; ic < 16; ++ic) {
-          __m512 wv[NB];
-#pragma GCC unroll 4
-          for (int q = 0; q < NB; ++q) wv[q] = _mm512_load_ps(w + ic * LD + q * 16);
-#pragma GCC unroll 28
-          for (int p = 0; p < UR; ++p) {
-            const __m512 x = _mm512_set1_ps(src[p * SW * 16 + ic]);
-#pragma GCC unroll 4
-            for (int q = 0; q < NB; ++q) acc[p][q] = _mm512_fmadd_ps(x, wv[q], acc[p][q]);
-          }
+        const float* src = in + i * t.row_stride + j * 16;
+        if (j < f0) {
+          if (j >= l1) tap<UR, NB, SW, 1, 1>(src, w, acc);
+          else tap<UR, NB, SW, 1, 0>(src, w, acc);
+        } else if (j >= l1) {
+          tap<UR, NB, SW, 0, 1>(src, w, acc);
+        } else {
+          tap<UR, NB, SW, 0, 0>(src, w, acc);
         }
       }
+    }
+  }
 #pragma GCC unroll 28
   for (int p = 0; p < UR; ++p)
 #pragma GCC unroll 4
-    for (int q = 0; q < NB; ++q) _mm512_store_ps(out + p * LD + q * 16, acc[p][q]);
+    for (int q = 0; q < NB; ++q) _mm512_store_ps(t.out + p * LD + q * 16, acc[p][q]);
 }
 
-using TileFn = void (*)(const float*, int64_t, int64_t, int64_t, int64_t, int64_t, const float*, float*);
+using TileFn = void (*)(const Tile&);
 template <int UR, int NB, int SW>
 constexpr TileFn pick() {
   if constexpr (UR <= ur_max(NB)) return &tile_kernel<UR, NB, SW>;
@@ -102,9 +137,10 @@ struct Groups {
   std::vector<int64_t> first, size;
   int64_t count() const { return (int64_t)size.size(); }
 };
+int dev_nb() { static int v = getenv("MRIGAN_DNB") ? atoi(getenv("MRIGAN_DNB")) : kMaxNB; return v; }
 Groups make_groups(int64_t blocks) {
   Groups g;
-  const int64_t n = cdiv(blocks, kMaxNB);
+  const int64_t n = cdiv(blocks, dev_nb());
   for (int64_t i = 0, at = 0; i < n; ++i) {
     g.first.push_back(at);
     g.size.push_back(blocks / n + (i < blocks % n));
@@ -124,28 +160,43 @@ void row_tiles(int64_t q, int nb, F&& f) {
   }
 }
 
-// Weights of a conv with `ib` input-channel blocks and kh × kw taps, output blocks in groups gr: group g at
-// first[g]·16·ib·kh·kw·16, inside it [icb][i][j][16 input lanes][size[g]·16 output lanes]; value(o, ic, i, j) gives
-// each element (0 past the real channels).
-template <class V>
-void pack_weights(const Groups& gr, int64_t ib, int64_t kh, int64_t kw, V&& value, float* dst, bool parallel) {
-  auto item = [&](int64_t it) {
-    const int64_t g = it / ib, icb = it % ib, ld = gr.size[g] * 16, o0 = gr.first[g] * 16;
-    float* d = dst + o0 * ib * kh * kw * 16 + icb * kh * kw * 16 * ld;
-    for (int64_t ol = 0; ol < ld; ++ol)
-      for (int64_t il = 0; il < 16; ++il)
-        for (int64_t i = 0; i < kh; ++i)
-          for (int64_t j = 0; j < kw; ++j) d[((i * kw + j) * 16 + il) * ld + ol] = value(o0 + ol, icb * 16 + il, i, j);
-  };
-  const int64_t items = gr.count() * ib;
-  if (parallel) parallel_for(items, item);
-  else for (int64_t it = 0; it < items; ++it) item(it);
-}
-
 template <class F>
 void for_items(int64_t count, bool parallel, F&& f) {
   if (parallel) parallel_for(count, f);
   else for (int64_t i = 0; i < count; ++i) f(i);
+}
+
+// 16 rows of src (row r at src + r·ld; rows ≥ nrows read as 0), columns [m0, m0 + 16) of which those ≥ mcount read
+// as 0, transposed: v[t] lane r = src[r·ld + m0 + t].
+void load_transposed(const float* src, int64_t ld, int nrows, int64_t m0, int64_t mcount, __m512 v[16]) {
+  const int64_t m = std::clamp<int64_t>(mcount - m0, 0, 16);
+  const __mmask16 k = (__mmask16)((1u << m) - 1);
+  for (int r = 0; r < 16; ++r) v[r] = r < nrows && m > 0 ? _mm512_maskz_loadu_ps(k, src + r * ld + m0) : _mm512_setzero_ps();
+  transpose16x16(v);
+}
+
+// Forward weights, output blocks in groups gr: group g at first[g]·16·icb·r·s·16, inside it
+// [icb][i][j][16 ic lanes][size[g]·16 oc lanes]; 0 past the real channels. Per (oc block, ic block): the 16 filters'
+// rows of 16·r·s weights, transposed 16 columns at a time.
+void pack_forward(const float* w, const ConvShape& s, const Groups& gr, float* dst, bool parallel) {
+  const int64_t ib = cdiv(s.c, 16), rs = s.r * s.s, crs = s.c * rs;
+  std::vector<int64_t> to((size_t)(16 * rs));  // column m = il·rs + tap of a filter's block row → tap·16 + il
+  for (int64_t m = 0; m < 16 * rs; ++m) to[(size_t)m] = (m % rs) * 16 + m / rs;
+  auto item = [&](int64_t it) {
+    const int64_t g = it / ib, icb = it % ib, ld = gr.size[g] * 16, o0 = gr.first[g] * 16;
+    float* d = dst + o0 * ib * rs * 16 + icb * rs * 16 * ld;
+    const int64_t mcount = std::min<int64_t>(16, s.c - icb * 16) * rs;
+    for (int64_t q = 0; q < gr.size[g]; ++q) {
+      const int64_t o = o0 + 16 * q;
+      const int no = (int)std::clamp<int64_t>(s.k - o, 0, 16);
+      for (int64_t m0 = 0; m0 < 16 * rs; m0 += 16) {
+        __m512 v[16];
+        load_transposed(no > 0 ? w + o * crs + icb * 16 * rs : w, crs, no, m0, mcount, v);
+        for (int t = 0; t < 16 && m0 + t < 16 * rs; ++t) _mm512_store_ps(d + to[(size_t)(m0 + t)] * ld + q * 16, v[t]);
+      }
+    }
+  };
+  for_items(gr.count() * ib, parallel, item);
 }
 
 // The row of dx: dst[ch·ld + 2e + ph] = phase ph's buf[e·src_ld + ch] for 2e + ph < w, ch < nc (width stride 2).
@@ -201,6 +252,45 @@ void phase_border(int64_t size, int64_t st, int64_t pad, int64_t r, int64_t p, i
   extent = lo + need;
 }
 
+// Backward-data weights of every phase (ph, pw): wph[ph][pw] holds, for dx-channel groups gr, group g at
+// first[g]·16·kb·nth·ntw·16, inside it [dy block][ti][tj][16 dy-channel lanes][size[g]·16 dx-channel lanes], tap
+// (ti, tj) being kernel tap (th.first − ti·sh, tw.first − tj·sw). Per (filter o, dx-channel block): the 16 channels'
+// r·s taps, transposed, each tap stored in its phase.
+void pack_backward(const float* w, const ConvShape& s, const Groups& gr, const Taps* th, const Taps* tw,
+                   float* const (*wph)[2], bool parallel) {
+  const int64_t kb = cdiv(s.k, 16), rs = s.r * s.s, crs = s.c * rs;
+  struct Dst {
+    int64_t ph, pw, nt, t;  // phase, its tap count, this tap's index in it
+  };
+  std::vector<Dst> to((size_t)rs);
+  for (int64_t i = 0; i < s.r; ++i)
+    for (int64_t j = 0; j < s.s; ++j) {
+      const int64_t ph = ((i - s.pad_t) % s.stride_h + s.stride_h) % s.stride_h;
+      const int64_t pw = ((j - s.pad_l) % s.stride_w + s.stride_w) % s.stride_w;
+      const Taps a = th[ph], e = tw[pw];
+      to[(size_t)(i * s.s + j)] = {ph, pw, a.n * e.n, (a.first - i) / s.stride_h * e.n + (e.first - j) / s.stride_w};
+    }
+  auto item = [&](int64_t it) {
+    const int64_t g = it / kb, b = it % kb, ld = gr.size[g] * 16, c0 = gr.first[g] * 16;
+    for (int64_t q = 0; q < gr.size[g]; ++q) {
+      const int64_t ci = c0 + 16 * q;
+      const int nci = (int)std::clamp<int64_t>(s.c - ci, 0, 16);
+      for (int64_t kl = 0; kl < 16; ++kl) {
+        const int64_t o = b * 16 + kl;
+        for (int64_t m0 = 0; m0 < rs; m0 += 16) {
+          __m512 v[16];
+          load_transposed(o < s.k && nci > 0 ? w + o * crs + ci * rs : w, rs, o < s.k ? nci : 0, m0, rs, v);
+          for (int t = 0; t < 16 && m0 + t < rs; ++t) {
+            const Dst& e = to[(size_t)(m0 + t)];
+            _mm512_store_ps(wph[e.ph][e.pw] + c0 * kb * e.nt * 16 + ((b * e.nt + e.t) * 16 + kl) * ld + q * 16, v[t]);
+          }
+        }
+      }
+    }
+  };
+  for_items(gr.count() * kb, parallel, item);
+}
+
 bool want(const ConvShape& s, bool supported, bool faster) {
   const int64_t k = conv_tuning().kernel;
   if (k == kConvGemm || !supported) return false;
@@ -224,20 +314,21 @@ bool conv_direct_forward(const float* x, const float* w, const float* bias, floa
   to_blocked(x, g, xb, par);
   const Groups gr = make_groups(cdiv(s.k, 16));
   float* wp = scratch(kSlotW, cdiv(s.k, 16) * 16 * icb * rs * 16);
-  const int64_t crs = s.c * rs;
-  pack_weights(gr, icb, s.r, s.s, [&](int64_t o, int64_t ci, int64_t i, int64_t j) {
-    return o < s.k && ci < s.c ? w[o * crs + (ci * s.r + i) * s.s + j] : 0.0f;
-  }, wp, par);
+  pack_forward(w, s, gr, wp, par);
   const int64_t plane = g.plane(), row = g.wp * 16, pq = s.p * s.q;
   for_items(gr.count() * s.n * s.p, par, [&](int64_t it) {
     const int64_t gi = it / (s.n * s.p), b = it / s.p % s.n, oh = it % s.p;
     const int nb = (int)gr.size[gi];
     const int64_t ld = nb * 16, o0 = gr.first[gi] * 16;
     float* buf = scratch(kSlotRow, s.q * ld);
-    const float* in = xb + b * icb * plane + oh * s.stride_h * row;
-    const float* wg = wp + o0 * icb * rs * 16;
+    // Kernel rows [i0, i0 + kh) read image rows; the others only the zero border.
+    const int64_t ih = oh * s.stride_h - s.pad_t, i0 = std::clamp<int64_t>(-ih, 0, s.r);
+    const int64_t kh = std::max<int64_t>(0, std::min(s.r, s.h - ih) - i0);
+    const float* in = xb + b * icb * plane + (oh * s.stride_h + i0) * row;
+    const float* wg = wp + o0 * icb * rs * 16 + i0 * s.s * 16 * ld;
     row_tiles(s.q, nb, [&](int64_t x0, int64_t ur) {
-      tile_fn(s.stride_w, nb, ur)(in + x0 * s.stride_w * 16, icb, plane, row, s.r, s.s, wg, buf + x0 * ld);
+      const int64_t f0 = std::max<int64_t>(0, s.pad_l - x0 * s.stride_w), l1 = s.w + s.pad_l - (x0 + ur - 1) * s.stride_w;
+      tile_fn(s.stride_w, nb, ur)({in + x0 * s.stride_w * 16, icb, plane, row, kh, s.s, wg, rs * 16 * ld, f0, l1, buf + x0 * ld});
     });
     for (int q = 0; q < nb && o0 + 16 * q < s.k; ++q) {
       const int64_t o = o0 + 16 * q;
@@ -265,18 +356,14 @@ bool conv_direct_backward_data(const float* dy, const float* w, float* dx, const
   for (int64_t ph = 0; ph < sh; ++ph) th[ph] = phase_taps(ph, sh, s.pad_t, s.r);
   for (int64_t pw = 0; pw < sw; ++pw) tw[pw] = phase_taps(pw, sw, s.pad_l, s.s);
   const Groups gr = make_groups(cb);
-  const float* wph[2][2] = {};
+  float* wph[2][2] = {};
   float* wp = scratch(kSlotW, cb * 16 * kb * s.r * s.s * 16);
-  const int64_t crs = s.c * s.r * s.s;
   for (int64_t ph = 0, at = 0; ph < sh; ++ph)
     for (int64_t pw = 0; pw < sw; ++pw) {
-      const Taps a = th[ph], e = tw[pw];
       wph[ph][pw] = wp + at;
-      pack_weights(gr, kb, a.n, e.n, [&](int64_t ci, int64_t o, int64_t ti, int64_t tj) {
-        return ci < s.c && o < s.k ? w[o * crs + (ci * s.r + a.first - ti * sh) * s.s + e.first - tj * sw] : 0.0f;
-      }, wp + at, par);
-      at += cb * 16 * kb * a.n * e.n * 16;
+      at += cb * 16 * kb * th[ph].n * tw[pw].n * 16;
     }
+  pack_backward(w, s, gr, th, tw, wph, par);
   const int64_t plane = g.plane(), row = g.wp * 16, hw = s.h * s.w, qmax = (s.w + sw - 1) / sw;
   for_items(gr.count() * s.n * s.h, par, [&](int64_t it) {
     const int64_t gi = it / (s.n * s.h), b = it / s.h % s.n, ih = it % s.h, ph = ih % sh, a = ih / sh;
@@ -292,10 +379,14 @@ bool conv_direct_backward_data(const float* dy, const float* w, float* dx, const
         std::memset(out, 0, (size_t)(qe * ld) * sizeof(float));
         continue;
       }
-      const float* in = dyb + b * kb * plane + (g.top + a + ta.d0) * row + (g.left + te.d0) * 16;
-      const float* wg = wph[ph][pw] + c0 * kb * ta.n * te.n * 16;
+      // Taps [t0, t0 + kh) read dy rows; the others only the zero border.
+      const int64_t t0 = std::clamp<int64_t>(-(a + ta.d0), 0, ta.n);
+      const int64_t kh = std::max<int64_t>(0, std::min(ta.n, s.p - (a + ta.d0)) - t0);
+      const float* in = dyb + b * kb * plane + (g.top + a + ta.d0 + t0) * row + (g.left + te.d0) * 16;
+      const float* wg = wph[ph][pw] + c0 * kb * ta.n * te.n * 16 + t0 * te.n * 16 * ld;
       row_tiles(qe, nb, [&](int64_t x0, int64_t ur) {
-        tile_fn(1, nb, ur)(in + x0 * 16, kb, plane, row, ta.n, te.n, wg, out + x0 * ld);
+        const int64_t f0 = std::max<int64_t>(0, -(x0 + te.d0)), l1 = s.q - (x0 + ur - 1 + te.d0);
+        tile_fn(1, nb, ur)({in + x0 * 16, kb, plane, row, kh, te.n, wg, ta.n * te.n * 16 * ld, f0, l1, out + x0 * ld});
       });
     }
     for (int q = 0; q < nb && c0 + 16 * q < s.c; ++q) {
