@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { Tensor, engineInfo, defaultDevice } from '../lib/engine';
+import { Tensor, engineInfo, defaultDevice, hostMemStats, hostEmptyCache, hostResetPeak } from '../lib/engine';
 import { native } from '../lib/engine/native';
 
 describe('tensor', () => {
@@ -78,5 +78,45 @@ describe('tidy', () => {
     let t!: Tensor;
     expect(() => tidy(() => { t = Tensor.zeros([1]); throw new Error('boom'); })).to.throw('boom');
     expect(t.disposed).to.equal(true);
+  });
+});
+
+describe('host memory (core/host_alloc: large blocks cached and reused)', () => {
+  const MiB = 1 << 20;
+  it('reuses a disposed large block for the same size, counts live / peak / cached bytes, empties the cache', () => {
+    hostEmptyCache();
+    const s0 = hostMemStats();
+    const caching = s0.cacheLimit >= 4 * MiB;  // 0 with MRIGAN_HOST_CACHE_MB=0 and in sanitizer builds
+    const a = Tensor.full([MiB / 4], 7);       // 1 MiB
+    const s1 = hostMemStats();
+    expect(s1.liveBytes - s0.liveBytes).to.equal(MiB);
+    expect(s1.systemAllocs - s0.systemAllocs).to.equal(1);
+    a.dispose();
+    const s2 = hostMemStats();
+    expect(s2.liveBytes).to.equal(s0.liveBytes);
+    expect(s2.cachedBytes - s0.cachedBytes).to.equal(caching ? MiB : 0);
+    // same size, and 1/16 smaller (within the 1/8 the cache accepts): both from the cache; zeros() still zeroes
+    const b = Tensor.zeros([MiB / 4]);
+    expect(b.toFloat32Array().every((v) => v === 0)).to.equal(true);
+    const s3 = hostMemStats();
+    expect(s3.cacheHits - s2.cacheHits).to.equal(caching ? 1 : 0);
+    expect(s3.systemAllocs - s2.systemAllocs).to.equal(caching ? 0 : 1);
+    b.dispose();
+    const c = Tensor.zeros([(MiB - MiB / 16) / 4]);
+    expect(hostMemStats().cacheHits - s3.cacheHits).to.equal(caching ? 1 : 0);
+    c.dispose();
+    // half the size is not served from the 1 MiB block
+    const d = Tensor.zeros([MiB / 8]);
+    expect(hostMemStats().systemAllocs - s3.systemAllocs).to.equal(caching ? 1 : 2);
+    d.dispose();
+    // small tensors never enter the cache
+    const before = hostMemStats().cachedBytes;
+    Tensor.zeros([1000]).dispose();
+    expect(hostMemStats().cachedBytes).to.equal(before);
+    hostResetPeak();
+    expect(hostMemStats().peakBytes).to.equal(hostMemStats().liveBytes);
+    expect(native().peakBytes('cpu')).to.equal(hostMemStats().peakBytes);
+    hostEmptyCache();
+    expect(hostMemStats().cachedBytes).to.equal(0);
   });
 });

@@ -129,6 +129,22 @@ export interface EngineInfo {
 }
 
 export function engineInfo(): EngineInfo { return native().info(); }
+
+/** Host tensor memory. Blocks of 256 KiB and more are cached on dispose and reused (MRIGAN_HOST_CACHE_MB caps the
+ *  cache; default a quarter of physical memory, 0 disables it). */
+export interface HostMemStats {
+  liveBytes: number;
+  peakBytes: number;
+  cachedBytes: number;
+  cacheLimit: number;
+  /** Large blocks taken from the system / handed out again from the cache. */
+  systemAllocs: number;
+  cacheHits: number;
+}
+export function hostMemStats(): HostMemStats { return native().hostMemStats(); }
+/** Returns every cached host block to the system. */
+export function hostEmptyCache(): void { native().hostEmptyCache(); }
+export function hostResetPeak(): void { native().hostResetPeak(); }
 export function setThreads(n: number): void { native().setThreads(n); }
 /** The default device: MRIGAN_DEVICE (cpu | cuda | cuda:N), else the first GPU if present, else cpu. */
 export function defaultDevice(): Device {

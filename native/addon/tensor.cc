@@ -2,6 +2,7 @@
 #include <cstring>
 
 #include "addon/binding.h"
+#include "core/host_alloc.h"
 #include "core/parallel.h"
 
 namespace mrigan::addon {
@@ -94,7 +95,29 @@ static Napi::Value SetThreads(const Napi::CallbackInfo& info) {
 
 static Napi::Value PeakBytes(const Napi::CallbackInfo& info) {
   int dev = arg_device(info, 0, "device");
-  return Napi::Number::New(info.Env(), dev == kCPU ? 0.0 : (double)cuda_peak_bytes(dev));
+  return Napi::Number::New(info.Env(), dev == kCPU ? (double)host_mem_stats().peak_bytes : (double)cuda_peak_bytes(dev));
+}
+
+// Host tensor memory (core/host_alloc.h): bytes live / peak / cached, the cache's limit, large blocks taken from the
+// system and from the cache.
+static Napi::Value HostMemStats(const Napi::CallbackInfo& info) {
+  const mrigan::HostMemStats s = host_mem_stats();
+  Napi::Object o = Napi::Object::New(info.Env());
+  o.Set("liveBytes", (double)s.live_bytes);
+  o.Set("peakBytes", (double)s.peak_bytes);
+  o.Set("cachedBytes", (double)s.cached_bytes);
+  o.Set("cacheLimit", (double)s.cache_limit);
+  o.Set("systemAllocs", (double)s.system_allocs);
+  o.Set("cacheHits", (double)s.cache_hits);
+  return o;
+}
+static Napi::Value HostEmptyCache(const Napi::CallbackInfo& info) {
+  host_empty_cache();
+  return info.Env().Undefined();
+}
+static Napi::Value HostResetPeak(const Napi::CallbackInfo& info) {
+  host_reset_peak();
+  return info.Env().Undefined();
 }
 
 MRIGAN_EXPORT("tensorFromArray", FromArray);
@@ -107,5 +130,8 @@ MRIGAN_EXPORT("copyInto", CopyInto);
 MRIGAN_EXPORT("info", Info);
 MRIGAN_EXPORT("setThreads", SetThreads);
 MRIGAN_EXPORT("peakBytes", PeakBytes);
+MRIGAN_EXPORT("hostMemStats", HostMemStats);
+MRIGAN_EXPORT("hostEmptyCache", HostEmptyCache);
+MRIGAN_EXPORT("hostResetPeak", HostResetPeak);
 
 }  // namespace mrigan::addon

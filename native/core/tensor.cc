@@ -4,15 +4,14 @@
 #include <cstring>
 
 #include "core/error.h"
+#include "core/host_alloc.h"
 
 namespace mrigan {
 
 Storage::Storage(size_t n, int dev) : numel(n), device(dev) {
   size_t bytes = (n ? n : 1) * sizeof(float);
   if (dev == kCPU) {
-    // 64-byte alignment for AVX-512 loads; size rounded up as aligned_alloc requires.
-    ptr = static_cast<float*>(std::aligned_alloc(64, (bytes + 63) / 64 * 64));
-    MRIGAN_CHECK(ptr, "out of host memory allocating ", bytes, " bytes");
+    ptr = static_cast<float*>(host_alloc(bytes));  // 64-byte aligned; large blocks cached (host_alloc.h)
   } else {
     ptr = static_cast<float*>(cuda_alloc(bytes, dev));
   }
@@ -20,7 +19,7 @@ Storage::Storage(size_t n, int dev) : numel(n), device(dev) {
 
 Storage::~Storage() {
   if (!ptr) return;
-  if (device == kCPU) std::free(ptr);
+  if (device == kCPU) host_free(ptr, (numel ? numel : 1) * sizeof(float));
   else cuda_free(ptr, device);
 }
 
