@@ -133,6 +133,17 @@ describe('conv2d backward-weight, direct kernel', function () {
     }
   }));
 
+  it('bad arguments still throw with the direct kernel forced (the binding validates before any kernel runs)', () => tidy(() => {
+    const n = native();
+    const x = Tensor.zeros([2, 3, 8, 8]).h, dy = Tensor.zeros([2, 4, 8, 8]).h, dw = Tensor.zeros([4, 3, 3, 3]).h;
+    withTuning('direct', 2, 0, () => {
+      expect(() => n.conv2dBackwardWeight(dy, x, Tensor.zeros([4, 2, 3, 3]).h, [1, 1], [1, 1, 1, 1])).to.throw(/argument 3 \(dw\).*argument 2 \(x\)/);
+      expect(() => n.conv2dBackwardWeight(dy, x, dw, [2, 2], [1, 1, 1, 1])).to.throw(/argument 1 \(dy\) must have shape \[2, 4, 4, 4\]/);
+      expect(() => n.conv2dBackwardWeight(dy, Tensor.zeros([2, 3, 2, 2]).h, dw, [1, 1], [0, 0, 0, 0])).to.throw(/larger than the padded input/);
+      expect(() => n.convTranspose2dBackwardWeight(dy, x, Tensor.zeros([3, 3, 4, 4]).h, [2, 2], [1, 1, 1, 1])).to.throw(/argument/);
+    });
+  }));
+
   it('conv-transpose backward-weight (which runs conv2d backward-weight with x and dy swapped) matches the GEMM path', () => tidy(() => {
     // ConvTranspose2d 24 -> 10 channels, k4 s2 p1, 5x6 -> 10x12.
     const n = 2, cin = 24, cout = 10, hi = 5, wi = 6, ho = 10, wo = 12;
