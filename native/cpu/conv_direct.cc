@@ -37,6 +37,8 @@ namespace {
 
 constexpr int kSlotIn = 8, kSlotW = 9, kSlotRow = 10;
 constexpr int kMaxNB = 4, kMaxUR = 14;
+// Forward: packed weights up to this size take the band schedule, whose input bands are about kBandBytes.
+constexpr int64_t kBandWeightBytes = int64_t(1) << 20, kBandBytes = int64_t(256) << 10;
 constexpr int ur_max(int nb) { return std::min(kMaxUR, 28 / nb); }
 
 int64_t cdiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
@@ -137,7 +139,7 @@ struct Groups {
   std::vector<int64_t> first, size;
   int64_t count() const { return (int64_t)size.size(); }
 };
-int dev_nb() { static int v = getenv("MRIGAN_DNB") ? atoi(getenv("MRIGAN_DNB")) : kMaxNB; return v; }
+int dev_nb() { static int v = getenv("MRIGAN_DNB") ? atoi(getenv("MRIGAN_DNB")) : 3; return v; }
 Groups make_groups(int64_t blocks) {
   Groups g;
   const int64_t n = cdiv(blocks, dev_nb());
@@ -308,33 +310,65 @@ bool conv_direct_forward(const float* x, const float* w, const float* bias, floa
   const bool supported = s.n > 0 && s.k > 0 && s.c > 0 && s.p > 0 && s.q > 0 && (s.stride_w == 1 || s.stride_w == 2);
   if (!want(s, supported, false)) return false;
   const bool par = many_threads(s);
-  const int64_t icb = cdiv(s.c, 16), rs = s.r * s.s;
+  const int64_t icb = cdiv(s.c, 16), rs = s.r * s.s, kb = cdiv(s.k, 16);
   const BlockedGeom g{s.n, s.c, s.h, s.w, s.pad_t, s.pad_l, s.h + s.pad_t + s.pad_b, s.w + s.pad_l + s.pad_r};
-  float* xb = scratch(kSlotIn, g.floats());
-  to_blocked(x, g, xb, par);
-  const Groups gr = make_groups(cdiv(s.k, 16));
-  float* wp = scratch(kSlotW, cdiv(s.k, 16) * 16 * icb * rs * 16);
+  const Groups gr = make_groups(kb);
+  float* wp = scratch(kSlotW, kb * 16 * icb * rs * 16);
   pack_forward(w, s, gr, wp, par);
-  const int64_t plane = g.plane(), row = g.wp * 16, pq = s.p * s.q;
-  for_items(gr.count() * s.n * s.p, par, [&](int64_t it) {
-    const int64_t gi = it / (s.n * s.p), b = it / s.p % s.n, oh = it % s.p;
+  const int64_t row = g.wp * 16, pq = s.p * s.q;
+  // Output row oh of group gi, sample b, from blocked input rows: padded row pr of block cb at
+  // in + cb·icb_stride + (pr − pr0)·row.
+  auto out_row = [&](int64_t gi, int64_t b, int64_t oh, const float* in, int64_t icb_stride, int64_t pr0) {
     const int nb = (int)gr.size[gi];
     const int64_t ld = nb * 16, o0 = gr.first[gi] * 16;
     float* buf = scratch(kSlotRow, s.q * ld);
     // Kernel rows [i0, i0 + kh) read image rows; the others only the zero border.
     const int64_t ih = oh * s.stride_h - s.pad_t, i0 = std::clamp<int64_t>(-ih, 0, s.r);
     const int64_t kh = std::max<int64_t>(0, std::min(s.r, s.h - ih) - i0);
-    const float* in = xb + b * icb * plane + (oh * s.stride_h + i0) * row;
+    in += (oh * s.stride_h + i0 - pr0) * row;
     const float* wg = wp + o0 * icb * rs * 16 + i0 * s.s * 16 * ld;
     row_tiles(s.q, nb, [&](int64_t x0, int64_t ur) {
       const int64_t f0 = std::max<int64_t>(0, s.pad_l - x0 * s.stride_w), l1 = s.w + s.pad_l - (x0 + ur - 1) * s.stride_w;
-      tile_fn(s.stride_w, nb, ur)({in + x0 * s.stride_w * 16, icb, plane, row, kh, s.s, wg, rs * 16 * ld, f0, l1, buf + x0 * ld});
+      tile_fn(s.stride_w, nb, ur)({in + x0 * s.stride_w * 16, icb, icb_stride, row, kh, s.s, wg, rs * 16 * ld, f0, l1, buf + x0 * ld});
     });
     for (int q = 0; q < nb && o0 + 16 * q < s.k; ++q) {
       const int64_t o = o0 + 16 * q;
       pixels_to_rows(buf + q * 16, ld, s.q, (int)std::min<int64_t>(16, s.k - o), y + (b * s.k + o) * pq + oh * s.q, pq,
                      bias ? bias + o : nullptr);
     }
+  };
+  if (kb * 16 * icb * rs * 16 * 4 <= kBandWeightBytes) {
+    // Small weights, large images (the first critic layers): items are bands of output rows of one sample, for
+    // every group; each band's input rows are reordered into a per-thread buffer that stays in L2, so the blocked
+    // image never goes to memory and back.
+    const int64_t band = std::clamp<int64_t>(kBandBytes / (icb * s.stride_h * row * 4), 1, s.p), nbands = cdiv(s.p, band);
+    for_items(s.n * nbands, par, [&](int64_t it) {
+      const int64_t b = it / nbands, oh0 = it % nbands * band, oh1 = std::min(s.p, oh0 + band);
+      const int64_t pr0 = oh0 * s.stride_h, nr = (oh1 - 1) * s.stride_h + s.r - pr0;
+      float* xb = scratch(kSlotIn, icb * nr * row);
+      for (int64_t cb = 0; cb < icb; ++cb) {
+        const int nc = (int)std::min<int64_t>(16, s.c - cb * 16);
+        for (int64_t r = 0; r < nr; ++r) {
+          float* d = xb + (cb * nr + r) * row;
+          const int64_t yy = pr0 + r - s.pad_t;
+          if (yy < 0 || yy >= s.h) { std::memset(d, 0, (size_t)row * sizeof(float)); continue; }
+          std::memset(d, 0, (size_t)(s.pad_l * 16) * sizeof(float));
+          rows_to_pixels(x + ((b * s.c + cb * 16) * s.h + yy) * s.w, s.h * s.w, s.w, nc, d + s.pad_l * 16, 16);
+          std::memset(d + (s.pad_l + s.w) * 16, 0, (size_t)((g.wp - s.pad_l - s.w) * 16) * sizeof(float));
+        }
+      }
+      for (int64_t gi = 0; gi < gr.count(); ++gi)
+        for (int64_t oh = oh0; oh < oh1; ++oh) out_row(gi, b, oh, xb, nr * row, pr0);
+    });
+    return true;
+  }
+  // Otherwise the whole input is reordered first, and items are (group, sample, output row): consecutive items of a
+  // thread share their group's weights, which stay in L2.
+  float* xb = scratch(kSlotIn, g.floats());
+  to_blocked(x, g, xb, par);
+  for_items(gr.count() * s.n * s.p, par, [&](int64_t it) {
+    const int64_t gi = it / (s.n * s.p), b = it / s.p % s.n, oh = it % s.p;
+    out_row(gi, b, oh, xb + b * icb * g.plane(), g.plane(), 0);
   });
   return true;
 }
