@@ -22,7 +22,6 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
-#include <cstdlib>
 #include <utility>
 #include <vector>
 
@@ -36,7 +35,7 @@ namespace mrigan::cpu {
 namespace {
 
 constexpr int kSlotIn = 8, kSlotW = 9, kSlotRow = 10;
-constexpr int kMaxNB = 4, kMaxUR = 14;
+constexpr int kMaxNB = 3, kMaxUR = 14;
 // Forward: packed weights up to this size take the band schedule, whose input bands are about kBandBytes.
 constexpr int64_t kBandWeightBytes = int64_t(1) << 20, kBandBytes = int64_t(256) << 10;
 constexpr int ur_max(int nb) { return std::min(kMaxUR, 28 / nb); }
@@ -125,8 +124,8 @@ struct TileTable {
   TileFn f[2][kMaxNB][kMaxUR];
   TileTable() {
     const auto seq = std::make_index_sequence<kMaxUR>{};
-    fill<1, 1>(f[0][0], seq); fill<2, 1>(f[0][1], seq); fill<3, 1>(f[0][2], seq); fill<4, 1>(f[0][3], seq);
-    fill<1, 2>(f[1][0], seq); fill<2, 2>(f[1][1], seq); fill<3, 2>(f[1][2], seq); fill<4, 2>(f[1][3], seq);
+    fill<1, 1>(f[0][0], seq); fill<2, 1>(f[0][1], seq); fill<3, 1>(f[0][2], seq);
+    fill<1, 2>(f[1][0], seq); fill<2, 2>(f[1][1], seq); fill<3, 2>(f[1][2], seq);
   }
 };
 TileFn tile_fn(int64_t sw, int nb, int64_t ur) {
@@ -139,10 +138,9 @@ struct Groups {
   std::vector<int64_t> first, size;
   int64_t count() const { return (int64_t)size.size(); }
 };
-int dev_nb() { static int v = getenv("MRIGAN_DNB") ? atoi(getenv("MRIGAN_DNB")) : 3; return v; }
 Groups make_groups(int64_t blocks) {
   Groups g;
-  const int64_t n = cdiv(blocks, dev_nb());
+  const int64_t n = cdiv(blocks, kMaxNB);
   for (int64_t i = 0, at = 0; i < n; ++i) {
     g.first.push_back(at);
     g.size.push_back(blocks / n + (i < blocks % n));
