@@ -31,29 +31,37 @@ struct BlockedGeom {
 };
 
 #if defined(__AVX512F__)
-// r[i] lane j ↔ r[j] lane i.
+// r[i] lane j ↔ r[j] lane i. Two-source permutes only (vpermt2ps): GCC 12's unpack / shuffle_f32x4 intrinsics start
+// from an "undefined" vector and draw -Wmaybe-uninitialized warnings wherever they are inlined.
 inline void transpose16x16(__m512 r[16]) {
+  // Index vectors: lane e takes element idx[e] of (a, b), b's elements numbered 16..31.
+  const __m512i lo32 = _mm512_setr_epi32(0, 16, 1, 17, 4, 20, 5, 21, 8, 24, 9, 25, 12, 28, 13, 29);    // unpacklo_ps
+  const __m512i hi32 = _mm512_setr_epi32(2, 18, 3, 19, 6, 22, 7, 23, 10, 26, 11, 27, 14, 30, 15, 31);  // unpackhi_ps
+  const __m512i lo64 = _mm512_setr_epi32(0, 1, 16, 17, 4, 5, 20, 21, 8, 9, 24, 25, 12, 13, 28, 29);    // unpacklo_pd
+  const __m512i hi64 = _mm512_setr_epi32(2, 3, 18, 19, 6, 7, 22, 23, 10, 11, 26, 27, 14, 15, 30, 31);  // unpackhi_pd
+  const __m512i l01 = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23);      // lanes a0 a1 b0 b1
+  const __m512i l23 = _mm512_setr_epi32(8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31);  // a2 a3 b2 b3
+  const __m512i l02 = _mm512_setr_epi32(0, 1, 2, 3, 8, 9, 10, 11, 16, 17, 18, 19, 24, 25, 26, 27);      // a0 a2 b0 b2
+  const __m512i l13 = _mm512_setr_epi32(4, 5, 6, 7, 12, 13, 14, 15, 20, 21, 22, 23, 28, 29, 30, 31);    // a1 a3 b1 b3
   __m512 t[16];
   for (int i = 0; i < 8; ++i) {  // lane L of t[2i], t[2i+1]: (a4L, b4L, a4L+1, b4L+1), (a4L+2, b4L+2, a4L+3, b4L+3)
-    t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
-    t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+    t[2 * i] = _mm512_permutex2var_ps(r[2 * i], lo32, r[2 * i + 1]);
+    t[2 * i + 1] = _mm512_permutex2var_ps(r[2 * i], hi32, r[2 * i + 1]);
   }
   __m512 u[16];  // u[4g + k], 128-bit lane L: column 4L + k of rows 4g .. 4g + 3
   for (int g = 0; g < 4; ++g) {
-    const __m512d a = _mm512_castps_pd(t[4 * g]), b = _mm512_castps_pd(t[4 * g + 1]);
-    const __m512d c = _mm512_castps_pd(t[4 * g + 2]), d = _mm512_castps_pd(t[4 * g + 3]);
-    u[4 * g] = _mm512_castpd_ps(_mm512_unpacklo_pd(a, c));
-    u[4 * g + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(a, c));
-    u[4 * g + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(b, d));
-    u[4 * g + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(b, d));
+    u[4 * g] = _mm512_permutex2var_ps(t[4 * g], lo64, t[4 * g + 2]);
+    u[4 * g + 1] = _mm512_permutex2var_ps(t[4 * g], hi64, t[4 * g + 2]);
+    u[4 * g + 2] = _mm512_permutex2var_ps(t[4 * g + 1], lo64, t[4 * g + 3]);
+    u[4 * g + 3] = _mm512_permutex2var_ps(t[4 * g + 1], hi64, t[4 * g + 3]);
   }
   for (int k = 0; k < 4; ++k) {  // 4×4 transpose of 128-bit lanes across u[k], u[4 + k], u[8 + k], u[12 + k]
-    const __m512 v0 = _mm512_shuffle_f32x4(u[k], u[4 + k], 0x44), v1 = _mm512_shuffle_f32x4(u[k], u[4 + k], 0xEE);
-    const __m512 v2 = _mm512_shuffle_f32x4(u[8 + k], u[12 + k], 0x44), v3 = _mm512_shuffle_f32x4(u[8 + k], u[12 + k], 0xEE);
-    r[k] = _mm512_shuffle_f32x4(v0, v2, 0x88);
-    r[4 + k] = _mm512_shuffle_f32x4(v0, v2, 0xDD);
-    r[8 + k] = _mm512_shuffle_f32x4(v1, v3, 0x88);
-    r[12 + k] = _mm512_shuffle_f32x4(v1, v3, 0xDD);
+    const __m512 v0 = _mm512_permutex2var_ps(u[k], l01, u[4 + k]), v1 = _mm512_permutex2var_ps(u[k], l23, u[4 + k]);
+    const __m512 v2 = _mm512_permutex2var_ps(u[8 + k], l01, u[12 + k]), v3 = _mm512_permutex2var_ps(u[8 + k], l23, u[12 + k]);
+    r[k] = _mm512_permutex2var_ps(v0, l02, v2);
+    r[4 + k] = _mm512_permutex2var_ps(v0, l13, v2);
+    r[8 + k] = _mm512_permutex2var_ps(v1, l02, v3);
+    r[12 + k] = _mm512_permutex2var_ps(v1, l13, v3);
   }
 }
 #endif

@@ -66,7 +66,7 @@ __attribute__((always_inline)) inline void tap(const float* src, const float* w,
     for (int q = 0; q < NB; ++q) wv[q] = _mm512_load_ps(w + ic * LD + q * 16);
 #pragma GCC unroll 28
     for (int p = P0; p < UR - P1; ++p) {
-      const __m512 x = _mm512_broadcastss_ps(_mm_load_ss(src + p * SW * 16 + ic));
+      const __m512 x = _mm512_set1_ps(src[p * SW * 16 + ic]);
 #pragma GCC unroll 4
       for (int q = 0; q < NB; ++q) acc[p][q] = _mm512_fmadd_ps(x, wv[q], acc[p][q]);
     }
@@ -291,10 +291,24 @@ void pack_backward(const float* w, const ConvShape& s, const Groups& gr, const T
   for_items(gr.count() * kb, parallel, item);
 }
 
-bool want(const ConvShape& s, bool supported, bool faster) {
+bool want(bool supported, bool faster) {
   const int64_t k = conv_tuning().kernel;
   if (k == kConvGemm || !supported) return false;
   return k == kConvDirect || faster;
+}
+// The automatic choice, from bench/ops at 1 thread (bench/NOTES.md, "direct conv kernels"): direct vs implicit GEMM,
+// ms. Both passes need full channel blocks on both sides: with c or k < 16 most of every vector is zero lanes (D1,
+// G7, G8: GEMM 2-10x faster), and a kernel covering the whole image is a dense layer (D7, G1: GEMM). Otherwise:
+//   forward (also conv-transpose backward-data): every such row is faster, down to 4x4 outputs: D2-D5 15.3/20.4,
+//     13.7/17.2, 13.6/16.1, 13.1/17.9; E1 14.2/17.5, E2 13.9/20.4; D6 23.4/27.9, E3 27.9/31.4; G2-G6 (conv-transpose
+//     backward-data) 23.0/28.1, 13.1/18.1, 13.5/16.3, 13.7/17.2, 15.1/20.2.
+//   backward-data (also conv-transpose forward): faster where a phase row holds ≥ 8 pixels (D2-D5 16.9/21.8,
+//     14.0/17.5, 13.1/17.0, 13.7/18.0; E1, E2 14.4/18.1, 14.4/20.2; G3-G6 13.5/19.3, 13.1/17.5, 13.8/18.2,
+//     16.3/21.6) or the stride is 1 (E3 31.8/35.9); slower for stride 2 into 8x8 (4-pixel phase rows: D6
+//     38.9/31.8, G2 39.1/31.1).
+bool full_blocks(const ConvShape& s) {
+  const bool whole = s.p == 1 && s.q == 1 && s.r == s.h && s.s == s.w;
+  return s.c >= 16 && s.k >= 16 && !whole;
 }
 bool many_threads(const ConvShape& s) {
   const double macs = (double)s.n * s.k * s.c * s.r * s.s * s.p * s.q;
@@ -306,7 +320,7 @@ bool many_threads(const ConvShape& s) {
 // ---------------------------------------------------------------- forward
 bool conv_direct_forward(const float* x, const float* w, const float* bias, float* y, const ConvShape& s) {
   const bool supported = s.n > 0 && s.k > 0 && s.c > 0 && s.p > 0 && s.q > 0 && (s.stride_w == 1 || s.stride_w == 2);
-  if (!want(s, supported, false)) return false;
+  if (!want(supported, full_blocks(s))) return false;
   const bool par = many_threads(s);
   const int64_t icb = cdiv(s.c, 16), rs = s.r * s.s, kb = cdiv(s.k, 16);
   const BlockedGeom g{s.n, s.c, s.h, s.w, s.pad_t, s.pad_l, s.h + s.pad_t + s.pad_b, s.w + s.pad_l + s.pad_r};
@@ -375,7 +389,7 @@ bool conv_direct_forward(const float* x, const float* w, const float* bias, floa
 bool conv_direct_backward_data(const float* dy, const float* w, float* dx, const ConvShape& s) {
   const bool supported = s.n > 0 && s.k > 0 && s.c > 0 && s.p > 0 && s.q > 0 && s.h > 0 && s.w > 0 &&
                          (s.stride_h == 1 || s.stride_h == 2) && (s.stride_w == 1 || s.stride_w == 2);
-  if (!want(s, supported, false)) return false;
+  if (!want(supported, full_blocks(s) && (s.stride_w == 1 || s.w / s.stride_w >= 8))) return false;
   const bool par = many_threads(s);
   const int64_t sh = s.stride_h, sw = s.stride_w, kb = cdiv(s.k, 16), cb = cdiv(s.c, 16);
   BlockedGeom g{s.n, s.k, s.p, s.q, 0, 0, 0, 0};
