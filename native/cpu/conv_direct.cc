@@ -1,22 +1,29 @@
 // Direct convolution on channel-blocked tensors (blocked.h), AVX-512: conv2d forward and backward-data, PyTorch
-// semantics as in conv.cc.
+// semantics as in conv.cc. The implicit GEMM spends ~25 % of its time packing and storing partial tiles; here the
+// inner loop is the whole reduction of a register tile, fed straight from the blocked input (bench/NOTES.md).
 //
-//   forward        x → blocked xb with the conv's zero padding stored; W packed as [oc group][ic block][i][j][16 ic]
-//                  [nb·16 oc]; every output row of every (sample, oc group) is a run of register tiles, each UR
-//                  output pixels × nb blocks of 16 output channels: per input channel and tap, nb weight vectors and
-//                  UR broadcast input scalars, UR·nb FMAs. The finished row [q][nb·16] is transposed into y (NCHW)
-//                  with the bias while it is in L1.
+//   forward        x blocked with the conv's zero padding stored; W packed per call as [oc group][ic block][i][j]
+//                  [16 ic][nb·16 oc]. An output row of one (sample, oc group) is a run of register tiles of UR
+//                  output pixels × nb blocks of 16 output channels: per input channel and tap, nb weight vectors
+//                  and UR broadcast input scalars, UR·nb FMAs. The finished row [q][nb·16] is transposed into y
+//                  (NCHW) with the bias while it is in L1.
 //   backward-data  dx[b, ci, ih, iw] = Σ w[o, ci, i, j]·dy[b, o, oh, ow] over oh·sh − pt + i = ih (and the same in w).
 //                  Split by phase (ih mod sh, iw mod sw), each phase is a stride-1 conv of the blocked dy with the
 //                  taps i ≡ ih + pt (mod sh), flipped and transposed (dy channels in, dx channels out): for k4 s2 p1
 //                  four 2×2 convs, for stride 1 one conv with the flipped kernel and padding r − 1 − pt. No zero
 //                  insertion. A dx row is the row of one height phase; its width phases are interleaved as it is
 //                  transposed into dx.
-// Register tile: UR·nb ≤ 28 accumulators (zmm), nb ≤ 4, tiles never cross an output row (rows are split into
-// tiles of equal size, so a row of 8 pixels is one 8×3 tile). Threads take output rows: (oc group, sample, row)
-// items in that order, so consecutive items of one thread share their group's weights (L2).
+// Register tile: UR·nb ≤ 28 zmm accumulators, nb ≤ 3 (8×3 measured best, 4 blocks no better), tiles never cross an
+// output row (a row is split into tiles of equal width: 64 pixels with nb = 2 are 5 tiles of 12–13). Taps that
+// would only read the zero border are skipped (whole kernel rows per output row, edge pixels per tap), as oneDNN
+// does: 8–16 % of the multiply-adds of 8x8 and 16x16 layers with padding 1.
+// Schedules (threads take items in order, OpenMP static): forward with small weights (≤ 1 MB packed: D2, D3) takes
+// bands of output rows of one sample, reordering just the band's input rows into an L2-resident buffer (the whole
+// blocked image would go to memory and back: D2 17 MB); otherwise the whole input is reordered first and items are
+// (oc group, sample, row), so consecutive items of a thread share their group's weights in L2.
 // Supported: stride_w ∈ {1, 2} (forward), strides ∈ {1, 2} (backward-data); anything else returns false and the
-// implicit-GEMM path in conv.cc runs. Scratch slots 8–10 (conv.cc uses 0–5, gemm.cc 14, 15).
+// implicit-GEMM path in conv.cc runs, as it does for shapes where `want` finds the GEMM faster. Scratch slots 8–10
+// (conv.cc uses 0–5, gemm.cc 14, 15).
 #include "cpu/conv_direct.h"
 
 #include <algorithm>
