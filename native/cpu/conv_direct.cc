@@ -156,6 +156,17 @@ Groups make_groups(int64_t blocks) {
   return g;
 }
 
+// Items ordered by group, `per` items per group, an item of group g costing size[g]: the first item that starts at or
+// after `work` cost units. Threads split the items by cost, not count: 16 blocks are groups 3,3,3,3,2,2, and halving
+// the items would give one thread 9 blocks' work and the other 7.
+int64_t item_at(const Groups& gr, int64_t per, int64_t work) {
+  for (int64_t g = 0; g < gr.count(); ++g) {
+    const int64_t start = gr.first[g] * per;
+    if (work < start + gr.size[g] * per) return g * per + std::max<int64_t>(0, cdiv(work - start, gr.size[g]));
+  }
+  return gr.count() * per;
+}
+
 // A row of q pixels as tiles of equal size (±1) no wider than ur_max(nb): f(first pixel, width).
 template <class F>
 void row_tiles(int64_t q, int nb, F&& f) {
@@ -184,14 +195,14 @@ void load_transposed(const float* src, int64_t ld, int nrows, int64_t m0, int64_
 
 // Forward weights, output blocks in groups gr: group g at first[g]·16·icb·r·s·16, inside it
 // [icb][i][j][16 ic lanes][size[g]·16 oc lanes]; 0 past the real channels. Per (oc block, ic block): the 16 filters'
-// rows of 16·r·s weights, transposed 16 columns at a time.
-void pack_forward(const float* w, const ConvShape& s, const Groups& gr, float* dst, bool parallel) {
+// rows of 16·r·s weights, transposed 16 columns at a time. With only ≥ 0, just group `only`, at dst.
+void pack_forward(const float* w, const ConvShape& s, const Groups& gr, float* dst, bool parallel, int64_t only = -1) {
   const int64_t ib = cdiv(s.c, 16), rs = s.r * s.s, crs = s.c * rs;
   std::vector<int64_t> to((size_t)(16 * rs));  // column m = il·rs + tap of a filter's block row → tap·16 + il
   for (int64_t m = 0; m < 16 * rs; ++m) to[(size_t)m] = (m % rs) * 16 + m / rs;
   auto item = [&](int64_t it) {
-    const int64_t g = it / ib, icb = it % ib, ld = gr.size[g] * 16, o0 = gr.first[g] * 16;
-    float* d = dst + o0 * ib * rs * 16 + icb * rs * 16 * ld;
+    const int64_t g = only >= 0 ? only : it / ib, icb = it % ib, ld = gr.size[g] * 16, o0 = gr.first[g] * 16;
+    float* d = dst + (only >= 0 ? 0 : o0 * ib * rs * 16) + icb * rs * 16 * ld;
     const int64_t mcount = std::min<int64_t>(16, s.c - icb * 16) * rs;
     for (int64_t q = 0; q < gr.size[g]; ++q) {
       const int64_t o = o0 + 16 * q;
@@ -203,7 +214,7 @@ void pack_forward(const float* w, const ConvShape& s, const Groups& gr, float* d
       }
     }
   };
-  for_items(gr.count() * ib, parallel, item);
+  for_items(only >= 0 ? ib : gr.count() * ib, parallel && only < 0, item);
 }
 
 // The row of dx: dst[ch·ld + 2e + ph] = phase ph's buf[e·src_ld + ch] for 2e + ph < w, ch < nc (width stride 2).
@@ -262,9 +273,9 @@ void phase_border(int64_t size, int64_t st, int64_t pad, int64_t r, int64_t p, i
 // Backward-data weights of every phase (ph, pw): wph[ph][pw] holds, for dx-channel groups gr, group g at
 // first[g]·16·kb·nth·ntw·16, inside it [dy block][ti][tj][16 dy-channel lanes][size[g]·16 dx-channel lanes], tap
 // (ti, tj) being kernel tap (th.first − ti·sh, tw.first − tj·sw). Per (filter o, dx-channel block): the 16 channels'
-// r·s taps, transposed, each tap stored in its phase.
+// r·s taps, transposed, each tap stored in its phase. With only ≥ 0, just group `only`, at the start of each wph.
 void pack_backward(const float* w, const ConvShape& s, const Groups& gr, const Taps* th, const Taps* tw,
-                   float* const (*wph)[2], bool parallel) {
+                   float* const (*wph)[2], bool parallel, int64_t only = -1) {
   const int64_t kb = cdiv(s.k, 16), rs = s.r * s.s, crs = s.c * rs;
   struct Dst {
     int64_t ph, pw, nt, t;  // phase, its tap count, this tap's index in it
@@ -278,7 +289,8 @@ void pack_backward(const float* w, const ConvShape& s, const Groups& gr, const T
       to[(size_t)(i * s.s + j)] = {ph, pw, a.n * e.n, (a.first - i) / s.stride_h * e.n + (e.first - j) / s.stride_w};
     }
   auto item = [&](int64_t it) {
-    const int64_t g = it / kb, b = it % kb, ld = gr.size[g] * 16, c0 = gr.first[g] * 16;
+    const int64_t g = only >= 0 ? only : it / kb, b = it % kb, ld = gr.size[g] * 16, c0 = gr.first[g] * 16;
+    const int64_t at = only >= 0 ? 0 : c0;  // where the group starts in each phase's array, in dx channels
     for (int64_t q = 0; q < gr.size[g]; ++q) {
       const int64_t ci = c0 + 16 * q;
       const int nci = (int)std::clamp<int64_t>(s.c - ci, 0, 16);
@@ -289,13 +301,13 @@ void pack_backward(const float* w, const ConvShape& s, const Groups& gr, const T
           load_transposed(o < s.k && nci > 0 ? w + o * crs + ci * rs : w, rs, o < s.k ? nci : 0, m0, rs, v);
           for (int t = 0; t < 16 && m0 + t < rs; ++t) {
             const Dst& e = to[(size_t)(m0 + t)];
-            _mm512_store_ps(wph[e.ph][e.pw] + c0 * kb * e.nt * 16 + ((b * e.nt + e.t) * 16 + kl) * ld + q * 16, v[t]);
+            _mm512_store_ps(wph[e.ph][e.pw] + at * kb * e.nt * 16 + ((b * e.nt + e.t) * 16 + kl) * ld + q * 16, v[t]);
           }
         }
       }
     }
   };
-  for_items(gr.count() * kb, parallel, item);
+  for_items(only >= 0 ? kb : gr.count() * kb, parallel && only < 0, item);
 }
 
 bool want(bool supported, bool faster) {
@@ -332,12 +344,10 @@ bool conv_direct_forward(const float* x, const float* w, const float* bias, floa
   const int64_t icb = cdiv(s.c, 16), rs = s.r * s.s, kb = cdiv(s.k, 16);
   const BlockedGeom g{s.n, s.c, s.h, s.w, s.pad_t, s.pad_l, s.h + s.pad_t + s.pad_b, s.w + s.pad_l + s.pad_r};
   const Groups gr = make_groups(kb);
-  float* wp = scratch(kSlotW, kb * 16 * icb * rs * 16);
-  pack_forward(w, s, gr, wp, par);
   const int64_t row = g.wp * 16, pq = s.p * s.q;
-  // Output row oh of group gi, sample b, from blocked input rows: padded row pr of block cb at
-  // in + cb·icb_stride + (pr − pr0)·row.
-  auto out_row = [&](int64_t gi, int64_t b, int64_t oh, const float* in, int64_t icb_stride, int64_t pr0) {
+  // Output row oh of group gi (packed weights at wgrp), sample b, from blocked input rows: padded row pr of block
+  // cb at in + cb·icb_stride + (pr − pr0)·row.
+  auto out_row = [&](int64_t gi, const float* wgrp, int64_t b, int64_t oh, const float* in, int64_t icb_stride, int64_t pr0) {
     const int nb = (int)gr.size[gi];
     const int64_t ld = nb * 16, o0 = gr.first[gi] * 16;
     float* buf = scratch(kSlotRow, s.q * ld);
@@ -345,7 +355,7 @@ bool conv_direct_forward(const float* x, const float* w, const float* bias, floa
     const int64_t ih = oh * s.stride_h - s.pad_t, i0 = std::clamp<int64_t>(-ih, 0, s.r);
     const int64_t kh = std::max<int64_t>(0, std::min(s.r, s.h - ih) - i0);
     in += (oh * s.stride_h + i0 - pr0) * row;
-    const float* wg = wp + o0 * icb * rs * 16 + i0 * s.s * 16 * ld;
+    const float* wg = wgrp + i0 * s.s * 16 * ld;
     row_tiles(s.q, nb, [&](int64_t x0, int64_t ur) {
       const int64_t f0 = std::max<int64_t>(0, s.pad_l - x0 * s.stride_w), l1 = s.w + s.pad_l - (x0 + ur - 1) * s.stride_w;
       tile_fn(s.stride_w, nb, ur)({in + x0 * s.stride_w * 16, icb, icb_stride, row, kh, s.s, wg, rs * 16 * ld, f0, l1, buf + x0 * ld});
@@ -360,6 +370,8 @@ bool conv_direct_forward(const float* x, const float* w, const float* bias, floa
     // Small weights, large images (the first critic layers): items are bands of output rows of one sample, for
     // every group; each band's input rows are reordered into a per-thread buffer that stays in L2, so the blocked
     // image never goes to memory and back.
+    float* wp = scratch(kSlotW, kb * 16 * icb * rs * 16);
+    pack_forward(w, s, gr, wp, par);
     const int64_t band = std::clamp<int64_t>(kBandBytes / (icb * s.stride_h * row * 4), 1, s.p), nbands = cdiv(s.p, band);
     for_items(s.n * nbands, par, [&](int64_t it) {
       const int64_t b = it / nbands, oh0 = it % nbands * band, oh1 = std::min(s.p, oh0 + band);
@@ -377,17 +389,28 @@ bool conv_direct_forward(const float* x, const float* w, const float* bias, floa
         }
       }
       for (int64_t gi = 0; gi < gr.count(); ++gi)
-        for (int64_t oh = oh0; oh < oh1; ++oh) out_row(gi, b, oh, xb, nr * row, pr0);
+        for (int64_t oh = oh0; oh < oh1; ++oh) out_row(gi, wp + gr.first[gi] * 16 * icb * rs * 16, b, oh, xb, nr * row, pr0);
     });
     return true;
   }
-  // Otherwise the whole input is reordered first, and items are (group, sample, output row): consecutive items of a
-  // thread share their group's weights, which stay in L2.
+  // Otherwise the whole input is reordered first, and each thread takes a contiguous range of the items (group,
+  // sample, output row), packing each group's weights when it reaches it into its own buffer, which stays in L2
+  // (packing them all first would send megabytes to memory and back: E2 9.4 MB).
   float* xb = scratch(kSlotIn, g.floats());
   to_blocked(x, g, xb, par);
-  for_items(gr.count() * s.n * s.p, par, [&](int64_t it) {
-    const int64_t gi = it / (s.n * s.p), b = it / s.p % s.n, oh = it % s.p;
-    out_row(gi, b, oh, xb + b * icb * g.plane(), g.plane(), 0);
+  const int64_t per = s.n * s.p, work = kb * per, T = par ? num_threads() : 1;
+  for_items(T, par, [&](int64_t t) {
+    int64_t packed = -1;
+    float* wg = nullptr;
+    for (int64_t it = item_at(gr, per, work * t / T); it < item_at(gr, per, work * (t + 1) / T); ++it) {
+      const int64_t gi = it / (s.n * s.p), b = it / s.p % s.n, oh = it % s.p;
+      if (gi != packed) {
+        wg = scratch(kSlotW, gr.size[gi] * 16 * icb * rs * 16);
+        pack_forward(w, s, gr, wg, false, gi);
+        packed = gi;
+      }
+      out_row(gi, wg, b, oh, xb + b * icb * g.plane(), g.plane(), 0);
+    }
   });
   return true;
 }
@@ -409,19 +432,13 @@ bool conv_direct_backward_data(const float* dy, const float* w, float* dx, const
   for (int64_t ph = 0; ph < sh; ++ph) th[ph] = phase_taps(ph, sh, s.pad_t, s.r);
   for (int64_t pw = 0; pw < sw; ++pw) tw[pw] = phase_taps(pw, sw, s.pad_l, s.s);
   const Groups gr = make_groups(cb);
-  float* wph[2][2] = {};
-  float* wp = scratch(kSlotW, cb * 16 * kb * s.r * s.s * 16);
-  for (int64_t ph = 0, at = 0; ph < sh; ++ph)
-    for (int64_t pw = 0; pw < sw; ++pw) {
-      wph[ph][pw] = wp + at;
-      at += cb * 16 * kb * th[ph].n * tw[pw].n * 16;
-    }
-  pack_backward(w, s, gr, th, tw, wph, par);
   const int64_t plane = g.plane(), row = g.wp * 16, hw = s.h * s.w, qmax = (s.w + sw - 1) / sw;
-  for_items(gr.count() * s.n * s.h, par, [&](int64_t it) {
+  // Items (dx-channel group, sample, dx row), a contiguous range per thread; each thread packs a group's weights
+  // (all phases) when it reaches it, into its own buffer.
+  auto item = [&](int64_t it, float* const (*wph)[2]) {
     const int64_t gi = it / (s.n * s.h), b = it / s.h % s.n, ih = it % s.h, ph = ih % sh, a = ih / sh;
     const int nb = (int)gr.size[gi];
-    const int64_t ld = nb * 16, c0 = gr.first[gi] * 16;
+    const int64_t ld = nb * 16;
     float* buf = scratch(kSlotRow, sw * qmax * ld);
     for (int64_t pw = 0; pw < sw; ++pw) {
       const int64_t qe = (s.w - pw + sw - 1) / sw;
@@ -436,18 +453,38 @@ bool conv_direct_backward_data(const float* dy, const float* w, float* dx, const
       const int64_t t0 = std::clamp<int64_t>(-(a + ta.d0), 0, ta.n);
       const int64_t kh = std::max<int64_t>(0, std::min(ta.n, s.p - (a + ta.d0)) - t0);
       const float* in = dyb + b * kb * plane + (g.top + a + ta.d0 + t0) * row + (g.left + te.d0) * 16;
-      const float* wg = wph[ph][pw] + c0 * kb * ta.n * te.n * 16 + t0 * te.n * 16 * ld;
+      const float* wg = wph[ph][pw] + t0 * te.n * 16 * ld;
       row_tiles(qe, nb, [&](int64_t x0, int64_t ur) {
         const int64_t f0 = std::max<int64_t>(0, -(x0 + te.d0)), l1 = s.q - (x0 + ur - 1 + te.d0);
         tile_fn(1, nb, ur)({in + x0 * 16, kb, plane, row, kh, te.n, wg, ta.n * te.n * 16 * ld, f0, l1, out + x0 * ld});
       });
     }
-    for (int q = 0; q < nb && c0 + 16 * q < s.c; ++q) {
-      const int64_t ci = c0 + 16 * q;
+    for (int q = 0; q < nb && gr.first[gi] * 16 + 16 * q < s.c; ++q) {
+      const int64_t ci = gr.first[gi] * 16 + 16 * q;
       const int nc = (int)std::min<int64_t>(16, s.c - ci);
       float* d = dx + (b * s.c + ci) * hw + ih * s.w;
       if (sw == 1) pixels_to_rows(buf + q * 16, ld, s.w, nc, d, hw);
       else interleave_rows(buf + q * 16, buf + qmax * ld + q * 16, ld, s.w, nc, d, hw);
+    }
+  };
+  const int64_t per = s.n * s.h, work = cb * per, T = par ? num_threads() : 1;
+  for_items(T, par, [&](int64_t t) {
+    int64_t packed = -1;
+    float* wph[2][2] = {};
+    for (int64_t it = item_at(gr, per, work * t / T); it < item_at(gr, per, work * (t + 1) / T); ++it) {
+      const int64_t gi = it / (s.n * s.h);
+      if (gi != packed) {  // this group's weights of every phase, one phase after the other
+        const int64_t per = gr.size[gi] * 16 * kb * 16;
+        float* wp = scratch(kSlotW, per * s.r * s.s);
+        for (int64_t ph = 0, at = 0; ph < sh; ++ph)
+          for (int64_t pw = 0; pw < sw; ++pw) {
+            wph[ph][pw] = wp + at;
+            at += per * th[ph].n * tw[pw].n;
+          }
+        pack_backward(w, s, gr, th, tw, wph, false, gi);
+        packed = gi;
+      }
+      item(it, wph);
     }
   });
   return true;
