@@ -17,10 +17,11 @@
 // output row (a row is split into tiles of equal width: 64 pixels with nb = 2 are 5 tiles of 12–13). Taps that
 // would only read the zero border are skipped (whole kernel rows per output row, edge pixels per tap), as oneDNN
 // does: 8–16 % of the multiply-adds of 8x8 and 16x16 layers with padding 1.
-// Schedules (threads take items in order, OpenMP static): forward with small weights (≤ 1 MB packed: D2, D3) takes
-// bands of output rows of one sample, reordering just the band's input rows into an L2-resident buffer (the whole
-// blocked image would go to memory and back: D2 17 MB); otherwise the whole input is reordered first and items are
-// (oc group, sample, row), so consecutive items of a thread share their group's weights in L2.
+// Schedules: forward with small weights (≤ 1 MB packed: D2, D3) takes bands of output rows of one sample, reordering
+// just the band's input rows into an L2-resident buffer (the whole blocked image would go to memory and back: D2
+// 17 MB). Otherwise (and always for backward-data) the whole input is reordered first and each thread takes a
+// contiguous range of the items (group, sample, row), balanced by cost, packing each group's weights into its own
+// L2-resident buffer when it reaches the group (packing all weights first sent E2's 9.4 MB to memory and back).
 // Supported: stride_w ∈ {1, 2} (forward), strides ∈ {1, 2} (backward-data); anything else returns false and the
 // implicit-GEMM path in conv.cc runs, as it does for shapes where `want` finds the GEMM faster. Scratch slots 8–10
 // (conv.cc uses 0–5, gemm.cc 14, 15).
