@@ -78,7 +78,7 @@ static Napi::Value LerpRows(const Napi::CallbackInfo& info) {
   MRIGAN_CHECK(a.ndim() >= 1 && a.shape[0] > 0, "lerpRows: a must have at least one row, got shape ", shape_str(a.shape));
   const int64_t n = a.shape[0];
   check_same_device(t, "t", a, "a");
-  MRIGAN_CHECK(t.numel() == n, "lerpRows: t must have one element per row of a (", n, "), got ", t.numel());
+  MRIGAN_CHECK((int64_t)t.numel() == n, "lerpRows: t must have one element per row of a (", n, "), got ", t.numel());
   Tensor y = empty(a.shape, a.device());
   MRIGAN_DISPATCH(a, lerp_rows, a.data(), b.data(), t.data(), y.data(), n, a.numel() / n);
   return wrap(info.Env(), y);
