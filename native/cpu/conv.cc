@@ -406,10 +406,8 @@ static void weight_grad_dot(const float* dy, const float* x, const ConvShape& s,
   }
 }
 
-bool conv2d_backward_weight_direct(const float* dy, const float* x, float* dw, const ConvShape& s);  // conv_direct_wgrad.cc
-
 void conv2d_backward_weight(const float* dy, const float* x, float* dw, const ConvShape& s) {
-  if (conv2d_backward_weight_direct(dy, x, dw, s)) return;
+  if (conv_direct_backward_weight(dy, x, dw, s)) return;  // conv_direct_wgrad.cc
   const int64_t crs = s.c * s.r * s.s, pq = s.p * s.q, total = s.n * pq;
   if (total == 0 || crs == 0 || s.k == 0) return;
   if (whole_image(s)) {  // dW += dyᵀ · x over [n, k] and [n, c·h·w]

@@ -1,5 +1,5 @@
-// Direct (channel-blocked, AVX-512) conv2d forward and backward-data (conv_direct.cc), hooked at the top of
-// conv2d_forward / conv2d_backward_data in conv.cc. Each returns false, having done nothing, when the tuning knob
+// Direct (channel-blocked, AVX-512) conv2d forward and backward-data (conv_direct.cc) and backward-weight
+// (conv_direct_wgrad.cc), hooked at the top of the three passes in conv.cc. Each returns false, having done nothing, when the tuning knob
 // (gemm.h ConvTuning::kernel) or the shape sends the call to the implicit-GEMM path instead.
 #pragma once
 #include "cpu/ops.h"
@@ -8,5 +8,6 @@ namespace mrigan::cpu {
 
 bool conv_direct_forward(const float* x, const float* w, const float* bias, float* y, const ConvShape& s);
 bool conv_direct_backward_data(const float* dy, const float* w, float* dx, const ConvShape& s);
+bool conv_direct_backward_weight(const float* dy, const float* x, float* dw, const ConvShape& s);  // dw +=
 
 }  // namespace mrigan::cpu

@@ -32,15 +32,14 @@
 
 #include "core/parallel.h"
 #include "cpu/blocked.h"
+#include "cpu/conv_direct.h"
 #include "cpu/gemm.h"
 #include "cpu/ops.h"
 
 namespace mrigan::cpu {
 
-bool conv2d_backward_weight_direct(const float* dy, const float* x, float* dw, const ConvShape& s);
-
 #if !defined(__AVX512F__)
-bool conv2d_backward_weight_direct(const float*, const float*, float*, const ConvShape&) { return false; }
+bool conv_direct_backward_weight(const float*, const float*, float*, const ConvShape&) { return false; }
 #else
 
 namespace {
@@ -261,7 +260,7 @@ void add_item(const float* acc, const ConvShape& s, int64_t ob0, int64_t ob1, in
 
 }  // namespace
 
-bool conv2d_backward_weight_direct(const float* dy, const float* x, float* dw, const ConvShape& s) {
+bool conv_direct_backward_weight(const float* dy, const float* x, float* dw, const ConvShape& s) {
   const ConvTuning tune = conv_tuning();
   if (tune.kernel == kConvGemm) return false;
   const int64_t total = s.n * s.p * s.q;
