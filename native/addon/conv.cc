@@ -46,25 +46,35 @@ static Napi::Value Conv2dBackwardData(const Napi::CallbackInfo& info) {
   return wrap(info.Env(), dx);
 }
 
-// conv2dBackwardWeight(dy [n,k,p,q], x [n,c,h,w], dw [k,c,r,s], stride, padding): dw += ∂L/∂w
-static Napi::Value Conv2dBackwardWeight(const Napi::CallbackInfo& info) {
-  const char* fn = "conv2dBackwardWeight";
+// Backward-weight arguments (dy, x, dw, stride, padding), validated alike for conv (the geometry comes from x, and dy
+// must be its output) and conv-transpose (the geometry comes from dy, and x must be the equivalent conv's output).
+static Napi::Value BackwardWeight(const Napi::CallbackInfo& info, const char* fn, bool transpose) {
   need_args(info, 5, fn);
   Tensor& dy = arg_tensor(info, 0, "dy");
   Tensor& x = arg_tensor(info, 1, "x");
   Tensor& dw = arg_tensor(info, 2, "dw");
   auto st = read_stride(info, 3, fn);
   auto pd = read_pads(info, 4, fn);
-  check_4d(x, fn, 1, "x", 1);
+  Tensor& src = transpose ? dy : x;  // sets the geometry
+  Tensor& out = transpose ? x : dy;  // must have the geometry's output shape
+  check_4d(src, fn, transpose ? 0 : 1, transpose ? "dy" : "x", 1);
   check_4d(dw, fn, 2, "dw", 0);
-  MRIGAN_CHECK(dw.dim(1) == x.dim(1), fn, ": argument 3 (dw) ", shape_str(dw.shape), " expects ", dw.dim(1),
-               " input channels but argument 2 (x) ", shape_str(x.shape), " has ", x.dim(1));
+  MRIGAN_CHECK(dw.dim(1) == src.dim(1), fn, ": argument 3 (dw) ", shape_str(dw.shape),
+               transpose ? " (IOHW) has " : " expects ", dw.dim(1),
+               transpose ? " output channels but argument 1 (dy) " : " input channels but argument 2 (x) ",
+               shape_str(src.shape), " has ", src.dim(1));
   same_device(dy, 0, "dy", x, 1, "x");
   same_device(dy, 0, "dy", dw, 2, "dw");
-  ConvShape g = conv_geom(fn, x.shape, dw.dim(0), dw.dim(2), dw.dim(3), st, pd);
-  check_shape(dy, {g.n, g.k, g.p, g.q}, cat(fn, ": argument 1 (dy)").c_str());
-  MRIGAN_DISPATCH(dy, conv2d_backward_weight, dy.data(), x.data(), dw.data(), g);
+  ConvShape g = conv_geom(fn, src.shape, dw.dim(0), dw.dim(2), dw.dim(3), st, pd);
+  check_shape(out, {g.n, g.k, g.p, g.q}, cat(fn, transpose ? ": argument 2 (x)" : ": argument 1 (dy)").c_str());
+  if (transpose) MRIGAN_DISPATCH(dy, conv_transpose2d_backward_weight, dy.data(), x.data(), dw.data(), g);
+  else MRIGAN_DISPATCH(dy, conv2d_backward_weight, dy.data(), x.data(), dw.data(), g);
   return info.Env().Undefined();
+}
+
+// conv2dBackwardWeight(dy [n,k,p,q], x [n,c,h,w], dw [k,c,r,s], stride, padding): dw += ∂L/∂w
+static Napi::Value Conv2dBackwardWeight(const Napi::CallbackInfo& info) {
+  return BackwardWeight(info, "conv2dBackwardWeight", false);
 }
 
 // convTranspose2dForward(x [n,k,p,q], w [k,c,r,s] (IOHW), b [c] | null, stride, padding, outputPadding [2])
@@ -102,23 +112,7 @@ static Napi::Value ConvTranspose2dBackwardData(const Napi::CallbackInfo& info) {
 
 // convTranspose2dBackwardWeight(dy [n,c,h,w], x [n,k,p,q], dw [k,c,r,s], stride, padding): dw += ∂L/∂w
 static Napi::Value ConvTranspose2dBackwardWeight(const Napi::CallbackInfo& info) {
-  const char* fn = "convTranspose2dBackwardWeight";
-  need_args(info, 5, fn);
-  Tensor& dy = arg_tensor(info, 0, "dy");
-  Tensor& x = arg_tensor(info, 1, "x");
-  Tensor& dw = arg_tensor(info, 2, "dw");
-  auto st = read_stride(info, 3, fn);
-  auto pd = read_pads(info, 4, fn);
-  check_4d(dy, fn, 0, "dy", 1);
-  check_4d(dw, fn, 2, "dw", 0);
-  MRIGAN_CHECK(dw.dim(1) == dy.dim(1), fn, ": argument 3 (dw) ", shape_str(dw.shape), " (IOHW) has ", dw.dim(1),
-               " output channels but argument 1 (dy) ", shape_str(dy.shape), " has ", dy.dim(1));
-  same_device(dy, 0, "dy", x, 1, "x");
-  same_device(dy, 0, "dy", dw, 2, "dw");
-  ConvShape g = conv_geom(fn, dy.shape, dw.dim(0), dw.dim(2), dw.dim(3), st, pd);
-  check_shape(x, {g.n, g.k, g.p, g.q}, cat(fn, ": argument 2 (x)").c_str());
-  MRIGAN_DISPATCH(dy, conv_transpose2d_backward_weight, dy.data(), x.data(), dw.data(), g);
-  return info.Env().Undefined();
+  return BackwardWeight(info, "convTranspose2dBackwardWeight", true);
 }
 
 // convTuning({tileCols?, serialMacs?, kernel?}?) → the previous CPU tuning (tests and benchmarks; see cpu/gemm.h).
