@@ -20,6 +20,15 @@ export class LeakyReLU extends Elementwise {
     return leakyRelu(x, this.slope);
   }
   backward(dy: Tensor): Tensor { return leakyReluBackward(dy, this.need(this.x, 'backward'), this.slope); }
+  /**
+   * Takes y = leakyRelu(x) computed by a fused conv epilogue (Sequential on the GPU) as the cache in place of x,
+   * which was never materialised. Exact for slope >= 0: every reader of the cache (backward here, jvp, backwardData
+   * and pairBackward in lib/train/tangent.ts) is leakyReluBackward, which only tests `x > 0`, and y > 0 ⇔ x > 0.
+   */
+  adoptOutput(y: Tensor): void {
+    if (!(this.slope >= 0)) throw new Error(`${this.kind}.adoptOutput: slope ${this.slope} < 0 changes signs; run forward instead`);
+    this.x = y;
+  }
   describe(): string { return `LeakyReLU(${this.slope})`; }
   release(): void { this.x = null; }
 }
@@ -40,6 +49,8 @@ export class Tanh extends Elementwise {
     return this.y;
   }
   backward(dy: Tensor): Tensor { return tanhBackward(dy, this.need(this.y, 'backward')); }
+  /** Takes y = tanh(x) computed by a fused conv epilogue as the cache: exactly what forward caches. */
+  adoptOutput(y: Tensor): void { this.y = y; }
   describe(): string { return 'Tanh'; }
   release(): void { this.y = null; }
 }
@@ -53,6 +64,8 @@ export class Sigmoid extends Elementwise {
     return this.y;
   }
   backward(dy: Tensor): Tensor { return sigmoidBackward(dy, this.need(this.y, 'backward')); }
+  /** Takes y = sigmoid(x) computed by a fused conv epilogue as the cache: exactly what forward caches. */
+  adoptOutput(y: Tensor): void { this.y = y; }
   describe(): string { return 'Sigmoid'; }
   release(): void { this.y = null; }
 }

@@ -5,6 +5,7 @@ import {
   conv2dForward, conv2dBackwardData, conv2dBackwardWeight,
   convTranspose2dForward, convTranspose2dBackwardData, convTranspose2dBackwardWeight,
 } from '../engine';
+import { Activation, conv2dForwardAct, convTranspose2dForwardAct } from '../engine/cuda';
 import { LayerBase, Param, expectRank } from './layer';
 
 export interface Conv2dOptions {
@@ -52,10 +53,19 @@ export class Conv2d extends LayerBase {
   }
 
   forward(x: Tensor): Tensor {
+    this.cache(x);
+    return conv2dForward(x, this.weight.value, this.bias ? this.bias.value : null, this.opts());
+  }
+  /** act(forward(x)) in one kernel (the GPU's fused epilogue; Sequential uses it, see sequential.ts). Same cache as
+   *  forward: backward needs only x and the padding, never the pre-activation output. */
+  forwardAct(x: Tensor, act: Activation, slope = 0): Tensor {
+    this.cache(x);
+    return conv2dForwardAct(x, this.weight.value, this.bias ? this.bias.value : null, act, this.opts(), slope);
+  }
+  private cache(x: Tensor): void {
     this.outputShape(x.shape);
     this.x = x;
     this.pad = this.padsFor(x.shape[2], x.shape[3]);
-    return conv2dForward(x, this.weight.value, this.bias ? this.bias.value : null, this.opts());
   }
 
   backward(dy: Tensor): Tensor {
@@ -123,6 +133,12 @@ export class ConvTranspose2d extends LayerBase {
     this.outputShape(x.shape);
     this.x = x;
     return convTranspose2dForward(x, this.weight.value, this.bias ? this.bias.value : null, this.opts());
+  }
+  /** act(forward(x)) in one kernel, like Conv2d.forwardAct. */
+  forwardAct(x: Tensor, act: Activation, slope = 0): Tensor {
+    this.outputShape(x.shape);
+    this.x = x;
+    return convTranspose2dForwardAct(x, this.weight.value, this.bias ? this.bias.value : null, act, this.opts(), slope);
   }
 
   backward(dy: Tensor): Tensor {

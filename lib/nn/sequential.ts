@@ -6,16 +6,54 @@
 // release() or dispose(), because layers cache borrowed references to them (backward, jvp and pairBackward use
 // them). backward borrows dy, frees each intermediate gradient as soon as the layer below has consumed it, and
 // returns dx of the first layer (owned by the caller).
-import { Tensor, Shape, keep } from '../engine';
+//
+// Fusion (GPU only): a Conv2d / ConvTranspose2d directly followed by LeakyReLU (slope >= 0), ReLU, Tanh or Sigmoid
+// runs as one conv whose epilogue adds the bias and applies the activation (cuda.conv2dForwardAct), saving a
+// full-size write, read and tensor. The pre-activation output then never exists, which is exact because nothing
+// reads it: the conv's backward / jvp / pair-backward use its input x and padding only; Tanh and Sigmoid cache
+// their output, which is the fused output; LeakyReLU caches its input, but every reader (act.ts, tangent.ts) only
+// tests x > 0, and for slope >= 0, y > 0 ⇔ x > 0, so the activation adopts y as its cache (adoptOutput). A negative
+// slope flips signs and is not fused. A fused activation that ends the Sequential caches the returned output, which
+// the caller keeps alive until backward anyway (layer.ts). The CPU runs the separate ops (fusing brings nothing there).
+import { Tensor, Shape, Device, keep } from '../engine';
+import { Activation } from '../engine/cuda';
 import { Layer, LayerBase, Param, StateBuffer } from './layer';
 import { BatchNorm } from './norm';
+import { Conv2d, ConvTranspose2d } from './conv';
+import { LeakyReLU, ReLU, Tanh, Sigmoid } from './act';
+
+/** Fusion switches: `enabled` (off: the separate ops everywhere, for A/B runs); `cpu` (tests: fuse on the CPU too,
+ *  through the CPU twin of the epilogue, which is bit-identical to the separate ops). */
+export const fusion = { enabled: true, cpu: false };
+
+/** A conv → activation pair that forward runs as one fused kernel: layers[conv] and layers[conv + 1]. */
+export interface FusedPair { conv: number; act: Activation; slope: number }
+
+/**
+ * The conv → activation pairs of `layers` that Sequential.forward fuses on `device` (none on the CPU). Exact classes
+ * only: a subclass may override forward, and nested Sequentials fuse their own pairs (none across the boundary).
+ */
+export function fusablePairs(layers: readonly Layer[], device: Device): FusedPair[] {
+  const out: FusedPair[] = [];
+  if (!fusion.enabled || (device === 'cpu' && !fusion.cpu)) return out;
+  for (let i = 0; i + 1 < layers.length; i++) {
+    const c = layers[i].constructor, a = layers[i + 1];
+    if (c !== Conv2d && c !== ConvTranspose2d) continue;
+    if (a.constructor === ReLU) out.push({ conv: i, act: 'relu', slope: 0 });
+    else if (a.constructor === LeakyReLU && (a as LeakyReLU).slope >= 0) out.push({ conv: i, act: 'leaky_relu', slope: (a as LeakyReLU).slope });
+    else if (a.constructor === Tanh) out.push({ conv: i, act: 'tanh', slope: 0 });
+    else if (a.constructor === Sigmoid) out.push({ conv: i, act: 'sigmoid', slope: 0 });
+  }
+  return out;
+}
 
 export interface SummaryRow { index: string; layer: string; output: number[]; params: number }
 
 export class Sequential extends LayerBase {
   readonly kind = 'Sequential';
   readonly layers: Layer[];
-  /** Cache (owned): outputs of layers 0..n−2 of the last forward; acts[i] is the input of layer i + 1. */
+  /** Cache (owned): outputs of layers 0..n−2 of the last forward, in order; acts[i] is the input of layer i + 1,
+   *  except that a fused pair (GPU) contributes only the activation's output (one entry fewer per pair). */
   acts: Tensor[] = [];
 
   constructor(layers: Layer[]) {
@@ -25,11 +63,16 @@ export class Sequential extends LayerBase {
 
   forward(x: Tensor): Tensor {
     this.release();
+    const fused = fusablePairs(this.layers, x.device), n = this.layers.length;
     let h = x;
-    this.layers.forEach((l, i) => {
-      h = l.forward(h);
-      if (i < this.layers.length - 1) this.acts.push(keep(h));
-    });
+    for (let i = 0, f = 0; i < n; i++) {
+      if (f < fused.length && fused[f].conv === i) {
+        const p = fused[f++];
+        h = (this.layers[i] as Conv2d | ConvTranspose2d).forwardAct(h, p.act, p.slope);
+        (this.layers[++i] as LeakyReLU | Tanh | Sigmoid).adoptOutput(h);  // borrowed, as forward's cache would be
+      } else h = this.layers[i].forward(h);
+      if (i < n - 1) this.acts.push(keep(h));
+    }
     return h;
   }
 
