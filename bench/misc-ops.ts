@@ -15,25 +15,15 @@ import {
   sigmoid, sigmoidBackward, dropout, randUniform, randNormal, batchNormTrain, batchNormBackward, batchNormEval,
   bceWithLogits, adamStep, gpNormV,
 } from '../lib/engine';
+import { sampleMs } from './timing';
 
 interface Row { name: string; shape: string; ms: number; reps: number }
 
 const G_PARAMS = [[100, 1024, 4, 4], [1024], [1024], [1024, 512, 4, 4], [512], [512], [512, 256, 4, 4], [256], [256],
   [256, 128, 4, 4], [128], [128], [128, 64, 4, 4], [64], [64], [64, 32, 4, 4], [32], [32], [32, 1, 4, 4]];
 
-function timeMs(fn: () => void, budget = 0.3, lo = 3, hi = 50): [number, number] {
-  fn();
-  fn();
-  const times: number[] = [];
-  const start = process.hrtime.bigint();
-  const elapsed = (): number => Number(process.hrtime.bigint() - start) / 1e9;
-  while (times.length < hi && (times.length < lo || elapsed() < budget)) {
-    const t = process.hrtime.bigint();
-    fn();
-    times.push(Number(process.hrtime.bigint() - t) / 1e6);
-  }
-  times.sort((a, b) => a - b);
-  const m = times.length >> 1;
+function timeMs(fn: () => void): [number, number] {
+  const times = sampleMs(fn, 0.3, 3, 50), m = times.length >> 1;
   return [times.length % 2 ? times[m] : (times[m - 1] + times[m]) / 2, times.length];
 }
 

@@ -22,6 +22,7 @@ import {
   denseForward, denseBackwardData, denseBackwardWeight,
 } from '../lib/engine';
 import { native } from '../lib/engine/native';
+import { sampleMs } from './timing';
 
 type Kind = 'conv' | 'convT' | 'dense';
 // name, kind, in channels, out channels, input size, kernel, stride, padding — same list as bench/reference/ops.py.
@@ -52,18 +53,9 @@ const LAYERS: [string, Kind, number, number, number, number, number, number][] =
 
 interface Row { name: string; kind: Kind; pass: string; shape: string; ms: number; reps: number; gflops: number }
 
-function timeMs(fn: () => void, budget = 0.3, lo = 3, hi = 25): [number, number] {
-  fn();
-  fn();
-  const times: number[] = [];
-  const start = process.hrtime.bigint();
-  const elapsed = (): number => Number(process.hrtime.bigint() - start) / 1e9;
-  while (times.length < hi && (times.length < lo || elapsed() < budget)) {
-    const t = process.hrtime.bigint();
-    fn();
-    times.push(Number(process.hrtime.bigint() - t) / 1e6);
-  }
-  return [Math.min(...times), times.length];
+function timeMs(fn: () => void): [number, number] {
+  const times = sampleMs(fn);
+  return [times[0], times.length];
 }
 
 // Deterministic fill (values only need to be finite and varied).
