@@ -5,8 +5,8 @@
 // Skips, saying why, when the addon has no CUDA device (CPU-only machines, CI). scripts/device-check.sh runs it on
 // the GPU machine; native/cuda/emu/build.sh builds an addon whose "cuda:0" is a CPU emulator of the kernels, for
 // running this file without a GPU (MRIGAN_BUILD_DIR=build-cuda-emu; MRIGAN_CUDA_STEP_SIZE=64 MRIGAN_CUDA_STEP_BATCH=4
-// keep the training iterations small enough for the emulator, which also skips the largest conv geometry unless
-// MRIGAN_EMU_FULL=1).
+// keep the training iterations small enough for the emulator, which also skips the full-size DCGAN-256 conv rows,
+// and the k2 s3 geometry unless MRIGAN_EMU_FULL=1).
 //
 // Tolerances. Elementwise ops: a few float32 ulps (libm differences). Reductions: float64 sums on both sides.
 // Convolutions and GEMMs: |gpu − cpu| ≤ rel·mag + 1e-6·scale, where mag = Σ|terms| of each output, computed by the
@@ -315,9 +315,16 @@ describe('cuda: GPU vs CPU parity', function () {
       { name: 'k5×2 s3×1, kernel ≠ stride multiple', n: 1, c: 3, h: 14, w: 7, k: 4, r: 5, s: 2, stride: [3, 1], pad: [2, 1, 0, 1] },
       { name: 'k2 s3 (phases without taps)', n: 2, c: 3, h: 9, w: 9, k: 4, r: 2, s: 2, stride: [3, 3], pad: [0, 0, 0, 0] },
       { name: 'many tiles: 300 px × 130 filters, C·R·S = 144', n: 3, c: 16, h: 10, w: 10, k: 130, r: 3, s: 3, stride: [1, 1], pad: [1, 1, 1, 1] },
+      // DCGAN-256 critic layers at full size (reductions of 10^4–10^5 terms, grids of thousands of tiles, the split-K
+      // choices of real runs); too big for the emulator.
+      { name: 'D1 at 256² (batch 4, the GP test\'s shape)', n: 4, c: 1, h: 256, w: 256, k: 32, r: 4, s: 4, stride: [2, 2], pad: [1, 1, 1, 1] },
+      { name: 'D2 at 128² (batch 2)', n: 2, c: 32, h: 128, w: 128, k: 64, r: 4, s: 4, stride: [2, 2], pad: [1, 1, 1, 1] },
+      { name: 'D4 at 32² (batch 4)', n: 4, c: 128, h: 32, w: 32, k: 256, r: 4, s: 4, stride: [2, 2], pad: [1, 1, 1, 1] },
+      { name: 'D6 at 8² (batch 8)', n: 8, c: 512, h: 8, w: 8, k: 1024, r: 4, s: 4, stride: [2, 2], pad: [1, 1, 1, 1] },
+      { name: 'cepa2024 k3 s1 at 64² (batch 2)', n: 2, c: 64, h: 64, w: 64, k: 64, r: 3, s: 3, stride: [1, 1], pad: [1, 1, 1, 1] },
     ];
     const quick = emulated && !process.env.MRIGAN_EMU_FULL;
-    const used = quick ? geoms.filter((_, i) => i !== 7) : geoms;
+    const used = emulated ? geoms.filter((g, i) => (!quick || i !== 7) && g.h * g.w * g.c * g.n < 1 << 17) : geoms;
 
     for (const gm of used) {
       it(`conv2d ${gm.name}: forward, backward-data, backward-weight × every kernel`, () => {
@@ -448,22 +455,32 @@ describe('cuda: GPU vs CPU parity', function () {
     }
   });
 
+  // Two iterations of full-size training are chaotic in float32: Adam moves every weight by about ±lr on its first
+  // step whatever the gradient's size, so weights whose gradient is near zero move either way; LeakyReLU / ReLU
+  // masks of activations near zero flip; the next iteration's gradients see all of that. Measured on the CPU alone
+  // (2026-11-27, dcgan arch, 256², batch 8): nudging every initial weight by one ulp moves 15–20 % of the 24 M
+  // weights differently by > lr/10 after two iterations and changes the fourth loss by up to 4.9e-3. So the GPU is
+  // held to the CPU's own float32 spread: two CPU runs whose initial weights are nudged by ±1 ulp (two patterns)
+  // are the baseline, and the GPU may differ from the un-nudged CPU run by at most a small multiple of the larger.
+  // The first D loss (before any update) is not chaotic and has a fixed tolerance. TF32 perturbs every conv input
+  // by ~2^-11 instead of one ulp (2^-24), so its later losses only get a loose fixed bound (measured on an H200:
+  // 3.5e-2 on the fourth DCGAN loss); the TF32 kernels are checked op by op above.
   describe('whole training iterations (DESIGN §9: CPU vs GPU, same Philox streams)', () => {
     const size = Number(process.env.MRIGAN_CUDA_STEP_SIZE ?? 256) as 64 | 128 | 256;
     const batch = Number(process.env.MRIGAN_CUDA_STEP_BATCH ?? 8);
     const width = size < 256 ? 2 : null;
     type Run = { losses: number[]; w: { name: string; v: Float32Array }[]; mallocs: number[] };
-    const cpuRuns = new Map<string, Promise<Run>>();  // the CPU reference is computed once per model
+    const cpuRuns = new Map<string, Promise<Run[]>>();  // the CPU reference and its two nudged baselines, once per model
     for (const model of ['dcgan', 'wgan-gp'] as const) {
       for (const tf of [false, true]) {
-        it(`${model}-${size} (arch dcgan, batch ${batch}${tf ? ', TF32' : ''}): two iterations, same losses and weights`, async function () {
+        it(`${model}-${size} (arch dcgan, batch ${batch}${tf ? ', TF32' : ''}): two iterations, losses and weights within the CPU's own float32 spread`, async function () {
           if (tf && emulated) this.skip();
           const { Trainer, memorySource } = await import('../lib/train/trainer');
           const { resolveConfig } = await import('../lib/train/config');
           const data = randArray(batch * 2 * size * size, 300, -1, 1);
           const src = memorySource(data, [batch * 2, 1, size, size]);
           const cfg = resolveConfig({ model, arch: 'dcgan', size, batch, epochs: 1, seed: 11, lr: 2e-4, nCritic: 2, ...(width ? { width } : {}) });
-          const run = async (device: Device): Promise<Run> => {
+          const run = async (device: Device, nudge = 0): Promise<Run> => {
             C.setTf32(tf);
             const losses: number[] = [], mallocs: number[] = [];
             const onStep = (m: { d_loss: number; g_loss: number }): void => {
@@ -471,32 +488,47 @@ describe('cuda: GPU vs CPU parity', function () {
               if (device !== 'cpu') mallocs.push(C.memStats(GPU).mallocs);
             };
             const t = Trainer.create(cfg, { data: src, out: null, device, progress: 'none', stopAfter: 2, onStep });
+            if (nudge) {  // every initial weight one ulp up or down (its bit pattern ± 1), by a fixed pseudo-random pattern
+              let st = nudge;
+              for (const p of [...t.G.params(), ...t.D.params()]) {
+                const a = p.value.toFloat32Array(), bits = new Uint32Array(a.buffer, a.byteOffset, a.length);
+                for (let i = 0; i < a.length; i++) {
+                  st = (Math.imul(st, 1103515245) + 12345) >>> 0;
+                  if (a[i] !== 0 && Number.isFinite(a[i])) bits[i] += st & 0x400 ? 1 : -1;
+                }
+                p.value.copyFrom(Tensor.fromArray(a, p.value.shape));
+              }
+            }
             await t.run();
             const w = [...t.G.params(), ...t.D.params()].map((p) => ({ name: p.name, v: p.value.toFloat32Array() }));
             t.dispose();
             return { losses, w, mallocs };
           };
-          if (!cpuRuns.has(model)) cpuRuns.set(model, run('cpu'));
-          const c = await cpuRuns.get(model)!, g = await run(GPU);
-          const lossTol = tf ? 2e-2 : 2e-3;
-          for (let i = 0; i < c.losses.length; i++)
-            expect(Math.abs(g.losses[i] - c.losses[i]), `loss ${i}: gpu ${g.losses[i]} cpu ${c.losses[i]}`).to.be.at.most(lossTol * Math.max(1, Math.abs(c.losses[i])));
-          // Adam moves each weight by about ±lr per step whatever the gradient's size, so a gradient that is ~0 on both
-          // devices may move either way: bound the worst case (≤ 2·nCritic steps of ≤ 3·lr) and require all but a
-          // tiny fraction of the weights to agree within lr/10.
-          let off = 0, total = 0;
-          for (let k = 0; k < c.w.length; k++) {
-            const a = g.w[k].v, b = c.w[k].v;
-            for (let i = 0; i < a.length; i++) {
-              const d = Math.abs(a[i] - b[i]);
-              if (!(d <= 24 * cfg.lr + 1e-5)) expect.fail(`${c.w[k].name}[${i}]: gpu ${a[i]} cpu ${b[i]}`);
-              if (d > 0.1 * cfg.lr) off++;
-              total++;
+          if (!cpuRuns.has(model)) cpuRuns.set(model, (async () => [await run('cpu'), await run('cpu', 7), await run('cpu', 8)])());
+          const [c, ...base] = await cpuRuns.get(model)!, g = await run(GPU);
+          const lossErr = (r: Run): number[] => c.losses.map((v, i) => Math.abs(r.losses[i] - v) / Math.max(1, Math.abs(v)));
+          const moved = (r: Run): number => {
+            let off = 0, total = 0;
+            for (let k = 0; k < c.w.length; k++) {
+              const a = r.w[k].v, b = c.w[k].v;
+              for (let i = 0; i < a.length; i++) {
+                const d = Math.abs(a[i] - b[i]);
+                // ≤ 2 iterations × nCritic Adam steps of ≤ ~3·lr each, whatever the devices
+                if (!(d <= 24 * cfg.lr + 1e-5)) expect.fail(`${c.w[k].name}[${i}]: ${r.mallocs.length ? 'gpu' : 'cpu ±1 ulp'} ${a[i]} cpu ${b[i]}`);
+                if (d > 0.1 * cfg.lr) off++;
+                total++;
+              }
             }
-          }
-          const lossErr = Math.max(...c.losses.map((v, i) => Math.abs(g.losses[i] - v) / Math.max(1, Math.abs(v))));
-          console.log(`        ${model}${tf ? ' TF32' : ''}: max loss error ${lossErr.toExponential(2)}, weights moved differently ${off}/${total}, cudaMalloc calls ${g.mallocs.join(' → ')}`);
-          expect(off / total, `weights that moved differently: ${off} of ${total}`).to.be.at.most(tf ? 0.05 : 0.002);
+            return off / total;
+          };
+          const eg = lossErr(g), eb = c.losses.map((_, i) => Math.max(...base.map((b) => lossErr(b)[i])));
+          const mg = moved(g), mb = Math.max(...base.map(moved));
+          console.log(`        ${model}${tf ? ' TF32' : ''}: loss errors gpu ${eg.map((e) => e.toExponential(1)).join(' ')} | cpu ±1 ulp ${eb.map((e) => e.toExponential(1)).join(' ')}; ` +
+            `weights moved differently gpu ${(100 * mg).toFixed(2)} % | cpu ±1 ulp ${(100 * mb).toFixed(2)} %; cudaMalloc calls ${g.mallocs.join(' → ')}`);
+          expect(eg[0], 'first D loss (before any update)').to.be.at.most(tf ? 1e-2 : 1e-5);
+          for (let i = 1; i < eg.length; i++)
+            expect(eg[i], `loss ${i}: gpu ${g.losses[i]} cpu ${c.losses[i]}`).to.be.at.most(tf ? 1e-1 : Math.max(1e-4, 4 * eb[i]));
+          expect(mg, 'fraction of weights that moved differently').to.be.at.most(tf ? 2 * mb + 0.1 : 1.5 * mb + 0.02);
           expect(g.mallocs[1], 'no cudaMalloc in the second iteration').to.equal(g.mallocs[0]);
         });
       }

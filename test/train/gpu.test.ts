@@ -39,8 +39,15 @@ describe('train on CUDA vs CPU', function () {
     expectClose(dbg.toArray(), dbc.toArray(), 1e-4, 1e-4, 'bn dbeta');
   });
 
+  // ∂GP/∂θ of a LeakyReLU critic is only piecewise smooth: an activation within rounding of zero flips its mask and
+  // moves some gradient elements by a finite step. Measured on the CPU alone (2026-11-27, dcgan critic, 256², batch 4):
+  // nudging every weight by one ulp changes a parameter tensor's gradient by up to 3.4e-3 in relative L2 norm and
+  // single elements by up to 6.6e-3 of the largest gradient element, while the GP value moves by < 2e-7. An H200 (any
+  // tiled conv kernel) lands inside that spread (2.5e-4 of the largest element; GP value 6.5e-8). So: the GP value to
+  // float32 accuracy, each tensor's gradient within 1e-2 relative L2 error, every element within 2e-2 of the scale; a
+  // wrong kernel is off by O(1).
   for (const arch of ['dcgan', 'cepa2024'] as const) {
-    it(`${arch} critic at 256×256: GP and ∂GP/∂θ on cuda match cpu`, () => {
+    it(`${arch} critic at 256×256: GP and ∂GP/∂θ on cuda match cpu (within the CPU's own spread under ±1 ulp weights)`, () => {
       const make = (device: 'cpu' | 'cuda:0') => buildModel(arch, 'critic', { size: 256, seed: 4, device });
       const Dc = make('cpu'), Dg = make('cuda:0');
       const r = new Rng(3, 1);
@@ -49,9 +56,15 @@ describe('train on CUDA vs CPU', function () {
       Dg.zeroGrad();
       const a = gradientPenalty(Dc, real, fake, eps, 5);
       const b = gradientPenalty(Dg, real.to('cuda:0'), fake.to('cuda:0'), eps.to('cuda:0'), 5);
-      expect(b.gp).to.be.closeTo(a.gp, 1e-4 * Math.abs(a.gp));
+      expect(b.gp).to.be.closeTo(a.gp, 1e-6 * Math.abs(a.gp));
       const scale = Math.max(...Dc.params().map((p) => maxAbs(p.grad.toFloat32Array())));
-      Dc.params().forEach((p, i) => expectClose(Dg.params()[i].grad.toArray(), p.grad.toArray(), 1e-3, 1e-5 * scale, `∂GP/∂${p.name}`));
+      Dc.params().forEach((p, i) => {
+        const want = p.grad.toFloat32Array(), got = Dg.params()[i].grad.toFloat32Array();
+        let d2 = 0, n2 = 0;
+        for (let j = 0; j < want.length; j++) { d2 += (got[j] - want[j]) ** 2; n2 += want[j] ** 2; }
+        expect(Math.sqrt(d2), `∂GP/∂${p.name}: relative L2 error`).to.be.at.most(1e-2 * Math.sqrt(n2) + 1e-6 * scale * Math.sqrt(want.length));
+        expectClose(got, want, 0, 2e-2 * scale, `∂GP/∂${p.name}`);
+      });
     });
   }
 
