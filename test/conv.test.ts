@@ -176,6 +176,9 @@ const convCases: ConvCase[] = [
   { name: 'large dW (130 x 576): rows of dW split over threads', n: 1, c: 64, H: 6, W: 6, k: 130, r: 3, s: 3, stride: [1, 1], pad: [1, 1, 1, 1], bias: true },
   { name: '1030 filters: backward-data reduces over several slices', n: 2, c: 2, H: 4, W: 5, k: 1030, r: 2, s: 3, stride: [1, 2], pad: [0, 1, 1, 0], bias: true },
   { name: 'wider: 16→24, 13x11', n: 3, c: 16, H: 13, W: 11, k: 24, r: 3, s: 3, stride: [1, 1], pad: [1, 1, 1, 1], bias: true },
+  // ≤ 16 output pixels, c·r·s ≥ 2048, k ≥ 256: backward-data as one GEMM dyᵀ·W then col2im (conv.cc backward_data_small)
+  { name: 'D6-like small output, many channels', n: 2, c: 130, H: 8, W: 8, k: 260, r: 4, s: 4, stride: [2, 2], pad: [1, 1, 1, 1], bias: false },
+  { name: 'k3 s1 on 3x4, asymmetric padding, small output', n: 1, c: 232, H: 3, W: 4, k: 256, r: 3, s: 3, stride: [1, 1], pad: [1, 0, 1, 1], bias: true },
 ];
 { // seeded random shapes
   const r = rng(20261127);
