@@ -139,6 +139,25 @@ describe('cuda: GPU vs CPU parity', function () {
       });
     }
 
+    it('firstNonFinite over 100 tensors (two launches): the same index as the CPU for each planted NaN / ±Inf', () => {
+      const sizes = Array.from({ length: 100 }, (_, i) => (i === 50 ? 0 : 1 + ((i * 7919) % 9000)));
+      const data = sizes.map((n, i) => randArray(n, 600 + i));
+      const gs = data.map((d, i) => Tensor.fromArray(d, [sizes[i]], GPU));
+      expect(E.firstNonFinite(gs)).to.equal(-1);
+      for (const [t, v] of [[0, NaN], [37, Infinity], [95, -Infinity], [99, NaN]] as [number, number][]) {
+        const d = data[t].slice();
+        d[d.length - 1] = v;
+        const planted = gs.slice();
+        planted[t] = Tensor.fromArray(d, [sizes[t]], GPU);
+        expect(E.firstNonFinite(planted), `${v} in tensor ${t}`).to.equal(t);
+        const c = planted.map((g) => g.to('cpu'));
+        expect(E.firstNonFinite(c)).to.equal(t);
+        for (const u of [...c, planted[t]]) u.dispose();
+      }
+      expect(() => E.firstNonFinite([gs[0], Tensor.zeros([3])])).to.throw(/tensors\[1\]/);
+      for (const g of gs) g.dispose();
+    });
+
     for (const shape of [[2, 3, 5, 1], [4, 7], [3, 5, 20, 15]]) {
       it(`biasAdd and biasGrad [${shape}]`, () => {
         const c = shape[1], y = both(shape, 30), b = both([c], 31);

@@ -3,7 +3,7 @@
 // be fused (one rounding instead of two): rtol 1e-6; sum is float64-accumulated: |err| <= 1e-12·Σ|x|; biasGrad is
 // a float64 sum rounded to float32 and added to db in float32: rtol 1e-6 + atol 1e-6·Σ|dy|/n.
 import { expect } from 'chai';
-import { Tensor, add, mul, scale, axpy, fill, sum, mean, biasAdd, biasGrad, lerpRows } from '../lib/engine';
+import { Tensor, add, mul, scale, axpy, fill, sum, mean, biasAdd, biasGrad, lerpRows, firstNonFinite } from '../lib/engine';
 import { native } from '../lib/engine/native';
 import { randArray, expectClose, rng } from './helpers';
 
@@ -118,6 +118,34 @@ describe('elementwise', () => {
     }
   });
 
+  it('firstNonFinite: the index of the first tensor holding a NaN or ±Inf, anywhere in it, or −1', () => {
+    // sizes around the 32768-element pieces, an empty tensor, one element; 110 tensors (more than one GPU launch)
+    const sizes = [1, 0, 32767, 32768, 32769, 100003, 7, ...Array.from({ length: 103 }, (_, i) => 1 + ((i * 37) % 50))];
+    const data = sizes.map((n, i) => randArray(n, 500 + i, -1e38, 1e38));  // huge but finite
+    const ts = data.map((d, i) => Tensor.fromArray(d, [sizes[i]]));
+    expect(firstNonFinite(ts)).to.equal(-1);
+    expect(firstNonFinite([])).to.equal(-1);
+    // each planted value alone, at the first, a middle and the last element of each nonempty tensor
+    const cases: [number, number, number][] = [];
+    for (const [t, n] of sizes.entries()) if (n > 0) for (const at of new Set([0, n >> 1, n - 1])) cases.push([t, at, [NaN, Infinity, -Infinity][(t + at) % 3]]);
+    for (const [t, at, v] of cases) {
+      const d = data[t].slice();
+      d[at] = v;
+      const planted = ts.slice();
+      planted[t] = Tensor.fromArray(d, [sizes[t]]);
+      const got = firstNonFinite(planted);
+      planted[t].dispose();
+      if (got !== t) expect.fail(`${v} at element ${at} of tensor ${t}: got ${got}`);
+    }
+    // two bad tensors: the first one wins
+    const both = ts.slice();
+    both[3] = Tensor.fromArray(Float32Array.from(data[3], (x, i) => (i === 5 ? NaN : x)), [sizes[3]]);
+    both[90] = Tensor.fromArray(new Float32Array(sizes[90]).fill(Infinity), [sizes[90]]);
+    expect(firstNonFinite(both)).to.equal(3);
+    expect(firstNonFinite(both.slice(4))).to.equal(86);
+    for (const t of [...ts, both[3], both[90]]) t.dispose();
+  });
+
   it('rejects bad arguments with errors that name them', () => {
     const a = Tensor.zeros([2, 3]), b = Tensor.zeros([3, 2]), c = Tensor.zeros([6]);
     expect(() => add(a, b)).to.throw(/b must have shape \[2, 3\], got \[3, 2\]/);
@@ -131,6 +159,8 @@ describe('elementwise', () => {
     expect(() => axpy(Infinity, a, a)).to.throw(/alpha.*finite/);
     expect(() => fill(a, NaN)).to.throw(/value.*finite/);
     expect(() => native().sum(42)).to.throw(/x.*must be a Tensor/);
+    expect(() => native().firstNonFinite([a.h, 7])).to.throw(/tensors/);
+    expect(() => native().firstNonFinite(a.h)).to.throw(/tensors/);
     expect(() => biasAdd(c, Tensor.zeros([6]))).to.throw(/biasAdd: y must be \[n, c\] or \[n, c, h, w\]/);
     expect(() => biasAdd(Tensor.zeros([2, 3, 4]), Tensor.zeros([3]))).to.throw(/biasAdd: y must be/);
     expect(() => biasAdd(a, Tensor.zeros([2]))).to.throw(/b must have shape \[3\]/);

@@ -8,7 +8,7 @@
 // PyTorch DCGAN example does); WGAN-GP does nCritic critic steps on that batch (fresh noise and ε each), then one G step.
 import * as fs from 'fs';
 import * as path from 'path';
-import { Tensor, Device, Rng, Shape, axpy, mean, sum, bceWithLogits, defaultDevice } from '../engine';
+import { Tensor, Device, Rng, Shape, axpy, mean, firstNonFinite, bceWithLogits, defaultDevice } from '../engine';
 import { Sequential, Adam, Layer, Dropout } from '../nn';
 import { buildModel, latentSize, ModelOptions } from '../models';
 import { permutation } from '../data';
@@ -372,7 +372,8 @@ export class Trainer {
   private guard(loss: number, what: string, model: Sequential): void {
     const step = this.step + 1;
     if (!Number.isFinite(loss)) throw new NonFiniteError(step, what);
-    for (const p of model.params()) if (!Number.isFinite(sum(p.grad))) throw new NonFiniteError(step, `the gradient of ${model === this.G ? 'G' : 'D'}.${p.name}`);
+    const params = model.params(), bad = firstNonFinite(params.map((p) => p.grad));  // one pass, one GPU sync
+    if (bad >= 0) throw new NonFiniteError(step, `the gradient of ${model === this.G ? 'G' : 'D'}.${params[bad].name}`);
   }
 
   /** Fixed-noise samples (BN batch statistics, no dropout, no state changes): image, 8×8 grid, loss curve. */

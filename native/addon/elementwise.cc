@@ -57,6 +57,23 @@ static Napi::Value Sum(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), s);
 }
 
+// (tensors[]) → index of the first tensor holding a NaN or ±Inf, or −1 (one pass; on a GPU one sync)
+static Napi::Value FirstNonFinite(const Napi::CallbackInfo& info) {
+  need_args(info, 1, "firstNonFinite");
+  std::vector<Tensor*> ts = arg_tensor_list(info, 0, "tensors");
+  if (ts.empty()) return Napi::Number::New(info.Env(), -1);
+  std::vector<const float*> ptrs;
+  std::vector<int64_t> sizes;
+  for (size_t k = 0; k < ts.size(); ++k) {
+    std::string name = cat("tensors[", k, "]");
+    check_same_device(*ts[k], name.c_str(), *ts[0], "tensors[0]");
+    ptrs.push_back(ts[k]->data());
+    sizes.push_back((int64_t)ts[k]->numel());
+  }
+  int64_t r = MRIGAN_DISPATCH(*ts[0], first_nonfinite, ptrs.data(), sizes.data(), (int64_t)ts.size());
+  return Napi::Number::New(info.Env(), (double)r);
+}
+
 // (y [n, c] or [n, c, h, w], b [c]): y += b per channel, in place
 static Napi::Value BiasAdd(const Napi::CallbackInfo& info) {
   need_args(info, 2, "biasAdd");
@@ -101,6 +118,7 @@ MRIGAN_EXPORT("scale", Scale);
 MRIGAN_EXPORT("axpy", Axpy);
 MRIGAN_EXPORT("fill", Fill);
 MRIGAN_EXPORT("sum", Sum);
+MRIGAN_EXPORT("firstNonFinite", FirstNonFinite);
 MRIGAN_EXPORT("lerpRows", LerpRows);
 MRIGAN_EXPORT("biasAdd", BiasAdd);
 MRIGAN_EXPORT("biasGrad", BiasGrad);

@@ -110,6 +110,57 @@ double sum(const float* x, size_t n) {
   return r;
 }
 
+// ---- first_nonfinite: one flag for many tensors (the training loop's gradient check, one sync per model) ----
+// Multi-tensor table as in adam.cu: blocks take chunks of the concatenated tensors; a thread that meets a NaN / ±Inf
+// lowers the flag to its tensor's index with atomicMin (rare, so no block reduction).
+static constexpr int kFiniteTensors = 96;
+static constexpr int64_t kFiniteChunk = 8192;
+struct FiniteTable {
+  const float* x[kFiniteTensors];
+  int64_t start[kFiniteTensors + 1];
+  int index[kFiniteTensors];  // the caller's tensor index
+  int count;
+};
+static_assert(sizeof(FiniteTable) <= 4000, "kernel parameter block over 4 KB");
+__global__ void flag_init_kernel(int* flag) { *flag = 0x7fffffff; }
+__global__ void first_nonfinite_kernel(FiniteTable t, int* flag) {
+  int64_t total = t.start[t.count];
+  int64_t lo = (int64_t)blockIdx.x * kFiniteChunk, hi = lo + kFiniteChunk < total ? lo + kFiniteChunk : total;
+  int k = 0, found = 0x7fffffff;
+  for (int64_t e = lo + threadIdx.x; e < hi; e += blockDim.x) {
+    while (e >= t.start[k + 1]) ++k;
+    if (!isfinite(t.x[k][e - t.start[k]]) && t.index[k] < found) found = t.index[k];
+  }
+  if (found != 0x7fffffff) atomicMin(flag, found);
+}
+int64_t first_nonfinite(const float* const* xs, const int64_t* sizes, int64_t count) {
+  int64_t j = 0;
+  while (j < count && sizes[j] <= 0) ++j;
+  if (j == count) return -1;
+  use_device_of(xs[j]);
+  Scratch flag(1, current_device());
+  int* f = reinterpret_cast<int*>(flag.p);
+  launch("flag_init", flag_init_kernel, 1, 1, 0, f);
+  while (j < count) {
+    FiniteTable t;
+    t.count = 0;
+    t.start[0] = 0;
+    for (; j < count && t.count < kFiniteTensors; ++j) {
+      if (sizes[j] <= 0) continue;
+      int c = t.count++;
+      t.x[c] = xs[j];
+      t.index[c] = (int)j;
+      t.start[c + 1] = t.start[c] + sizes[j];
+    }
+    if (!t.count) continue;
+    int64_t blocks = (t.start[t.count] + kFiniteChunk - 1) / kFiniteChunk;
+    launch("first_nonfinite", first_nonfinite_kernel, (unsigned)blocks, kThreads, 0, t, f);
+  }
+  int r = 0;
+  to_host(&r, f, sizeof r);
+  return r == 0x7fffffff ? -1 : r;
+}
+
 // ---- bias ----
 struct BiasAddOp {
   float* y;

@@ -200,6 +200,22 @@ describe('train: checkpoints and resume', function () {
     expect(findCheckpoint(out).state.step).to.equal(2);
   });
 
+  it('a finite loss with an Inf or NaN gradient also stops, naming the parameter', () => {
+    const t = Trainer.create(cfgOf({ model: 'dcgan', epochs: 1 }), { data: blobs(8, 7), out: null, progress: 'none', device: 'cpu' });
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any
+    const guard = (m: unknown): void => (t as any).guard(0.5, 'the discriminator loss', m);
+    expect(() => guard(t.D)).to.not.throw();
+    const ps = t.D.params(), p = ps[ps.length - 2], g = p.grad.toFloat32Array();
+    g[g.length - 1] = Infinity;
+    p.grad.copyFrom(Tensor.fromArray(g, p.grad.shape));
+    expect(() => guard(t.D)).to.throw(NonFiniteError, new RegExp(`step 1: the gradient of D\\.${p.name.replace('.', '\\.')} is not finite`));
+    g[g.length - 1] = NaN;
+    p.grad.copyFrom(Tensor.fromArray(g, p.grad.shape));
+    expect(() => guard(t.G)).to.not.throw();
+    expect(() => guard(t.D)).to.throw(NonFiniteError, /the gradient of D\./);
+    t.dispose();
+  });
+
   it('rejects a batch larger than the dataset or images of the wrong size', () => {
     expect(() => Trainer.create(cfgOf({ model: 'dcgan', batch: 8 }), { data: blobs(4, 8), out: null, device: 'cpu' })).to.throw(ConfigError, /larger than the dataset/);
     const big = memorySource(new Float32Array(4 * 128 * 128), [4, 1, 128, 128]);

@@ -14,6 +14,8 @@ export const lerpRows = (a: Tensor, b: Tensor, t: Tensor): Tensor => new Tensor(
 /** Sum of all elements, accumulated in float64. */
 export const sum = (x: Tensor): number => native().sum(x.h);
 export const mean = (x: Tensor): number => native().sum(x.h) / x.numel;
+/** Index of the first tensor holding a NaN or ±Inf, or −1: one pass over all of them (one GPU sync). */
+export const firstNonFinite = (ts: readonly Tensor[]): number => native().firstNonFinite(ts.map((t) => t.h));
 /** y[n, c, ...] += b[c], in place (y is [n, c] or [n, c, h, w]). */
 export const biasAdd = (y: Tensor, b: Tensor): void => native().biasAdd(y.h, b.h);
 /** db[c] += Σ over n and space of dy[n, c, ...]. */

@@ -79,6 +79,8 @@ template <typename T> inline T __shfl_down_sync(unsigned, T v, unsigned d, int =
 inline float atomicAdd(float* p, float v) { float o = *p; *p = o + v; return o; }
 inline double atomicAdd(double* p, double v) { double o = *p; *p = o + v; return o; }
 inline unsigned atomicAdd(unsigned* p, unsigned v) { unsigned o = *p; *p = o + v; return o; }
+inline int atomicMin(int* p, int v) { int o = *p; if (v < o) *p = v; return o; }
+using std::isfinite;
 template <typename T> inline T __ldg(const T* p) { return *p; }
 
 inline float rsqrtf(float x) { return 1.0f / std::sqrt(x); }
