@@ -480,10 +480,13 @@ describe('cuda: GPU vs CPU parity', function () {
   // (2026-11-27, dcgan arch, 256², batch 8): nudging every initial weight by one ulp moves 15–20 % of the 24 M
   // weights differently by > lr/10 after two iterations and changes the fourth loss by up to 4.9e-3. So the GPU is
   // held to the CPU's own float32 spread: two CPU runs whose initial weights are nudged by ±1 ulp (two patterns)
-  // are the baseline, and the GPU may differ from the un-nudged CPU run by at most a small multiple of the larger.
-  // The first D loss (before any update) is not chaotic and has a fixed tolerance. TF32 perturbs every conv input
-  // by ~2^-11 instead of one ulp (2^-24), so its later losses only get a loose fixed bound (measured on an H200:
-  // 3.5e-2 on the fourth DCGAN loss); the TF32 kernels are checked op by op above.
+  // are the baseline, and the GPU may differ from the un-nudged CPU run by at most a multiple of the larger. A GPU
+  // run rounds differently in every op, a bigger perturbation than one ulp of the weights: on an H200 (three runs)
+  // its later losses were 2–7× the ±1-ulp spread, and up to 7.3e-4 on the second and third losses, where changing
+  // only the CPU's summation order gives 2.4e-4; hence 8× the spread, and at least 1e-3. The first D loss (before
+  // any update) is not chaotic and has a fixed tolerance. TF32 perturbs every conv input by ~2^-11 instead of one
+  // ulp (2^-24), so its later losses only get a loose fixed bound (measured: 3.5e-2 on the fourth DCGAN loss); the
+  // TF32 kernels are checked op by op above.
   describe('whole training iterations (DESIGN §9: CPU vs GPU, same Philox streams)', () => {
     const size = Number(process.env.MRIGAN_CUDA_STEP_SIZE ?? 256) as 64 | 128 | 256;
     const batch = Number(process.env.MRIGAN_CUDA_STEP_BATCH ?? 8);
@@ -546,7 +549,7 @@ describe('cuda: GPU vs CPU parity', function () {
             `weights moved differently gpu ${(100 * mg).toFixed(2)} % | cpu ±1 ulp ${(100 * mb).toFixed(2)} %; cudaMalloc calls ${g.mallocs.join(' → ')}`);
           expect(eg[0], 'first D loss (before any update)').to.be.at.most(tf ? 1e-2 : 1e-5);
           for (let i = 1; i < eg.length; i++)
-            expect(eg[i], `loss ${i}: gpu ${g.losses[i]} cpu ${c.losses[i]}`).to.be.at.most(tf ? 1e-1 : Math.max(1e-4, 4 * eb[i]));
+            expect(eg[i], `loss ${i}: gpu ${g.losses[i]} cpu ${c.losses[i]}`).to.be.at.most(tf ? 1e-1 : Math.max(1e-3, 8 * eb[i]));
           expect(mg, 'fraction of weights that moved differently').to.be.at.most(tf ? 2 * mb + 0.1 : 1.5 * mb + 0.02);
           expect(g.mallocs[1], 'no cudaMalloc in the second iteration').to.equal(g.mallocs[0]);
         });
