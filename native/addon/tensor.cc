@@ -17,6 +17,7 @@ static Napi::Value FromArray(const Napi::CallbackInfo& info) {
   MRIGAN_CHECK(shape_numel(s) == a.ElementLength(), "tensorFromArray: shape ", shape_str(s), " holds ", shape_numel(s),
                " values but the data has ", a.ElementLength());
   Tensor t = empty(s, dev);
+  if (a.ElementLength() == 0) return wrap(info.Env(), t);  // an empty array's Data() may be null: no memcpy from it
   if (dev == kCPU) std::memcpy(t.data(), a.Data(), a.ElementLength() * sizeof(float));
   else cuda_copy(t.data(), dev, a.Data(), kCPU, a.ElementLength() * sizeof(float));
   return wrap(info.Env(), t);
