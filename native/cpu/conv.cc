@@ -254,7 +254,9 @@ void conv2d_forward(const float* x, const float* w, const float* bias, float* y,
 // Wᵀ (33 MB for D6) per call and reaches ~120 GFLOP/s; one plain GEMM dcol = dyᵀ · W [n·p·q × c·r·s] reads W in
 // place, then col2im adds dcol into dx (the output is only n·p·q = 128 columns, so dcol is a few MB). bench/NOTES.md.
 static bool small_output(const ConvShape& s) {
-  return s.p * s.q <= 16 && s.n * s.p * s.q <= 4096 && s.c * s.r * s.s >= 2048 && s.k >= 256 && !whole_image(s);
+  const int64_t cols = s.n * s.p * s.q, crs = s.c * s.r * s.s;  // dcol is cols × crs floats: ≤ 64 MB of scratch
+  return s.p * s.q <= 16 && cols > 0 && cols <= 4096 && crs >= 2048 && cols * crs <= (int64_t(1) << 24) && s.k >= 256 &&
+         !whole_image(s);
 }
 static void backward_data_small(const float* dy, const float* w, float* dx, const ConvShape& s) {
   const int64_t pq = s.p * s.q, m = s.n * pq, rs = s.r * s.s, crs = s.c * rs, hw = s.h * s.w;
