@@ -50,26 +50,16 @@ void adam_step(float* const* params, const float* const* grads, float* const* m,
   float step_size = (float)((double)lr / bc1), bc2_sqrt = (float)std::sqrt(bc2);
   // 1 − β in double, then rounded, as PyTorch does with its Python-float betas (same as the CPU twin).
   float b1 = (float)beta1, c1 = (float)(1.0 - beta1), b2 = (float)beta2, c2 = (float)(1.0 - beta2);
-  int64_t j = 0;
-  while (j < count) {
-    AdamTable t;
-    t.count = 0;
-    t.start[0] = 0;
-    for (; j < count && t.count < kMaxTensors; ++j) {
-      if (sizes[j] <= 0) continue;
-      int c = t.count++;
-      t.p[c] = params[j];
-      t.g[c] = grads[j];
-      t.m[c] = m[j];
-      t.v[c] = v[j];
-      t.start[c + 1] = t.start[c] + sizes[j];
-    }
-    if (!t.count) continue;
-    use_device_of(t.p[0]);
-    int64_t blocks = (t.start[t.count] + kChunk - 1) / kChunk;
-    launch("adam_step", adam_kernel, (unsigned)blocks, kThreads, 0, t, step_size, b1, c1, b2, c2, bc2_sqrt, eps,
-           weight_decay);
-  }
+  AdamTable t;
+  for_tensor_groups<kMaxTensors>(sizes, count, t.start,
+      [&](int c, int64_t j) { t.p[c] = params[j]; t.g[c] = grads[j]; t.m[c] = m[j]; t.v[c] = v[j]; },
+      [&](int n) {
+        t.count = n;
+        use_device_of(t.p[0]);
+        int64_t blocks = (t.start[n] + kChunk - 1) / kChunk;
+        launch("adam_step", adam_kernel, (unsigned)blocks, kThreads, 0, t, step_size, b1, c1, b2, c2, bc2_sqrt, eps,
+               weight_decay);
+      });
 }
 
 }  // namespace mrigan::cuda

@@ -48,6 +48,24 @@ inline unsigned grid_for(size_t n, unsigned threads, unsigned cap = 8192) {
   return (unsigned)(b < 1 ? 1 : b > cap ? cap : b);
 }
 
+// Multi-tensor launches (adam, first_nonfinite): the tensors' pointers travel in a kernel-parameter table of at most
+// Max slots, so the nonempty tensors of sizes[0, count) go in groups. slot(c, j) puts tensor j in slot c; start[] gets
+// the prefix offsets of the group (start[n] = its element count); launch(n) runs a group of n tensors.
+template <int Max, class Slot, class Launch>
+void for_tensor_groups(const int64_t* sizes, int64_t count, int64_t (&start)[Max + 1], Slot&& slot, Launch&& launch) {
+  for (int64_t j = 0; j < count;) {
+    int n = 0;
+    start[0] = 0;
+    for (; j < count && n < Max; ++j) {
+      if (sizes[j] <= 0) continue;
+      slot(n, j);
+      start[n + 1] = start[n] + sizes[j];
+      ++n;
+    }
+    if (n) launch(n);
+  }
+}
+
 // Device scratch from the caching allocator, freed (back to the cache) at scope exit. Stream order makes reuse
 // by the next op safe without a sync.
 struct Scratch {

@@ -141,21 +141,13 @@ int64_t first_nonfinite(const float* const* xs, const int64_t* sizes, int64_t co
   Scratch flag(1, current_device());
   int* f = reinterpret_cast<int*>(flag.p);
   launch("flag_init", flag_init_kernel, 1, 1, 0, f);
-  while (j < count) {
-    FiniteTable t;
-    t.count = 0;
-    t.start[0] = 0;
-    for (; j < count && t.count < kFiniteTensors; ++j) {
-      if (sizes[j] <= 0) continue;
-      int c = t.count++;
-      t.x[c] = xs[j];
-      t.index[c] = (int)j;
-      t.start[c + 1] = t.start[c] + sizes[j];
-    }
-    if (!t.count) continue;
-    int64_t blocks = (t.start[t.count] + kFiniteChunk - 1) / kFiniteChunk;
-    launch("first_nonfinite", first_nonfinite_kernel, (unsigned)blocks, kThreads, 0, t, f);
-  }
+  FiniteTable t;
+  for_tensor_groups<kFiniteTensors>(sizes, count, t.start, [&](int c, int64_t i) { t.x[c] = xs[i]; t.index[c] = (int)i; },
+      [&](int n) {
+        t.count = n;
+        int64_t blocks = (t.start[n] + kFiniteChunk - 1) / kFiniteChunk;
+        launch("first_nonfinite", first_nonfinite_kernel, (unsigned)blocks, kThreads, 0, t, f);
+      });
   int r = 0;
   to_host(&r, f, sizeof r);
   return r == 0x7fffffff ? -1 : r;
