@@ -1,7 +1,9 @@
 // CPU parallelism: OpenMP underneath, one knob (MRIGAN_THREADS, default all cores). Kernels call
 // parallel_for over independent work items; nesting is off, so a parallel kernel inside a parallel loop runs serially.
 #pragma once
+#include <algorithm>
 #include <cstdint>
+#include <vector>
 #include <omp.h>
 
 namespace mrigan {
@@ -30,6 +32,18 @@ inline void parallel_chunks(int64_t n, int64_t min_chunk, F&& f) {
   if (t <= 1) { f(int64_t(0), n); return; }
 #pragma omp parallel for schedule(static) num_threads((int)t)
   for (int64_t c = 0; c < t; ++c) f(n * c / t, n * (c + 1) / t);
+}
+
+// Pieces of at most `chunk` elements over several tensors, so that many small tensors (BN) and a few large ones
+// (conv weights) balance across threads as one parallel_for (adam_step, first_nonfinite).
+struct Piece {
+  int64_t t, lo, hi;  // tensor index, element range
+};
+inline std::vector<Piece> tensor_pieces(const int64_t* sizes, int64_t count, int64_t chunk) {
+  std::vector<Piece> pieces;
+  for (int64_t t = 0; t < count; ++t)
+    for (int64_t lo = 0; lo < sizes[t]; lo += chunk) pieces.push_back({t, lo, std::min(sizes[t], lo + chunk)});
+  return pieces;
 }
 
 }  // namespace mrigan

@@ -4,7 +4,6 @@
 // The bias corrections are computed in float64 like PyTorch's Python scalars. All tensors are cut into chunks of
 // ~32K elements and the chunks of all tensors run as one parallel loop, so many small tensors (BN) and a few
 // large ones (conv weights) balance across threads.
-#include <algorithm>
 #include <cmath>
 #include <vector>
 
@@ -31,11 +30,7 @@ static void adam_piece(float* __restrict p, const float* __restrict g, float* __
 
 void adam_step(float* const* params, const float* const* grads, float* const* m, float* const* v, const int64_t* sizes,
                int64_t count, float lr, double beta1, double beta2, float eps, float weight_decay, int64_t step) {
-  const int64_t kChunk = 1 << 15;
-  struct Piece { int64_t t, lo, hi; };
-  std::vector<Piece> pieces;
-  for (int64_t t = 0; t < count; ++t)
-    for (int64_t lo = 0; lo < sizes[t]; lo += kChunk) pieces.push_back({t, lo, std::min(sizes[t], lo + kChunk)});
+  const std::vector<Piece> pieces = tensor_pieces(sizes, count, 1 << 15);
 
   const double bc1 = 1.0 - std::pow(beta1, (double)step), bc2 = 1.0 - std::pow(beta2, (double)step);
   // 1 − β in double, then rounded, as PyTorch passes Python floats (1 − 0.999f would be 1.3e-5 off).

@@ -1,7 +1,6 @@
 // Elementwise ops and bias add/grad. Memory-bound loops: parallel over large blocks, vectorised by the compiler
 // (lambdas capture by value so stores through y cannot alias the scalars). Reductions (sum, bias_grad) accumulate
 // in float64; `omp simd reduction` lets the compiler vectorise them without -ffast-math.
-#include <algorithm>
 #include <vector>
 
 #include "core/parallel.h"
@@ -66,10 +65,7 @@ double sum(const float* x, size_t n) {
 // Pieces of ≤ kBlock elements over all tensors run as one parallel loop (many small BN tensors, a few big
 // weights). x·0 is 0 for finite x and NaN for NaN / ±Inf, so a piece's Σ x·0 is 0 iff it is all finite (vectorises).
 int64_t first_nonfinite(const float* const* xs, const int64_t* sizes, int64_t count) {
-  struct Piece { int64_t t, lo, hi; };
-  std::vector<Piece> pieces;
-  for (int64_t t = 0; t < count; ++t)
-    for (int64_t lo = 0; lo < sizes[t]; lo += kBlock) pieces.push_back({t, lo, std::min<int64_t>(sizes[t], lo + kBlock)});
+  const std::vector<Piece> pieces = tensor_pieces(sizes, count, kBlock);
   std::vector<unsigned char> bad(pieces.size(), 0);
   const Piece* P = pieces.data();
   unsigned char* B = bad.data();
