@@ -6,7 +6,7 @@ import {
   convTranspose2dForward, convTranspose2dBackwardData, convTranspose2dBackwardWeight,
 } from '../engine';
 import { Activation, conv2dForwardAct, convTranspose2dForwardAct } from '../engine/cuda';
-import { LayerBase, Param, expectRank } from './layer';
+import { LayerBase, Param, PairNeeds, PairResult, expectRank, wants } from './layer';
 
 export interface Conv2dOptions {
   stride?: Pair;
@@ -73,6 +73,27 @@ export class Conv2d extends LayerBase {
     conv2dBackwardWeight(dy, x, this.weight.grad, this.opts());
     if (this.bias) biasGrad(dy, this.bias.grad);
     return conv2dBackwardData(dy, this.weight.value, x.shape, this.opts());
+  }
+
+  // Linear in x: ẏ = W ẋ; W̄ += ȳ xᵀ + ẏ̄ ẋᵀ; b̄ += ȳ (DESIGN §5).
+  jvp(xdot: Tensor): Tensor {
+    this.need(this.x, 'jvp');
+    return conv2dForward(this.keepXdot(xdot), this.weight.value, null, this.opts());
+  }
+  backwardData(dy: Tensor): Tensor {
+    return conv2dBackwardData(dy, this.weight.value, this.need(this.x, 'backwardData').shape, this.opts());
+  }
+  pairBackward(ybar: Tensor | null, ydotbar: Tensor, need?: PairNeeds): PairResult {
+    const x = this.need(this.x, 'pairBackward'), xdot = this.needXdot(), o = this.opts();
+    conv2dBackwardWeight(ydotbar, xdot, this.weight.grad, o);
+    if (ybar) {
+      conv2dBackwardWeight(ybar, x, this.weight.grad, o);
+      if (this.bias) biasGrad(ybar, this.bias.grad);
+    }
+    return {
+      xbar: ybar && wants(need, 'xbar') ? conv2dBackwardData(ybar, this.weight.value, x.shape, o) : null,
+      xdotbar: wants(need, 'xdotbar') ? conv2dBackwardData(ydotbar, this.weight.value, x.shape, o) : null,
+    };
   }
 
   outputShape(s: Shape): number[] {
@@ -146,6 +167,28 @@ export class ConvTranspose2d extends LayerBase {
     convTranspose2dBackwardWeight(dy, x, this.weight.grad, this.opts());
     if (this.bias) biasGrad(dy, this.bias.grad);
     return convTranspose2dBackwardData(dy, this.weight.value, this.opts());
+  }
+
+  // Linear in x, as Conv2d.
+  jvp(xdot: Tensor): Tensor {
+    this.need(this.x, 'jvp');
+    return convTranspose2dForward(this.keepXdot(xdot), this.weight.value, null, this.opts());
+  }
+  backwardData(dy: Tensor): Tensor {
+    this.need(this.x, 'backwardData');
+    return convTranspose2dBackwardData(dy, this.weight.value, this.opts());
+  }
+  pairBackward(ybar: Tensor | null, ydotbar: Tensor, need?: PairNeeds): PairResult {
+    const x = this.need(this.x, 'pairBackward'), xdot = this.needXdot(), o = this.opts();
+    convTranspose2dBackwardWeight(ydotbar, xdot, this.weight.grad, o);
+    if (ybar) {
+      convTranspose2dBackwardWeight(ybar, x, this.weight.grad, o);
+      if (this.bias) biasGrad(ybar, this.bias.grad);
+    }
+    return {
+      xbar: ybar && wants(need, 'xbar') ? convTranspose2dBackwardData(ybar, this.weight.value, o) : null,
+      xdotbar: wants(need, 'xdotbar') ? convTranspose2dBackwardData(ydotbar, this.weight.value, o) : null,
+    };
   }
 
   outputShape(s: Shape): number[] {

@@ -1,6 +1,6 @@
 // Dense = PyTorch Linear: y = x wᵀ + b, x [n, in], w [out, in], b [out].
 import { Tensor, Shape, Device, denseForward, denseBackwardData, denseBackwardWeight, biasGrad } from '../engine';
-import { LayerBase, Param, expectRank } from './layer';
+import { LayerBase, Param, PairNeeds, PairResult, expectRank, wants } from './layer';
 
 export interface DenseOptions { bias?: boolean; device?: Device }
 
@@ -29,6 +29,28 @@ export class Dense extends LayerBase {
     denseBackwardWeight(dy, x, this.weight.grad);
     if (this.bias) biasGrad(dy, this.bias.grad);
     return denseBackwardData(dy, this.weight.value);
+  }
+
+  // Linear in x: ẏ = ẋ Wᵀ; W̄ += ȳᵀx + ẏ̄ᵀẋ; b̄ += ȳ.
+  jvp(xdot: Tensor): Tensor {
+    this.need(this.x, 'jvp');
+    return denseForward(this.keepXdot(xdot), this.weight.value, null);
+  }
+  backwardData(dy: Tensor): Tensor {
+    this.need(this.x, 'backwardData');
+    return denseBackwardData(dy, this.weight.value);
+  }
+  pairBackward(ybar: Tensor | null, ydotbar: Tensor, need?: PairNeeds): PairResult {
+    const x = this.need(this.x, 'pairBackward'), xdot = this.needXdot();
+    denseBackwardWeight(ydotbar, xdot, this.weight.grad);
+    if (ybar) {
+      denseBackwardWeight(ybar, x, this.weight.grad);
+      if (this.bias) biasGrad(ybar, this.bias.grad);
+    }
+    return {
+      xbar: ybar && wants(need, 'xbar') ? denseBackwardData(ybar, this.weight.value) : null,
+      xdotbar: wants(need, 'xdotbar') ? denseBackwardData(ydotbar, this.weight.value) : null,
+    };
   }
 
   outputShape(s: Shape): number[] {

@@ -10,3 +10,4 @@ export * from './sequential';
 export * from './init';
 export * from './adam';
 export * from './safetensors';
+export * from './tangent';

@@ -2,8 +2,6 @@
 export * from './config';
 export * from './trainer';
 export * from './penalty';
-export { layerJvp, layerPairBackward, layerBackwardData, releaseTangents } from './tangent';
-export type { PairResult } from './tangent';
 export * from './checkpoint';
 export { imagePng, gridPng, readPng, writeImagePng, writeGridPng } from './image';
 export type { ImageBatch } from './image';

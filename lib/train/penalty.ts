@@ -8,7 +8,6 @@
 // textbook critic x̄ stays zero and step (5) is just the weight-gradient convolutions W̄ += ẏ̄ ẋᵀ.
 import { Tensor, gpNormV, lerpRows } from '../engine';
 import { Sequential } from '../nn';
-import { backwardDataSignals, layerJvp, layerPairBackward, releaseTangents } from './tangent';
 
 export interface PenaltyResult {
   /** λ·mean_i (‖g_i‖ − 1)². */
@@ -39,7 +38,7 @@ export function gradientPenalty(critic: Sequential, real: Tensor, fake: Tensor, 
     const y = critic.forward(xhat);
     const ones = Tensor.full(y.shape, 1, y.device);
     tmp.push(y, ones);
-    const { dx: g, signals } = backwardDataSignals(critic, ones); // step (2), keeping ẏ̄ of every layer for step (5)
+    const { dx: g, signals } = critic.backwardDataSignals(ones); // step (2), keeping ẏ̄ of every layer for step (5)
     tmp.push(g, ...signals);
     const n = xhat.shape[0];
     const g2 = g.reshape([n, g.numel / n]);
@@ -47,14 +46,14 @@ export function gradientPenalty(critic: Sequential, real: Tensor, fake: Tensor, 
     tmp.push(g2, r.v, r.norms);
     const v = r.v.reshape(xhat.shape);
     tmp.push(v);
-    const ydot = layerJvp(critic, v);
+    const ydot = critic.jvp(v);
     tmp.push(ydot);
-    const p = layerPairBackward(critic, null, ones, false, false, signals);
+    const p = critic.pairBackward(null, ones, { xbar: false, xdotbar: false }, signals);
     if (p.xbar) tmp.push(p.xbar);
     if (p.xdotbar) tmp.push(p.xdotbar);
     return { gp: r.gp, norms: r.norms.toArray() };
   } finally {
-    releaseTangents(critic);
+    critic.releaseTangents();
     critic.release();
     for (const t of tmp) t.dispose();
   }
