@@ -496,7 +496,7 @@ describe('cuda: GPU vs CPU parity', function () {
       for (const tf of [false, true]) {
         it(`${model}-${size} (arch dcgan, batch ${batch}${tf ? ', TF32' : ''}): two iterations, losses and weights within the CPU's own float32 spread`, async function () {
           if (tf && emulated) this.skip();
-          const { Trainer, memorySource } = await import('../lib/train/trainer');
+          const { Trainer, memorySource } = await import('../lib/train/run');
           const { resolveConfig } = await import('../lib/train/config');
           const data = randArray(batch * 2 * size * size, 300, -1, 1);
           const src = memorySource(data, [batch * 2, 1, size, size]);

@@ -1,6 +1,7 @@
 // Options shared by the model builders, and the default Philox streams for initialisation and dropout.
 import { Device, Rng } from '../engine';
 import { Sequential, ganInit, InitOptions } from '../nn';
+import { STREAMS } from '../util/streams';
 
 export type ImageSize = 64 | 128 | 256;
 export type Role = 'generator' | 'discriminator' | 'critic';
@@ -32,7 +33,7 @@ export interface ModelOptions {
 }
 
 /** Default Philox streams (seed = options.seed). */
-export const STREAMS = { generatorInit: 101, discriminatorInit: 102, generatorDropout: 201, discriminatorDropout: 202 } as const;
+export { STREAMS };
 
 export function checkSize(arch: string, size: number): ImageSize {
   if (size !== 64 && size !== 128 && size !== 256) throw new Error(`${arch}: size must be 64, 128 or 256, got ${size}`);

@@ -1,6 +1,7 @@
 // Training: configuration and presets, the DCGAN / WGAN-GP loops, the exact gradient penalty, checkpoints, samples.
 export * from './config';
-export * from './trainer';
+export * from './run';
+export * from './step';
 export * from './penalty';
 export * from './checkpoint';
 export { imagePng, gridPng, readPng, writeImagePng, writeGridPng } from './image';

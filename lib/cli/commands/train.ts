@@ -6,7 +6,7 @@ import { Device, defaultDevice, setThreads } from '../../engine';
 import { buildModel, inputShape, Arch } from '../../models';
 import { openDataset, Dataset } from '../../data';
 import { resolveConfig, TrainConfig, PRESETS, ConfigError, GanModel } from '../../train/config';
-import { Trainer, NonFiniteError, modelOptions } from '../../train/trainer';
+import { Trainer, NonFiniteError, modelOptions } from '../../train/run';
 import { findCheckpoint } from '../../train/checkpoint';
 
 export const summary = 'train a DCGAN or WGAN-GP (exact gradient penalty) on a dataset file; --preset for the paper\'s Table I';
