@@ -55,42 +55,37 @@ export class ReLU extends LeakyReLU {
   describe(): string { return 'ReLU'; }
 }
 
-export class Tanh extends Elementwise {
-  readonly kind = 'Tanh';
+/** An activation whose derivatives are functions of its output y (cached, borrowed): tanh and sigmoid. */
+abstract class OutputCached extends Elementwise {
   /** Cache (borrowed): the output of the last forward. */
   y: Tensor | null = null;
+  protected abstract readonly f: {
+    forward(x: Tensor): Tensor;
+    backward(dy: Tensor, y: Tensor): Tensor;
+    pair(ybar: Tensor | null, ydotbar: Tensor, y: Tensor, xdot: Tensor): PairResult;
+  };
   forward(x: Tensor): Tensor {
-    this.y = tanh(x);
+    this.y = this.f.forward(x);
     return this.y;
   }
-  backward(dy: Tensor): Tensor { return tanhBackward(dy, this.need(this.y, 'backward')); }
-  jvp(xdot: Tensor): Tensor { return tanhBackward(this.keepXdot(xdot), this.need(this.y, 'jvp')); }
-  backwardData(dy: Tensor): Tensor { return tanhBackward(dy, this.need(this.y, 'backwardData')); }
+  backward(dy: Tensor): Tensor { return this.f.backward(dy, this.need(this.y, 'backward')); }
+  jvp(xdot: Tensor): Tensor { return this.f.backward(this.keepXdot(xdot), this.need(this.y, 'jvp')); }
+  backwardData(dy: Tensor): Tensor { return this.f.backward(dy, this.need(this.y, 'backwardData')); }
   pairBackward(ybar: Tensor | null, ydotbar: Tensor, need?: PairNeeds): PairResult {
-    return trimPair(tanhPairBackward(ybar, ydotbar, this.need(this.y, 'pairBackward'), this.needXdot()), need);
+    return trimPair(this.f.pair(ybar, ydotbar, this.need(this.y, 'pairBackward'), this.needXdot()), need);
   }
-  /** Takes y = tanh(x) computed by a fused conv epilogue as the cache: exactly what forward caches. */
+  /** Takes y computed by a fused conv epilogue as the cache: exactly what forward caches. */
   adoptOutput(y: Tensor): void { this.y = y; }
-  describe(): string { return 'Tanh'; }
+  describe(): string { return this.kind; }
   release(): void { this.y = null; }
 }
 
-export class Sigmoid extends Elementwise {
+export class Tanh extends OutputCached {
+  readonly kind = 'Tanh';
+  protected readonly f = { forward: tanh, backward: tanhBackward, pair: tanhPairBackward };
+}
+
+export class Sigmoid extends OutputCached {
   readonly kind = 'Sigmoid';
-  /** Cache (borrowed): the output of the last forward. */
-  y: Tensor | null = null;
-  forward(x: Tensor): Tensor {
-    this.y = sigmoid(x);
-    return this.y;
-  }
-  backward(dy: Tensor): Tensor { return sigmoidBackward(dy, this.need(this.y, 'backward')); }
-  jvp(xdot: Tensor): Tensor { return sigmoidBackward(this.keepXdot(xdot), this.need(this.y, 'jvp')); }
-  backwardData(dy: Tensor): Tensor { return sigmoidBackward(dy, this.need(this.y, 'backwardData')); }
-  pairBackward(ybar: Tensor | null, ydotbar: Tensor, need?: PairNeeds): PairResult {
-    return trimPair(sigmoidPairBackward(ybar, ydotbar, this.need(this.y, 'pairBackward'), this.needXdot()), need);
-  }
-  /** Takes y = sigmoid(x) computed by a fused conv epilogue as the cache: exactly what forward caches. */
-  adoptOutput(y: Tensor): void { this.y = y; }
-  describe(): string { return 'Sigmoid'; }
-  release(): void { this.y = null; }
+  protected readonly f = { forward: sigmoid, backward: sigmoidBackward, pair: sigmoidPairBackward };
 }

@@ -6,7 +6,7 @@ import {
   convTranspose2dForward, convTranspose2dBackwardData, convTranspose2dBackwardWeight,
 } from '../engine';
 import { Activation, conv2dForwardAct, convTranspose2dForwardAct } from '../engine/cuda';
-import { LayerBase, Param, PairNeeds, PairResult, expectRank, wants } from './layer';
+import { LayerBase, Param, PairNeeds, PairResult, expectRank, linearPairBackward } from './layer';
 
 export interface Conv2dOptions {
   stride?: Pair;
@@ -84,16 +84,11 @@ export class Conv2d extends LayerBase {
     return conv2dBackwardData(dy, this.weight.value, this.need(this.x, 'backwardData').shape, this.opts());
   }
   pairBackward(ybar: Tensor | null, ydotbar: Tensor, need?: PairNeeds): PairResult {
-    const x = this.need(this.x, 'pairBackward'), xdot = this.needXdot(), o = this.opts();
-    conv2dBackwardWeight(ydotbar, xdot, this.weight.grad, o);
-    if (ybar) {
-      conv2dBackwardWeight(ybar, x, this.weight.grad, o);
-      if (this.bias) biasGrad(ybar, this.bias.grad);
-    }
-    return {
-      xbar: ybar && wants(need, 'xbar') ? conv2dBackwardData(ybar, this.weight.value, x.shape, o) : null,
-      xdotbar: wants(need, 'xdotbar') ? conv2dBackwardData(ydotbar, this.weight.value, x.shape, o) : null,
-    };
+    const x = this.need(this.x, 'pairBackward'), o = this.opts();
+    return linearPairBackward(this.weight, this.bias, x, this.needXdot(), ybar, ydotbar, need, {
+      wgrad: (dy, xx, dw) => conv2dBackwardWeight(dy, xx, dw, o),
+      dgrad: (dy) => conv2dBackwardData(dy, this.weight.value, x.shape, o),
+    });
   }
 
   outputShape(s: Shape): number[] {
@@ -179,16 +174,11 @@ export class ConvTranspose2d extends LayerBase {
     return convTranspose2dBackwardData(dy, this.weight.value, this.opts());
   }
   pairBackward(ybar: Tensor | null, ydotbar: Tensor, need?: PairNeeds): PairResult {
-    const x = this.need(this.x, 'pairBackward'), xdot = this.needXdot(), o = this.opts();
-    convTranspose2dBackwardWeight(ydotbar, xdot, this.weight.grad, o);
-    if (ybar) {
-      convTranspose2dBackwardWeight(ybar, x, this.weight.grad, o);
-      if (this.bias) biasGrad(ybar, this.bias.grad);
-    }
-    return {
-      xbar: ybar && wants(need, 'xbar') ? convTranspose2dBackwardData(ybar, this.weight.value, o) : null,
-      xdotbar: wants(need, 'xdotbar') ? convTranspose2dBackwardData(ydotbar, this.weight.value, o) : null,
-    };
+    const x = this.need(this.x, 'pairBackward'), o = this.opts();
+    return linearPairBackward(this.weight, this.bias, x, this.needXdot(), ybar, ydotbar, need, {
+      wgrad: (dy, xx, dw) => convTranspose2dBackwardWeight(dy, xx, dw, o),
+      dgrad: (dy) => convTranspose2dBackwardData(dy, this.weight.value, o),
+    });
   }
 
   outputShape(s: Shape): number[] {

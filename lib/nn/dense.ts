@@ -1,6 +1,6 @@
 // Dense = PyTorch Linear: y = x wᵀ + b, x [n, in], w [out, in], b [out].
 import { Tensor, Shape, Device, denseForward, denseBackwardData, denseBackwardWeight, biasGrad } from '../engine';
-import { LayerBase, Param, PairNeeds, PairResult, expectRank, wants } from './layer';
+import { LayerBase, Param, PairNeeds, PairResult, expectRank, linearPairBackward } from './layer';
 
 export interface DenseOptions { bias?: boolean; device?: Device }
 
@@ -41,16 +41,8 @@ export class Dense extends LayerBase {
     return denseBackwardData(dy, this.weight.value);
   }
   pairBackward(ybar: Tensor | null, ydotbar: Tensor, need?: PairNeeds): PairResult {
-    const x = this.need(this.x, 'pairBackward'), xdot = this.needXdot();
-    denseBackwardWeight(ydotbar, xdot, this.weight.grad);
-    if (ybar) {
-      denseBackwardWeight(ybar, x, this.weight.grad);
-      if (this.bias) biasGrad(ybar, this.bias.grad);
-    }
-    return {
-      xbar: ybar && wants(need, 'xbar') ? denseBackwardData(ybar, this.weight.value) : null,
-      xdotbar: wants(need, 'xdotbar') ? denseBackwardData(ydotbar, this.weight.value) : null,
-    };
+    return linearPairBackward(this.weight, this.bias, this.need(this.x, 'pairBackward'), this.needXdot(), ybar, ydotbar, need,
+      { wgrad: denseBackwardWeight, dgrad: (dy) => denseBackwardData(dy, this.weight.value) });
   }
 
   outputShape(s: Shape): number[] {

@@ -21,7 +21,7 @@
 //   of Σȳ·y + Σẏ̄·ẏ. `need` skips x̄ or ẋ̄ when the caller does not want them.
 // Each layer owns its rules; Sequential composes them (tangent.ts). A custom layer implements the same three methods
 // (docs/custom-layer.md shows one); LayerBase's defaults throw, naming the layer.
-import { Tensor, Shape, Device, keep, fill } from '../engine';
+import { Tensor, Shape, Device, keep, fill, biasGrad } from '../engine';
 
 /** A trainable tensor and its gradient (same shape and device). `role` tells init what distribution to use. */
 export interface Param {
@@ -142,6 +142,23 @@ export const perSample = (s: Shape): number => s.slice(1).reduce((a, b) => a * b
 
 export function expectRank(kind: string, s: Shape, rank: number, what = 'input'): void {
   if (s.length !== rank) throw new Error(`${kind}: ${what} must have ${rank} dims, got shape [${s}]`);
+}
+
+/**
+ * Pair-backward of a layer linear in x (conv, conv-transpose, dense) with weight W and optional bias b:
+ * W̄ += ẏ̄ẋᵀ + ȳxᵀ, b̄ += ȳ, x̄ = Jᵀȳ, ẋ̄ = Jᵀẏ̄, through the layer's own weight-gradient and backward-data ops.
+ */
+export function linearPairBackward(weight: Param, bias: Param | null, x: Tensor, xdot: Tensor, ybar: Tensor | null,
+  ydotbar: Tensor, need: PairNeeds | undefined, ops: { wgrad(dy: Tensor, x: Tensor, dw: Tensor): void; dgrad(dy: Tensor): Tensor }): PairResult {
+  ops.wgrad(ydotbar, xdot, weight.grad);
+  if (ybar) {
+    ops.wgrad(ybar, x, weight.grad);
+    if (bias) biasGrad(ybar, bias.grad);
+  }
+  return {
+    xbar: ybar && wants(need, 'xbar') ? ops.dgrad(ybar) : null,
+    xdotbar: wants(need, 'xdotbar') ? ops.dgrad(ydotbar) : null,
+  };
 }
 
 /** Disposes the adjoints `need` does not ask for (rules that compute both anyway). */
