@@ -79,12 +79,19 @@ export class Sequential extends LayerBase {
     return h;
   }
 
-  backward(dy: Tensor): Tensor {
+  /**
+   * Back-propagates dy. `onReady`, when given, is called after each layer's backward with that layer's parameters,
+   * whose grads are then final for this pass (last layer first): data-parallel training starts reducing them while
+   * the layers below are still working.
+   */
+  backward(dy: Tensor, onReady?: (params: Param[]) => void): Tensor {
     let g = dy;
     for (let i = this.layers.length - 1; i >= 0; i--) {
-      const gi = this.layers[i].backward(g);
+      const l = this.layers[i];
+      const gi = l instanceof Sequential ? l.backward(g, onReady) : l.backward(g);
       if (g !== dy) g.dispose();
       g = gi;
+      if (onReady && !(l instanceof Sequential) && l.params().length) onReady(l.params());
     }
     return g === dy ? dy.reshape(dy.shape) : g;
   }

@@ -13,7 +13,7 @@ import { STREAMS } from '../util/streams';
 import { buildModel, latentSize, ModelOptions } from '../models';
 import { permutation } from '../data';
 import { TrainConfig, checkDataset, ConfigError } from './config';
-import { StepModels, StepRngs, GradHook, Scalars, dcganIteration, wganIteration, dcganDStep, criticStep, readScalars, disposeScalars, withFakes } from './step';
+import { StepModels, StepRngs, GradSync, dcganIteration, wganIteration, dcganDStep, criticStep, readScalars, disposeScalars, withFakes } from './step';
 import { saveCheckpoint, findCheckpoint, loadCheckpointInto, TrainState, CHECKPOINT_VERSION } from './checkpoint';
 import { JsonLines, readJsonLines, writeFileAtomic } from './fsutil';
 import { writeImagePng, writeGridPng } from './image';
@@ -76,8 +76,8 @@ export interface TrainerOptions {
   shouldStop?: () => boolean;
   /** Seconds: do not start an epoch that would end after this much time in this call (walltime limits, the demo). */
   timeLimit?: number;
-  /** The update seam's hook (step.ts): runs after each model's backward passes, before the guard. */
-  onGrads?: GradHook;
+  /** The update seam's hook (step.ts): gradient reduction in data-parallel training. */
+  sync?: GradSync;
 }
 
 export class Trainer {
@@ -243,7 +243,7 @@ export class Trainer {
   /** The models, optimizers and streams as step.ts takes them. */
   get models(): StepModels {
     return { cfg: this.cfg, G: this.G, D: this.D, optG: this.optG, optD: this.optD, device: this.device, latent: this.latent,
-      rng: this.rng, onGrads: this.o.onGrads };
+      rng: this.rng, sync: this.o.sync };
   }
 
   /** One discriminator/critic update only (G frozen), for tests and diagnostics; returns its loss. */

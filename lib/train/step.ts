@@ -14,9 +14,16 @@ import { gradientPenaltyScalars } from './penalty';
 /** The run's random streams (lib/util/streams.ts numbers them). */
 export interface StepRngs { noise: Rng; labels: Rng; gp: Rng; dropG: Rng; dropD: Rng }
 
-/** Called after a model's backward passes, before the guard, with that model's parameters (grads complete) and the
- *  step's loss scalar; may change the grads in place (all-reduce) — every rank then guards the same values. */
-export type GradHook = (model: 'G' | 'D', params: Param[], loss: Tensor) => void;
+/**
+ * The update seam's hook, for data-parallel training (lib/dist). `ready` is called during the update's last backward
+ * pass as each layer's parameter grads become final (last layer first), so reductions can overlap the rest of
+ * backward; `finish` runs after all passes and before the guard, completes the reduction of every gradient and of
+ * the loss in place, so every rank guards and steps on the same values.
+ */
+export interface GradSync {
+  ready?(model: 'G' | 'D', params: Param[]): void;
+  finish(model: 'G' | 'D', params: Param[], loss: Tensor): void;
+}
 
 /** What the steps work on. */
 export interface StepModels {
@@ -28,7 +35,7 @@ export interface StepModels {
   device: Device;
   latent: number;
   rng: StepRngs;
-  onGrads?: GradHook;
+  sync?: GradSync;
 }
 
 /** Named 1-element device tensors (owned by the caller). */
@@ -41,16 +48,20 @@ export class NonFiniteError extends Error {
   }
 }
 
+/** Passed to the update's last backward pass (Sequential.backward's onReady), or undefined. */
+export type Ready = ((params: Param[]) => void) | undefined;
+
 /**
- * The update seam. `passes` runs the backward passes (grads accumulate into zeroed grads) and returns the loss
- * scalar; then the hook, the guard (the loss and every gradient finite, one pass) and the optimizer step.
+ * The update seam. `passes` runs the backward passes (grads accumulate into zeroed grads), handing `ready` to the
+ * last one, and returns the loss scalar; then the sync hook, the guard (the loss and every gradient finite, one
+ * pass) and the optimizer step.
  */
-export function update(m: StepModels, which: 'G' | 'D', step: number, lossName: string, passes: () => Tensor): void {
-  const model = which === 'G' ? m.G : m.D, opt = which === 'G' ? m.optG : m.optD;
+export function update(m: StepModels, which: 'G' | 'D', step: number, lossName: string, passes: (ready: Ready) => Tensor): void {
+  const model = which === 'G' ? m.G : m.D, opt = which === 'G' ? m.optG : m.optD, sync = m.sync;
   opt.zeroGrad();
-  const loss = passes();
+  const loss = passes(sync?.ready ? (ps) => sync.ready!(which, ps) : undefined);
   const params = model.params();
-  m.onGrads?.(which, params, loss);
+  sync?.finish(which, params, loss);
   const bad = firstNonFinite([loss, ...params.map((p) => p.grad)]);
   if (bad === 0) throw new NonFiniteError(step, lossName);
   if (bad > 0) throw new NonFiniteError(step, `the gradient of ${which}.${params[bad - 1].name}`);
@@ -114,7 +125,7 @@ function scoped<T>(m: StepModels, body: (own: <U extends Tensor>(t: U) => U) => 
 export function dcganDStep(m: StepModels, real: Tensor, fake: Tensor, step: number): Scalars {
   const out: Scalars = {};
   try {
-    scoped(m, (own) => update(m, 'D', step, 'the discriminator loss', () => {
+    scoped(m, (own) => update(m, 'D', step, 'the discriminator loss', (ready) => {
       const yr = own(m.D.forward(real));
       const lr = bce(yr, own(targets(m, yr.shape, 1)));
       own(lr.loss);
@@ -123,7 +134,7 @@ export function dcganDStep(m: StepModels, real: Tensor, fake: Tensor, step: numb
       const yf = own(m.D.forward(fake));
       const lf = bce(yf, own(targets(m, yf.shape, 0)));
       own(lf.loss);
-      own(m.D.backward(own(lf.grad)));
+      own(m.D.backward(own(lf.grad), ready));
       out.d_fake = meanScalar(yf);
       return (out.d_loss = combine([[1, lr.loss], [1, lf.loss]]));
     }));
@@ -142,7 +153,7 @@ export function criticStep(m: StepModels, real: Tensor, step: number): Scalars {
       const z = own(noise(m, n));
       const fake = own(m.G.forward(z));
       m.G.release();
-      update(m, 'D', step, 'the critic loss', () => {
+      update(m, 'D', step, 'the critic loss', (ready) => {
         const eps = own(m.rng.gp.uniform([n], m.device));
         const p = gradientPenaltyScalars(m.D, real, fake, eps, m.cfg.lambda);
         out.gp = p.gp;
@@ -151,7 +162,7 @@ export function criticStep(m: StepModels, real: Tensor, step: number): Scalars {
         own(m.D.backward(own(Tensor.full(yr.shape, -1 / yr.numel, m.device))));
         out.d_real = meanScalar(yr);
         const yf = own(m.D.forward(fake));
-        own(m.D.backward(own(Tensor.full(yf.shape, 1 / yf.numel, m.device))));
+        own(m.D.backward(own(Tensor.full(yf.shape, 1 / yf.numel, m.device)), ready));
         out.d_fake = meanScalar(yf);
         return (out.d_loss = combine([[1, out.d_fake], [-1, out.d_real], [1, out.gp]]));
       });
@@ -167,7 +178,7 @@ export function criticStep(m: StepModels, real: Tensor, step: number): Scalars {
 export function gStep(m: StepModels, fake: Tensor, step: number): Scalars {
   const out: Scalars = {};
   try {
-    scoped(m, (own) => update(m, 'G', step, 'the generator loss', () => {
+    scoped(m, (own) => update(m, 'G', step, 'the generator loss', (ready) => {
       const y = own(m.D.forward(fake));
       let grad: Tensor;
       if (m.cfg.model === 'dcgan') {
@@ -178,7 +189,7 @@ export function gStep(m: StepModels, fake: Tensor, step: number): Scalars {
         out.g_loss = combine([[-1, own(meanScalar(y))]]);
         grad = own(Tensor.full(y.shape, -1 / y.numel, m.device));
       }
-      own(m.G.backward(own(m.D.backwardData(grad))));
+      own(m.G.backward(own(m.D.backwardData(grad)), ready));
       return out.g_loss;
     }));
     return out;

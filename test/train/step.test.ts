@@ -30,9 +30,11 @@ describe('train: the update seam', () => {
     const t = make(), m = t.models, order: string[] = [];
     plant(m, 123); // stale grads from elsewhere must not leak into the update
     const before = values(t, 'D');
-    m.onGrads = (which, params, loss) => {
-      order.push(`hook ${which} ${params.length} ${loss.toFloat32Array()[0]}`);
-      expect(params.every((p) => p.grad.toFloat32Array().every((v) => v === 0.25))).to.equal(true);
+    m.sync = {
+      finish(which, params, loss) {
+        order.push(`hook ${which} ${params.length} ${loss.toFloat32Array()[0]}`);
+        expect(params.every((p) => p.grad.toFloat32Array().every((v) => v === 0.25))).to.equal(true);
+      },
     };
     update(m, 'D', 1, 'the test loss', () => {
       order.push('passes');
@@ -60,12 +62,38 @@ describe('train: the update seam', () => {
 
   it('the guard runs after the hook: a hook that repairs the grads lets the step through', () => {
     const t = make(), m = t.models, before = values(t, 'D');
-    m.onGrads = (_w, params) => { for (const p of params) p.grad.copyFrom(Tensor.zeros(p.grad.shape)); };
+    m.sync = { finish(_w, params) { for (const p of params) p.grad.copyFrom(Tensor.zeros(p.grad.shape)); } };
     update(m, 'D', 1, 'l', () => { plant(m, NaN); return Tensor.full([1], 0); });
     expect(values(t, 'D').every((v) => v.every(Number.isFinite))).to.equal(true);
     expect(equal(values(t, 'D'), before)).to.equal(true); // zero grads: Adam's update is 0
     t.dispose();
   });
+});
+
+describe('train: the sync hook sees every gradient final, once, last layer first', () => {
+  for (const model of ['dcgan', 'wgan-gp'] as const) {
+    it(model, () => {
+      const t = make({ model, arch: 'cepa2024', nCritic: 2 }), x = real(), seen: Record<string, { grad: Tensor; at: Float32Array }[]> = { G: [], D: [] };
+      let finishes = 0;
+      const m = t.models;
+      m.sync = {
+        ready(which, params) { for (const p of params) seen[which].push({ grad: p.grad, at: p.grad.toFloat32Array() }); },
+        finish(which, params) {
+          finishes++;
+          const got = seen[which];
+          expect(got.length, `${which}: every parameter once`).to.equal(params.length);
+          expect(got.map((g) => g.grad)).to.deep.equal(params.map((p) => p.grad).reverse()); // reverse layer order
+          for (const g of got) expect(Buffer.compare(Buffer.from(g.at.buffer), Buffer.from(g.grad.toFloat32Array().buffer)), `${which}: final at ready`).to.equal(0);
+          seen[which] = [];
+        },
+      };
+      const s = (model === 'dcgan' ? dcganIteration : wganIteration)(m, x, 1);
+      disposeScalars(s);
+      expect(finishes).to.equal(model === 'dcgan' ? 2 : 1 + t.cfg.nCritic);
+      x.dispose();
+      t.dispose();
+    });
+  }
 });
 
 describe('train: steps', () => {
