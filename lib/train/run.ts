@@ -8,6 +8,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { Tensor, Device, Rng, defaultDevice } from '../engine';
+import { ShardedRng } from './shard';
 import { Sequential, Adam, Layer, Dropout } from '../nn';
 import { STREAMS } from '../util/streams';
 import { buildModel, latentSize, ModelOptions } from '../models';
@@ -76,8 +77,23 @@ export interface TrainerOptions {
   shouldStop?: () => boolean;
   /** Seconds: do not start an epoch that would end after this much time in this call (walltime limits, the demo). */
   timeLimit?: number;
-  /** The update seam's hook (step.ts): gradient reduction in data-parallel training. */
-  sync?: GradSync;
+  /** Data-parallel training: this process's rank among `size` (the CLI wires lib/dist in). */
+  parallel?: Parallel;
+}
+
+/**
+ * One rank of a synchronous data-parallel run. cfg.batch is the global batch; this rank trains on its slice of each
+ * global batch, with randomness keyed by global sample index (shard.ts), so the run computes what one process with
+ * the same global batch computes. Only rank 0 writes (checkpoints, samples, records, progress); every rank reads the
+ * run folder to resume.
+ */
+export interface Parallel {
+  rank: number;
+  size: number;
+  /** The gradient reduction at the update seam (step.ts). */
+  sync: GradSync;
+  /** Element-wise mean over ranks of a small float64 array, in place (records, stop decisions). */
+  meanScalars(v: Float64Array): void;
 }
 
 export class Trainer {
@@ -89,6 +105,10 @@ export class Trainer {
   readonly device: Device;
   readonly latent: number;
   readonly rng: StepRngs;
+  /** This rank's samples of each global batch ([0, batch) in one process). */
+  readonly shard: { start: number; count: number; global: number };
+  /** Rank 0 (or the only process): the one that writes. */
+  readonly writer: boolean;
   epoch = 0;
   iter = 0;
   step = 0;
@@ -104,10 +124,20 @@ export class Trainer {
     this.device = o.device ?? defaultDevice();
     const [, c, h] = o.data.shape;
     checkDataset(cfg, { count: o.data.count, size: h, channels: c }, o.dataName ?? 'dataset');
-    const seed = cfg.seed;
+    const par = o.parallel, size = par?.size ?? 1, rank = par?.rank ?? 0;
+    if (cfg.batch % size !== 0)
+      throw new ConfigError(`--batch ${cfg.batch} is the global batch and must be divisible by the ${size} ranks (e.g. --batch ${Math.max(size, Math.round(cfg.batch / size) * size)})`);
+    const local = cfg.batch / size;
+    this.shard = { start: rank * local, count: local, global: cfg.batch };
+    this.writer = rank === 0;
+    const seed = cfg.seed, sharded = (stream: number): ShardedRng => {
+      const r = new ShardedRng(seed, stream);
+      r.shard = this.shard;
+      return r;
+    };
     this.rng = {
-      noise: new Rng(seed, STREAMS.noise), labels: new Rng(seed, STREAMS.labels), gp: new Rng(seed, STREAMS.gp),
-      dropG: new Rng(seed, STREAMS.generatorDropout), dropD: new Rng(seed, STREAMS.discriminatorDropout),
+      noise: sharded(STREAMS.noise), labels: sharded(STREAMS.labels), gp: sharded(STREAMS.gp),
+      dropG: sharded(STREAMS.generatorDropout), dropD: sharded(STREAMS.discriminatorDropout),
     };
     const mo = modelOptions(cfg, this.device);
     this.G = buildModel(cfg.arch, 'generator', { ...mo, dropoutRng: this.rng.dropG, init });
@@ -120,7 +150,7 @@ export class Trainer {
   /** A fresh run. */
   static create(cfg: TrainConfig, o: TrainerOptions): Trainer {
     const t = new Trainer(cfg, o, true);
-    if (o.out) {
+    if (o.out && t.writer) {
       fs.mkdirSync(path.join(o.out, 'samples'), { recursive: true });
       if (fs.existsSync(path.join(o.out, 'checkpoints', 'latest.json')))
         throw new ConfigError(`${o.out} already holds a run; pass --resume to continue it, or choose another --out`);
@@ -142,6 +172,7 @@ export class Trainer {
     t.step = state.step;
     for (const [k, v] of Object.entries(state.rng)) t.rng[k as keyof StepRngs].offset = v;
     // metrics after the checkpoint belong to the lost part of the run
+    if (!t.writer) return t;
     const file = path.join(o.out, 'metrics.jsonl');
     const kept = readJsonLines(file).filter((r) => (r.step as number) <= state.step);
     writeFileAtomic(file, kept.map((r) => JSON.stringify(r) + '\n').join(''));
@@ -172,41 +203,43 @@ export class Trainer {
   }
 
   checkpoint(): string | null {
-    if (!this.o.out) return null;
+    if (!this.o.out || !this.writer) return null;
     return saveCheckpoint(this.o.out, { G: this.G, D: this.D, optG: this.optG, optD: this.optD, state: this.state() });
   }
 
   /** Trains until cfg.epochs are done (or stopAfter / shouldStop). Returns the iterations run by this call. */
   async run(): Promise<number> {
-    const log = this.o.log ?? ((s: string) => process.stdout.write(s + '\n'));
+    const out = this.o.log ?? ((s: string) => process.stdout.write(s + '\n'));
+    const log = (s: string): void => { if (this.writer) out(s); };
     const nIt = this.itersPerEpoch;
     const start = Date.now();
     let done = 0, lastEpoch = 0;
     while (this.epoch < this.cfg.epochs) {
-      if (this.o.timeLimit !== undefined && this.iter === 0 && (Date.now() - start) / 1000 + lastEpoch > this.o.timeLimit) {
+      if (this.o.timeLimit !== undefined && this.iter === 0 && this.agree((Date.now() - start) / 1000 + lastEpoch > this.o.timeLimit)) {
         log(`time limit of ${this.o.timeLimit} s reached after epoch ${this.epoch}; continue with --resume`);
         return done;
       }
       const order = permutation(this.o.data.count, epochSeed(this.cfg.seed, this.epoch));
       const mode = this.o.progress ?? 'auto';
-      const bar = new EpochProgress(this.epoch + 1, this.cfg.epochs, nIt, { quiet: mode === 'none', tty: mode === 'lines' ? false : undefined });
+      const bar = new EpochProgress(this.epoch + 1, this.cfg.epochs, nIt, { quiet: mode === 'none' || !this.writer, tty: mode === 'lines' ? false : undefined });
       const t0 = Date.now(), sums = { ...this.resumed };
       this.resumed = { d: 0, g: 0, n: 0, seconds: 0 };
       try {
         while (this.iter < nIt) {
           if (this.o.stopAfter !== undefined && done >= this.o.stopAfter) return done; // as if killed: no checkpoint
-          if (this.stopRequested || this.o.shouldStop?.()) {
+          if (this.agree(this.stopRequested || !!this.o.shouldStop?.())) {
             if (done > 0) this.checkpoint();
             return done;
           }
           const t1 = Date.now();
-          const idx = order.subarray(this.iter * this.cfg.batch, (this.iter + 1) * this.cfg.batch);
+          const at = this.iter * this.cfg.batch + this.shard.start;
+          const idx = order.subarray(at, at + this.shard.count); // this rank's slice of the global batch
           const real = Tensor.fromArray(this.o.data.batch(idx), [idx.length, ...this.o.data.shape.slice(1)], this.device);
           let m: Omit<StepMetrics, 'epoch' | 'iter' | 'step' | 'img_per_s'>;
           try {
             const it = this.cfg.model === 'dcgan' ? dcganIteration : wganIteration;
             const sc = it(this.models, real, this.step + 1);
-            try { m = readScalars(sc) as typeof m; } finally { disposeScalars(sc); } // the iteration's one read
+            try { m = this.meanOverRanks(readScalars(sc)) as typeof m; } finally { disposeScalars(sc); } // the iteration's one read
           } finally {
             real.dispose();
           }
@@ -240,10 +273,28 @@ export class Trainer {
     return done;
   }
 
+  /** A decision every rank takes together: true if any rank says so (one process: b itself). */
+  private agree(b: boolean): boolean {
+    const p = this.o.parallel;
+    if (!p || p.size === 1) return b;
+    const v = Float64Array.of(b ? 1 : 0);
+    p.meanScalars(v);
+    return v[0] > 0;
+  }
+
+  /** The iteration's scalars averaged over ranks (each is a mean over an equal local batch: the global mean). */
+  private meanOverRanks(r: Record<string, number>): Record<string, number> {
+    const p = this.o.parallel;
+    if (!p || p.size === 1) return r;
+    const keys = Object.keys(r).sort(), v = Float64Array.from(keys.map((k) => r[k]));
+    p.meanScalars(v);
+    return Object.fromEntries(keys.map((k, i) => [k, v[i]]));
+  }
+
   /** The models, optimizers and streams as step.ts takes them. */
   get models(): StepModels {
     return { cfg: this.cfg, G: this.G, D: this.D, optG: this.optG, optD: this.optD, device: this.device, latent: this.latent,
-      rng: this.rng, sync: this.o.sync };
+      rng: this.rng, sync: this.o.parallel?.sync };
   }
 
   /** One discriminator/critic update only (G frozen), for tests and diagnostics; returns its loss. */
@@ -256,7 +307,7 @@ export class Trainer {
 
   /** Fixed-noise samples (BN batch statistics, no dropout, no state changes): image, 8×8 grid, loss curve. */
   writeSamples(): void {
-    if (!this.o.out) return;
+    if (!this.o.out || !this.writer) return;
     const dir = path.join(this.o.out, 'samples'), tag = String(this.epoch).padStart(3, '0');
     const b = generate(this.G, this.cfg, this.latent, 64, new Rng(this.cfg.seed, STREAMS.fixedNoise), this.device);
     writeImagePng(path.join(dir, `epoch-${tag}.png`), b, 0);
