@@ -3,6 +3,7 @@ export * from './layer';
 export * from './dense';
 export * from './conv';
 export * from './norm';
+export * from './sync_norm';
 export * from './act';
 export * from './dropout';
 export * from './shape';
