@@ -1,6 +1,6 @@
 // Options shared by the model builders, and the default Philox streams for initialisation and dropout.
 import { Device, Rng } from '../engine';
-import { Sequential, ganInit, InitOptions } from '../nn';
+import { Sequential, ganInit, InitOptions, BatchNorm, BatchNorm1d, BatchNorm2d, SyncBatchNorm1d, SyncBatchNorm2d, Reduce } from '../nn';
 import { STREAMS } from '../util/streams';
 
 export type ImageSize = 64 | 128 | 256;
@@ -30,6 +30,14 @@ export interface ModelOptions {
   bnGamma?: InitOptions['bnGamma'];
   /** BatchNorm momentum/eps (PyTorch convention); default: dcgan TORCH_BN, cepa2024 KERAS_BN. */
   bn?: { momentum: number; eps: number };
+  /** Synchronized BatchNorm: the sum over data-parallel ranks its statistics go through (lib/dist). Default: plain BN. */
+  syncBn?: Reduce;
+}
+
+/** A BatchNorm over features (1d) or channels (2d), synchronized across ranks when o.syncBn is set. */
+export function batchNorm(o: ModelOptions, rank: 1 | 2, features: number, bn: { momentum: number; eps: number }): BatchNorm {
+  if (o.syncBn) return rank === 1 ? new SyncBatchNorm1d(features, { ...bn, reduce: o.syncBn }) : new SyncBatchNorm2d(features, { ...bn, reduce: o.syncBn });
+  return rank === 1 ? new BatchNorm1d(features, bn) : new BatchNorm2d(features, bn);
 }
 
 /** Default Philox streams (seed = options.seed). */

@@ -13,7 +13,7 @@ import { Sequential, Adam, Layer, Dropout } from '../nn';
 import { STREAMS } from '../util/streams';
 import { buildModel, latentSize, ModelOptions } from '../models';
 import { permutation } from '../data';
-import { TrainConfig, checkDataset, ConfigError } from './config';
+import { TrainConfig, checkDataset, ConfigError, syncBnOn } from './config';
 import { StepModels, StepRngs, GradSync, dcganIteration, wganIteration, dcganDStep, criticStep, readScalars, disposeScalars, withFakes } from './step';
 import { saveCheckpoint, findCheckpoint, loadCheckpointInto, TrainState, CHECKPOINT_VERSION } from './checkpoint';
 import { JsonLines, readJsonLines, writeFileAtomic } from './fsutil';
@@ -92,8 +92,8 @@ export interface Parallel {
   size: number;
   /** The gradient reduction at the update seam (step.ts). */
   sync: GradSync;
-  /** Element-wise mean over ranks of a small float64 array, in place (records, stop decisions). */
-  meanScalars(v: Float64Array): void;
+  /** Element-wise sum over ranks of a small float64 array, in place (SyncBatchNorm, records, stop decisions). */
+  sumScalars(v: Float64Array): void;
 }
 
 export class Trainer {
@@ -140,6 +140,7 @@ export class Trainer {
       dropG: sharded(STREAMS.generatorDropout), dropD: sharded(STREAMS.discriminatorDropout),
     };
     const mo = modelOptions(cfg, this.device);
+    if (par && size > 1 && syncBnOn(cfg)) mo.syncBn = (v) => par.sumScalars(v);
     this.G = buildModel(cfg.arch, 'generator', { ...mo, dropoutRng: this.rng.dropG, init });
     this.D = buildModel(cfg.arch, cfg.model === 'wgan-gp' ? 'critic' : 'discriminator', { ...mo, dropoutRng: this.rng.dropD, init });
     this.latent = latentSize(cfg.arch, mo);
@@ -278,7 +279,7 @@ export class Trainer {
     const p = this.o.parallel;
     if (!p || p.size === 1) return b;
     const v = Float64Array.of(b ? 1 : 0);
-    p.meanScalars(v);
+    p.sumScalars(v);
     return v[0] > 0;
   }
 
@@ -287,8 +288,8 @@ export class Trainer {
     const p = this.o.parallel;
     if (!p || p.size === 1) return r;
     const keys = Object.keys(r).sort(), v = Float64Array.from(keys.map((k) => r[k]));
-    p.meanScalars(v);
-    return Object.fromEntries(keys.map((k, i) => [k, v[i]]));
+    p.sumScalars(v);
+    return Object.fromEntries(keys.map((k, i) => [k, v[i] / p.size]));
   }
 
   /** The models, optimizers and streams as step.ts takes them. */
