@@ -212,7 +212,7 @@ void watch_loop() {
     for (auto& [h, op] : g_handles)
       if (op->gpu_event && late(op) && !nccl::done(op->gpu_event)) stuck = op.get();
     if (stuck) {
-      std::string msg = cat("a ", stuck->name(), " has not completed after ", g_world.timeout_s,
+      std::string msg = cat("collective ", stuck->name(), " (issued by this rank) has not completed after ", g_world.timeout_s,
                             " s (MRIGAN_COLLECTIVE_TIMEOUT); a peer rank probably died or stopped calling collectives."
                             " Aborting all ranks.");
       lk.unlock();
