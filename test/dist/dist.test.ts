@@ -176,3 +176,20 @@ describe('dist: gradient buckets', function () {
     expect(r.output).to.match(/mrigan: rank 0 of 2: collective all-reduce .*not completed after 3 s/);
   });
 });
+
+describe('dist: mrigan info shows the world', function () {
+  this.timeout(120_000);
+  const cli = path.join(__dirname, '..', '..', 'lib', 'cli', 'main.js');
+  const env = plainEnv({ OMPI_ALLOW_RUN_AS_ROOT: '1', OMPI_ALLOW_RUN_AS_ROOT_CONFIRM: '1' });
+  it('a plain process: rank 0 of 1, transport none', () => {
+    const r = spawnSync(process.execPath, [cli, 'info', '--json'], { env, encoding: 'utf8' });
+    expect(r.status, r.stderr).to.equal(0);
+    expect(JSON.parse(r.stdout)).to.include({ rank: 0, size: 1, localRank: 0, transport: 'none' });
+  });
+  (hasMpirun ? it : it.skip)('2 ranks under mpirun: ranks 0 and 1 of 2, transport mpi', () => {
+    const r = spawnSync('mpirun', [...mpirun(2).slice(1), process.execPath, cli, 'info', '--json'], { env, encoding: 'utf8', timeout: 90_000 });
+    expect(r.status, r.stderr).to.equal(0);
+    const rows = r.stdout.trim().split('\n').map((l) => JSON.parse(l)).sort((a, b) => a.rank - b.rank);
+    expect(rows.map((o) => [o.rank, o.size, o.localRank, o.localSize, o.transport])).to.deep.equal([[0, 2, 0, 2, 'mpi'], [1, 2, 1, 2, 'mpi']]);
+  });
+});
