@@ -1,6 +1,6 @@
 // Distributed tests with real ranks: mpirun starts `node dist/test/dist/worker.js SCENARIO`, each rank writes its
 // results, and the checks here compare them with closed forms recomputed in float64 from the same seeded inputs.
-// Skipped when mpirun is missing. OMPI_ALLOW_RUN_AS_ROOT* and --oversubscribe: CI runs as root on 2 cores.
+// Skipped when mpirun is missing or the addon has no MPI (the node-gyp build). OMPI_ALLOW_RUN_AS_ROOT* and --oversubscribe: CI runs as root on 2 cores.
 import { expect } from 'chai';
 import { spawnSync } from 'child_process';
 import * as path from 'path';

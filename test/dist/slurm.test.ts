@@ -6,13 +6,13 @@ import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { launch, plainEnv, worker, checkCollectives } from './launch';
+import { launch, plainEnv, worker, checkCollectives, hasMpirun } from './launch';
 
 const script = path.join(__dirname, '..', '..', '..', 'scripts', 'slurm', 'local-cluster.sh');
 const sh = (args: string[], env: NodeJS.ProcessEnv = plainEnv()) =>
   spawnSync(args[0], args.slice(1), { encoding: 'utf8', env, timeout: 120_000 });
 
-(process.env.MRIGAN_SLURM === '1' ? describe : describe.skip)('dist: SLURM (local one-node cluster)', function () {
+(process.env.MRIGAN_SLURM === '1' && hasMpirun ? describe : describe.skip)('dist: SLURM (local one-node cluster)', function () {
   this.timeout(180_000);
   let startedHere = false;
 
