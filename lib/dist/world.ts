@@ -86,8 +86,8 @@ function describe(e: unknown): string {
 }
 
 function failRank(e: unknown): never {
-  const w = world();
-  if (w.size > 1 || w.mpi) abortAll(describe(e), 1);
+  // `current`, not world(): the error may come from world() itself (then every rank throws it and exits)
+  if (current && (current.size > 1 || current.mpi)) abortAll(describe(e), 1);
   process.stderr.write(`mrigan: ${describe(e)}\n`);
   process.exit(1);
 }

@@ -17,6 +17,10 @@
 #include "core/error.h"
 #include "nccl/comm.h"
 
+#ifdef MRIGAN_CUDA
+#include "cuda/api.h"
+#endif
+
 #ifdef MRIGAN_MPI
 #include <dlfcn.h>
 #include <mpi.h>
@@ -124,8 +128,8 @@ void allreduce_floats(float* p, size_t n, Reduce op) {
     mpi_check(MPI_Allreduce(MPI_IN_PLACE, p + o, (int)std::min(kChunk, n - o), MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD),
               "MPI_Allreduce");
   if (op == Reduce::Mean) {
-    float s = 1.0f / (float)g_world.size;  // exact for power-of-two sizes; torch DDP also divides after summing
-    for (size_t i = 0; i < n; ++i) p[i] *= s;
+    float s = (float)g_world.size;  // sum, then divide (as torch DDP's average): correctly rounded for any size
+    for (size_t i = 0; i < n; ++i) p[i] /= s;
   }
 }
 
@@ -273,6 +277,9 @@ const World& init(Device want) {
                     " GPU(s); start at most one rank per GPU (NCCL refuses two ranks on one GPU) or use --device cpu"));
   }
   g_world.device = use_gpu ? g_world.local_rank : kCPU;
+#ifdef MRIGAN_CUDA
+  if (use_gpu) cuda::stream_handle(g_world.device);  // one GPU per rank: makes cuda:localRank current (cudaSetDevice)
+#endif
   std::string why;
   int can = use_gpu && nccl::load(&why) ? 1 : 0, all = 0;
   MPI_Allreduce(&can, &all, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
