@@ -18,6 +18,7 @@ describe('dist: a plain process', () => {
     expect(o.launched).to.equal(false);
     expect(o.values).to.deep.equal([[1, 2, 3]]);  // collectives of a world of 1 leave the values
     expect(o.scalars).to.deep.equal([2.5]);
+    if (o.cudaError !== null) expect(o.cudaError).to.match(/device cuda requested but /);  // machines without a GPU
   });
 });
 

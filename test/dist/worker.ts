@@ -3,7 +3,7 @@
 // test/helpers' seeded generator so the test can recompute every rank's values independently.
 import * as fs from 'fs';
 import * as path from 'path';
-import { Tensor } from '../../lib/engine';
+import { Tensor, engineInfo } from '../../lib/engine';
 import {
   world, mpiInitialized, launchedByMpi, allReduceMean, allReduceSum, broadcast, barrier, allReduceScalars,
   startAllReduce, pendingCollectives, GradBuckets, broadcastParams, checksum, runRanked,
@@ -99,10 +99,14 @@ async function main(): Promise<number> {
     case 'params': params(args[0] === 'mismatch'); return 0;
     case 'plain': {
       const before = mpiInitialized();
+      let cudaError: string | null = null;
+      if (engineInfo().cudaDevices === 0) {
+        try { world('cuda'); } catch (e) { cudaError = (e as Error).message; }
+      }
       const w = world();
       const t = [Tensor.fromArray([1, 2, 3], [3])];
       allReduceMean(t); broadcast(t, 0); barrier();
-      out({ world: w, before, after: mpiInitialized(), launched: launchedByMpi(), values: arrays(t),
+      out({ world: w, before, cudaError, after: mpiInitialized(), launched: launchedByMpi(), values: arrays(t),
         scalars: Array.from(allReduceScalars(new Float64Array([2.5]), 'sum')) });
       return 0;
     }
