@@ -1,7 +1,7 @@
-// Data shards and bucket bookkeeping in this (plain, world-of-1) process; the launched tests are in dist.test.ts.
+// lib/dist in this plain process (a world of 1): shards, bucket bookkeeping, checksums, argument checks at the addon.
 import { expect } from 'chai';
 import { Tensor } from '../../lib/engine';
-import { shardIndices, GradBuckets, checksum } from '../../lib/dist';
+import { shardIndices, GradBuckets, checksum, world, startAllReduce, pendingCollectives } from '../../lib/dist';
 import { permutation } from '../../lib/data';
 
 describe('dist: shardIndices', () => {
@@ -47,5 +47,30 @@ describe('dist: GradBuckets bookkeeping', () => {
     let h = 0x811c9dc5;
     for (const w of [0x3f800000, 1]) h = Math.imul(h ^ w, 0x01000193) >>> 0;
     expect(checksum([one])).to.equal(h);
+  });
+});
+
+describe('dist: bad arguments are clear errors (world of 1)', () => {
+  // eslint-disable-next-line @typescript-eslint/no-var-requires
+  const { native } = require('../../lib/engine/native');
+  before(() => { world(); });
+  it('names the argument or the tensor', () => {
+    const a = Tensor.zeros([3]);
+    expect(() => native().distAllReduceMean(5)).to.throw(/tensors\) must be an array of Tensors/);
+    expect(() => native().distAllReduceSum([a.h, a.h])).to.throw(/tensor 1 shares storage with tensor 0/);
+    expect(() => native().distAllReduceSum([a.h, a.reshape([1, 3]).h])).to.throw(/shares storage/);
+    expect(() => native().distStartAllReduce([a.h], 'max')).to.throw(/op must be one of mean \| sum, got 'max'/);
+    expect(() => native().distWait(12345)).to.throw(/handle 12345 is unknown or was already waited/);
+    expect(() => native().distBroadcast([a.h], 1)).to.throw(/root 1 is not a rank of this world of 1/);
+    expect(() => native().distAllReduceScalars([1, 2], 'sum')).to.throw(/must be a Float64Array/);
+    expect(() => native().distAllReduceScalars(new Float64Array(2), 'mean')).to.throw(/sum \| max \| min/);
+    expect(() => native().distInit('gpu')).to.throw(/device must be one of auto \| cpu \| cuda, got 'gpu'/);
+    expect(() => native().distAbort(0, 'x')).to.throw(/code\) must be an integer in \[1, 255\]/);
+  });
+  it('a waited handle cannot be waited again; nothing stays pending', () => {
+    const p = startAllReduce([Tensor.zeros([2])]);
+    p.wait();
+    expect(() => native().distWait(p.handle)).to.throw(/already waited/);
+    expect(pendingCollectives()).to.equal(0);
   });
 });
