@@ -394,12 +394,11 @@ void wait(int64_t handle) {
     auto it = g_handles.find(handle);
     MRIGAN_CHECK(it != g_handles.end(), "wait: handle ", handle, " is unknown or was already waited");
     op = it->second;
+    g_handles.erase(it);  // before complete(): the watchdog must not query a GPU event that complete() destroys
   }
 #ifdef MRIGAN_MPI
   if (!trivial()) complete(*op);
 #endif
-  std::lock_guard<std::mutex> lk(g_mu);
-  g_handles.erase(handle);
 }
 
 size_t pending() {
