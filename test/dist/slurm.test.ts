@@ -31,6 +31,16 @@ const sh = (args: string[], env: NodeJS.ProcessEnv = plainEnv()) =>
     checkCollectives(r.results, 2);
   });
 
+  it('under srun too, a throwing or killed rank ends both ranks within 60 s, naming the rank', () => {
+    for (const [how, names] of [['throw', /mrigan: rank 1 of 2: .*deliberate failure/], ['kill', /task 1: Killed/]] as const) {
+      const r = launch(['srun', '--mpi=pmix', '-n', '2'], ['fail', how]);
+      expect(r.status, r.output).to.not.equal(0);
+      expect(r.seconds).to.be.below(60);
+      expect(r.results.filter(Boolean), `${how}: no rank finished its collective`).to.have.length(0);
+      expect(r.output).to.match(names);
+    }
+  });
+
   it('an sbatch job (2 tasks, srun inside) runs to completion', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mrigan-sbatch-'));
     const job = path.join(dir, 'job.sbatch');
