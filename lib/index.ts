@@ -4,3 +4,4 @@ export * from './nn';
 export * from './models';
 export * from './train';
 export * from './data';
+export * as dist from './dist';

@@ -4,3 +4,4 @@ export * from './collectives';
 export * from './buckets';
 export * from './params';
 export * from './shard';
+export * from './train';

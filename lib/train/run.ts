@@ -9,7 +9,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { Tensor, Device, Rng, defaultDevice } from '../engine';
 import { ShardedRng } from './shard';
-import { Sequential, Adam, Layer, Dropout } from '../nn';
+import { Sequential, Adam, Layer, Dropout, SyncBatchNorm } from '../nn';
 import { STREAMS } from '../util/streams';
 import { buildModel, latentSize, ModelOptions } from '../models';
 import { permutation } from '../data';
@@ -354,9 +354,12 @@ export function generate(G: Sequential, cfg: TrainConfig, latent: number, n: num
   const saved = G.buffers().map((b) => b.value.clone());
   const counters = [...G.counters().values()].map((c) => c.get());
   G.train(bn === 'batch');
+  // sampling is local to the rank that samples: SyncBatchNorm must not wait for the other ranks
+  const unsynced: [SyncBatchNorm, SyncBatchNorm['reduce']][] = [];
   const walk = (l: Layer): void => {
     if (l instanceof Sequential) l.layers.forEach(walk);
     else if (l instanceof Dropout) l.eval();
+    else if (l instanceof SyncBatchNorm) { unsynced.push([l, l.reduce]); l.reduce = () => {}; }
   };
   walk(G);
   const per = cfg.channels * cfg.size * cfg.size, data = new Float32Array(n * per);
@@ -376,6 +379,7 @@ export function generate(G: Sequential, cfg: TrainConfig, latent: number, n: num
     G.buffers().forEach((b, i) => b.value.copyFrom(saved[i]));
     [...G.counters().values()].forEach((c, i) => c.set(counters[i]));
     for (const t of saved) t.dispose();
+    for (const [l, r] of unsynced) l.reduce = r;
     G.train(wasTraining);
   }
   return { data, n, c: cfg.channels, h: cfg.size, w: cfg.size };

@@ -23,11 +23,11 @@ export function plainEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv 
 export interface Run { status: number | null; output: string; seconds: number; results: any[] }
 
 /** Runs `launcher... node worker.js args` with a fresh result folder; results[r] is rank r's JSON (or undefined). */
-export function launch(launcher: string[], args: string[], extraEnv: Record<string, string> = {}, timeoutMs = 90_000): Run {
+export function launch(launcher: string[], args: string[], extraEnv: Record<string, string> = {}, timeoutMs = 90_000, script = worker): Run {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mrigan-dist-'));
   const t0 = Date.now();
   const [cmd, ...pre] = launcher.length ? launcher : [process.execPath];
-  const argv = launcher.length ? [...pre, process.execPath, worker, ...args] : [worker, ...args];
+  const argv = launcher.length ? [...pre, process.execPath, script, ...args] : [script, ...args];
   const r = spawnSync(cmd, argv, {
     env: plainEnv({ OMPI_ALLOW_RUN_AS_ROOT: '1', OMPI_ALLOW_RUN_AS_ROOT_CONFIRM: '1', MRIGAN_TEST_OUT: dir, ...extraEnv }),
     encoding: 'utf8', timeout: timeoutMs, killSignal: 'SIGKILL',

@@ -8,6 +8,8 @@ import { openDataset, Dataset } from '../../data';
 import { resolveConfig, TrainConfig, PRESETS, ConfigError, GanModel } from '../../train/config';
 import { Trainer, NonFiniteError, modelOptions } from '../../train/run';
 import { findCheckpoint } from '../../train/checkpoint';
+import { world, abortAll, World } from '../../dist';
+import { parallelOptions, broadcastTrainer, rankDevice } from '../../dist/train';
 
 export const summary = 'train a DCGAN or WGAN-GP (exact gradient penalty) on a dataset file; --preset for the paper\'s Table I';
 
@@ -25,7 +27,7 @@ export const HELP = `usage: mrigan train --data FILE --model dcgan|wgan-gp --out
   --out RUN_DIR         run folder: metrics.jsonl, samples/, loss.png, checkpoints/ (required)
   --resume              continue the run in RUN_DIR from its latest checkpoint (same result as never stopping)
   --epochs N            epochs (default: 25, or the preset's; on --resume: extend the run to N)
-  --batch N             global batch (default: 64, or the preset's)
+  --batch N             global batch across all ranks (default: 64, or the preset's)
   --lr X                Adam learning rate, β1 0.5, β2 0.999 (default: 2e-4, or the preset's)
   --dropout P           dropout where the architecture has it (default: 0, or the preset's)
   --seed S              seed of every random stream (init, noise, dropout, GP, data order) (default: 0)
@@ -36,6 +38,8 @@ export const HELP = `usage: mrigan train --data FILE --model dcgan|wgan-gp --out
   --n-critic K          WGAN-GP critic steps per generator step (default: 3)
   --label-noise A       DCGAN label noise: real targets 1 − A·U(0,1), fake A·U(0,1); 0 = off (default: 0.05)
   --checkpoint-every N  also checkpoint every N steps (default: 0 = at the end of each epoch only)
+  --sync-bn, --no-sync-bn  BatchNorm statistics over the global batch across ranks (default: on for cepa2024,
+                        off for dcgan; under mpirun/srun only: docs/distributed.md)
   --device D            cpu, cuda or cuda:N (default: MRIGAN_DEVICE, else the first GPU, else cpu)
   --threads N           CPU threads (default: MRIGAN_THREADS, else all cores)
   --time-limit S        stop (checkpointed) before an epoch that would end after S seconds (default: none)
@@ -67,6 +71,7 @@ export async function run(argv: string[]): Promise<number> {
         'n-critic': { type: 'string' }, 'label-noise': { type: 'string' }, 'checkpoint-every': { type: 'string' },
         device: { type: 'string' }, 'time-limit': { type: 'string' }, threads: { type: 'string' }, progress: { type: 'string', default: 'auto' },
         'dry-run': { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h' },
+        'sync-bn': { type: 'boolean' }, 'no-sync-bn': { type: 'boolean' },
       },
     }).values;
   } catch (e) {
@@ -76,10 +81,14 @@ export async function run(argv: string[]): Promise<number> {
     process.stdout.write(HELP);
     return 0;
   }
-  let data: Dataset | null = null;
+  let data: Dataset | null = null, w: World | null = null;
   try {
     if (v.threads !== undefined) setThreads(num(v.threads, 'threads')!);
-    const device = parseDevice(v.device);
+    // under mpirun / srun: one rank of a data-parallel run (a plain process is a world of 1, MPI untouched)
+    w = world(v.device === 'cpu' ? 'cpu' : 'auto');
+    const device = rankDevice(w, parseDevice(v.device)), say = (s: string): void => { if (w!.rank === 0) process.stdout.write(s); };
+    let trainer: Trainer | null = null;
+    const parallel = parallelOptions(w, () => trainer!);
     if (!['auto', 'lines', 'none'].includes(v.progress!)) throw new ConfigError(`--progress must be auto, lines or none, got '${v.progress}'`);
     const progress = v.progress as 'auto' | 'lines' | 'none';
     const timeLimit = num(v['time-limit'], 'time-limit');
@@ -91,9 +100,10 @@ export async function run(argv: string[]): Promise<number> {
       const file = v.data ?? state.config.data;
       if (!file) throw new ConfigError('--data FILE is required (the run does not record its dataset)');
       data = openDataset(file);
-      const t = Trainer.resume({ data, dataName: file, out: v.out!, device, progress, timeLimit }, num(v.epochs, 'epochs'));
-      process.stdout.write(`resuming ${v.out} at epoch ${t.epoch + 1}, step ${t.step} (${t.cfg.model}, ${t.cfg.arch} ${t.cfg.size}×${t.cfg.size}) on ${device}\n`);
-      return await train(t, v.out!);
+      const t = trainer = Trainer.resume({ data, dataName: file, out: v.out!, device, progress, timeLimit, parallel }, num(v.epochs, 'epochs'));
+      if (parallel) broadcastTrainer(t);
+      say(`resuming ${v.out} at epoch ${t.epoch + 1}, step ${t.step} (${t.cfg.model}, ${t.cfg.arch} ${t.cfg.size}×${t.cfg.size}) on ${device}\n`);
+      return await train(t, v.out!, w.rank === 0);
     }
 
     const raw: Partial<TrainConfig> & { preset?: string } = {
@@ -102,7 +112,9 @@ export async function run(argv: string[]): Promise<number> {
       seed: num(v.seed, 'seed'), size: num(v.size, 'size') as TrainConfig['size'] | undefined, width: num(v.width, 'width'),
       latent: num(v.latent, 'latent'), lambda: num(v.lambda, 'lambda'), nCritic: num(v['n-critic'], 'n-critic'),
       labelNoise: num(v['label-noise'], 'label-noise'), checkpointEvery: num(v['checkpoint-every'], 'checkpoint-every'),
+      syncBn: v['sync-bn'] ? true : v['no-sync-bn'] ? false : undefined,
     };
+    if (v['sync-bn'] && v['no-sync-bn']) throw new ConfigError('--sync-bn and --no-sync-bn contradict each other (give one)');
     const given = Object.fromEntries(Object.entries(raw).filter(([, x]) => x !== undefined)) as typeof raw;
     if (v['dry-run'] && !v.data) {
       const cfg = resolveConfig(given);
@@ -117,11 +129,14 @@ export async function run(argv: string[]): Promise<number> {
       process.stdout.write(dryRun(cfg) + `dataset: ${v.data}, ${data.count} images ${h}×${h}, ${Math.floor(data.count / cfg.batch)} steps per epoch\n`);
       return 0;
     }
-    const t = Trainer.create(cfg, { data, dataName: v.data, out: v.out!, device, progress, timeLimit });
-    process.stdout.write(`training ${cfg.model} (${cfg.arch} ${cfg.size}×${cfg.size}${cfg.preset ? `, preset ${cfg.preset}` : ''}) on ${device}: ` +
-      `${data.count} images, batch ${cfg.batch}, ${t.itersPerEpoch} steps per epoch, ${cfg.epochs} epochs → ${v.out}\n`);
-    return await train(t, v.out!);
+    const t = trainer = Trainer.create(cfg, { data, dataName: v.data, out: v.out!, device, progress, timeLimit, parallel });
+    if (parallel) broadcastTrainer(t);
+    say(`training ${cfg.model} (${cfg.arch} ${cfg.size}×${cfg.size}${cfg.preset ? `, preset ${cfg.preset}` : ''}) on ${device}: ` +
+      `${data.count} images, batch ${cfg.batch}, ${t.itersPerEpoch} steps per epoch, ${cfg.epochs} epochs → ${v.out}${w.size > 1 ? ` (${w.size} ranks, ${w.transport})` : ''}\n`);
+    return await train(t, v.out!, w.rank === 0);
   } catch (e) {
+    // one rank's failure ends every rank (the others would wait in a collective)
+    if (w && w.size > 1) abortAll((e as Error).message);
     if (e instanceof NonFiniteError) return fail(e.message, 3);
     if (e instanceof ConfigError || (e as Error).name === 'DataError') return fail((e as Error).message);
     throw e;
@@ -130,7 +145,7 @@ export async function run(argv: string[]): Promise<number> {
   }
 }
 
-async function train(t: Trainer, out: string): Promise<number> {
+async function train(t: Trainer, out: string, root = true): Promise<number> {
   let stop = false;
   const onSig = (): void => {
     if (stop) process.exit(130);
@@ -145,7 +160,7 @@ async function train(t: Trainer, out: string): Promise<number> {
     process.off('SIGINT', onSig);
     t.dispose();
   }
-  process.stdout.write(stop ? `stopped; continue with: mrigan train --out ${out} --resume\n`
+  if (root) process.stdout.write(stop ? `stopped; continue with: mrigan train --out ${out} --resume\n`
     : `done: samples in ${path.join(out, 'samples')}, loss curve ${path.join(out, 'loss.png')}, checkpoints in ${path.join(out, 'checkpoints')}\n`);
   return 0;
 }

@@ -1,0 +1,52 @@
+// One rank of a data-parallel training run for test/dist/train.test.ts: `mpirun -np N node train_worker.js MODEL
+// ARCH STEPS` (or plain node for the 1-rank reference). Every rank holds the same in-memory dataset; the run is the
+// CLI's wiring (parallelOptions, broadcastTrainer). Writes the final weights and BN buffers as rank-R.json.
+import * as fs from 'fs';
+import * as path from 'path';
+import { Trainer, memorySource } from '../../lib/train/run';
+import { resolveConfig, GanModel } from '../../lib/train/config';
+import { Arch } from '../../lib/models';
+import { Tensor } from '../../lib/engine';
+import { Param } from '../../lib/nn';
+import { world, runRanked, parallelOptions, broadcastTrainer } from '../../lib/dist';
+import { randArray } from '../helpers';
+
+async function main(): Promise<void> {
+  const [model, arch, steps] = process.argv.slice(2);
+  const w = world('cpu');
+  const cfg = resolveConfig({ model: model as GanModel, arch: arch as Arch, size: 64, width: 2, batch: 8, epochs: 2, seed: 11,
+    nCritic: 2, lr: 1e-3, dropout: Number(process.env.MRIGAN_TEST_DROPOUT ?? (arch === 'cepa2024' ? 0.2 : 0)), syncBn: true,
+    labelNoise: Number(process.env.MRIGAN_TEST_LABEL_NOISE ?? 0.05) });
+  const data = memorySource(randArray(16 * 64 * 64, 5), [16, 1, 64, 64]);
+  let t: Trainer | null = null;
+  // the first update's gradients of G and D, after the reduction: what the optimizer steps on
+  const firstGrads: Record<string, number[]> = {};
+  const base = parallelOptions(w, () => t!) ?? { rank: 0, size: 1, sync: { finish() {} }, sumScalars() {} };
+  const parallel = {
+    ...base,
+    sync: {
+      ready: base.sync.ready?.bind(base.sync),
+      finish(which: 'G' | 'D', ps: Param[], loss: Tensor) {
+        base.sync.finish(which, ps, loss);
+        firstGrads[which] ??= ps.flatMap((p) => Array.from(p.grad.toFloat32Array()));
+      },
+    },
+  };
+  const records: unknown[] = [];
+  let step1: number[] = [];
+  t = Trainer.create(cfg, { data, out: null, progress: 'none', device: 'cpu', stopAfter: Number(steps), parallel, onStep: (m) => {
+    records.push(m);
+    if (m.step === 1) step1 = [...t!.G.params(), ...t!.D.params()].flatMap((p) => Array.from(p.value.toFloat32Array()));
+  } });
+  const sums = w.size > 1 ? broadcastTrainer(t) : null;
+  await t.run();
+  const arr = (x: { value: { toFloat32Array(): Float32Array } }) => Array.from(x.value.toFloat32Array());
+  const o = { rank: w.rank, size: w.size, sums, records, firstGrads, step1, G: t.G.params().map(arr), D: t.D.params().map(arr),
+    buffers: [...t.G.buffers(), ...t.D.buffers()].map(arr), syncBn: [...t.G.layers, ...t.D.layers].some((l) => l.kind.startsWith('SyncBatchNorm')) };
+  const f = path.join(process.env.MRIGAN_TEST_OUT!, `rank-${w.rank}.json`);
+  fs.writeFileSync(f + '.tmp', JSON.stringify(o));
+  fs.renameSync(f + '.tmp', f);
+  t.dispose();
+}
+
+if (require.main === module) void runRanked(main);
