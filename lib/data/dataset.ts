@@ -9,6 +9,8 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { DataError } from './errors';
+import { mulberry32 } from '../util/prng';
+import { tempName } from '../util/fs';
 
 export const MAGIC = 'MRIGANDS';
 export const VERSION = 1;
@@ -104,7 +106,7 @@ export class DatasetWriter {
     if (header.slices.length !== n) throw new Error(`DatasetWriter: ${header.slices.length} slice records for shape[0] = ${n}`);
     if (c !== 1) throw new Error('DatasetWriter: one channel only');
     this.file = file;
-    this.tmp = `${file}.tmp-${process.pid}`;
+    this.tmp = tempName(file);
     const q = QUANT[header.dtype];
     if (!q) throw new Error(`DatasetWriter: unknown dtype ${header.dtype}`);
     this.sliceBytes = h * w * DTYPE_BYTES[header.dtype];
@@ -238,14 +240,7 @@ function headerOf(fd: number, file: string): DatasetHeader {
 export function permutation(n: number, seed: number): Int32Array {
   const p = new Int32Array(n);
   for (let i = 0; i < n; i++) p[i] = i;
-  let a = seed >>> 0;
-  const rand = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const rand = mulberry32(seed);
   for (let i = n - 1; i > 0; i--) {
     const j = Math.floor(rand() * (i + 1));
     const t = p[i]; p[i] = p[j]; p[j] = t;

@@ -10,7 +10,7 @@ import * as path from 'path';
 import { Tensor } from '../engine';
 import { Sequential, Adam, saveModel, loadModel, saveTensors, loadTensorsInto } from '../nn';
 import { TrainConfig, ConfigError } from './config';
-import { writeFileAtomic, renameDirAtomic } from './fsutil';
+import { writeFileAtomic, renameDirAtomic } from '../util/fs';
 
 export const CHECKPOINT_VERSION = 1;
 

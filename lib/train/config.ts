@@ -1,6 +1,7 @@
 // Training configuration: defaults, the Table I presets of the paper (DESIGN §4), and validation with errors that
 // name the option and say what would fix it. Every preset field can be overridden by an explicit option.
 import { Arch, ARCHS, ImageSize } from '../models';
+import { UsageError } from '../util/errors';
 
 export type GanModel = 'dcgan' | 'wgan-gp';
 export const GAN_MODELS: readonly GanModel[] = ['dcgan', 'wgan-gp'];
@@ -53,9 +54,10 @@ export const DEFAULTS: Omit<TrainConfig, 'model'> = {
   beta1: 0.5, beta2: 0.999, lambda: 5, nCritic: 3, labelNoise: 0.05, seed: 0, checkpointEvery: 0, preset: null, data: null,
 };
 
-export class ConfigError extends Error {
-  constructor(msg: string) {
-    super(msg);
+/** A bad option or option value (a usage error: exit 2). */
+export class ConfigError extends UsageError {
+  constructor(msg: string, option?: string) {
+    super(msg, option);
     this.name = 'ConfigError';
   }
 }

@@ -2,13 +2,14 @@
 import { parseArgs } from 'util';
 import * as fs from 'fs';
 import * as path from 'path';
-import { Rng, Device, defaultDevice } from '../../engine';
+import { Rng, Device } from '../../engine';
+import { parseDevice } from '../../util/device';
 import { buildModel, latentSize } from '../../models';
 import { DatasetWriter } from '../../data';
 import { findCheckpoint, loadCheckpointInto } from '../../train/checkpoint';
 import { generate, modelOptions, TRAIN_STREAMS } from '../../train/trainer';
 import { imagePng, gridPng } from '../../train/image';
-import { writeFileAtomic } from '../../train/fsutil';
+import { writeFileAtomic } from '../../util/fs';
 
 export const summary = 'generate images from a training run\'s latest checkpoint (PNGs and a dataset file)';
 
@@ -55,8 +56,8 @@ export async function run(argv: string[]): Promise<number> {
   if (!(Number.isInteger(n) && n >= 1 && n <= 1_000_000)) return fail(`--n must be a positive integer, got '${v.n}'`);
   if (!(Number.isInteger(seed) && seed >= 0)) return fail(`--seed must be a non-negative integer, got '${v.seed}'`);
   if (v.bn !== 'batch' && v.bn !== 'running') return fail(`--bn must be batch or running, got '${v.bn}'`);
-  const device: Device = v.device === undefined ? defaultDevice() : v.device === 'cuda' ? 'cuda:0' : (v.device as Device);
-  if (!/^(cpu|cuda:\d+)$/.test(device)) return fail(`--device must be cpu, cuda or cuda:N, got '${v.device}'`);
+  let device: Device;
+  try { device = parseDevice(v.device); } catch (e) { return fail((e as Error).message); }
   let ck;
   try {
     ck = findCheckpoint(v.checkpoint);

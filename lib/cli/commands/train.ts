@@ -2,7 +2,8 @@
 // samples/, checkpoints/; --resume continues a run bit for bit.
 import { parseArgs } from 'util';
 import * as path from 'path';
-import { Device, defaultDevice, setThreads } from '../../engine';
+import { setThreads } from '../../engine';
+import { parseDevice } from '../../util/device';
 import { buildModel, inputShape, Arch } from '../../models';
 import { openDataset, Dataset } from '../../data';
 import { resolveConfig, TrainConfig, PRESETS, ConfigError, GanModel } from '../../train/config';
@@ -148,14 +149,6 @@ async function train(t: Trainer, out: string): Promise<number> {
   process.stdout.write(stop ? `stopped; continue with: mrigan train --out ${out} --resume\n`
     : `done: samples in ${path.join(out, 'samples')}, loss curve ${path.join(out, 'loss.png')}, checkpoints in ${path.join(out, 'checkpoints')}\n`);
   return 0;
-}
-
-function parseDevice(d: string | undefined): Device {
-  if (d === undefined) return defaultDevice();
-  if (d === 'cpu') return 'cpu';
-  if (d === 'cuda') return 'cuda:0';
-  if (/^cuda:\d+$/.test(d)) return d as Device;
-  throw new ConfigError(`--device must be cpu, cuda or cuda:N, got '${d}'`);
 }
 
 /** The configuration and both networks' layer tables (built on the CPU without initialising weights). */

@@ -1,0 +1,4 @@
+export * from './fs';
+export * from './prng';
+export * from './device';
+export * from './errors';
