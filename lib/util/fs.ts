@@ -3,6 +3,7 @@
 // cleanup of temps left by writers that were killed (kill -9 runs no exit hook).
 import * as fs from 'fs';
 import * as path from 'path';
+import { UsageError, FileError, fsError } from './errors';
 
 /** Syncs a folder so a rename inside it survives a power cut; some filesystems refuse, the rename is atomic anyway. */
 export function fsyncDir(dir: string): void {
@@ -88,4 +89,45 @@ export function writeFileAtomic(file: string, data: string | Uint8Array): void {
 export function renameDirAtomic(from: string, to: string): void {
   fs.renameSync(from, to);
   fsyncDir(path.dirname(to));
+}
+
+/**
+ * mkdir -p one level at a time: Node's recursive mkdirSync spins forever under /proc (ENOENT from a pseudo
+ * filesystem), and its errors do not say which level failed.
+ */
+export function mkdirs(dir: string): void {
+  const abs = path.resolve(dir);
+  const missing: string[] = [];
+  for (let d = abs; ; d = path.dirname(d)) {
+    let st: fs.Stats | undefined;
+    try { st = fs.statSync(d); } catch (e) { if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw fsError(e, d, 'cannot use folder'); }
+    if (st) {
+      if (!st.isDirectory()) throw new FileError(d, 'is not a folder');
+      break;
+    }
+    missing.push(d);
+    if (path.dirname(d) === d) break;
+  }
+  for (const d of missing.reverse()) {
+    try { fs.mkdirSync(d); } catch (e) { if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw fsError(e, d, 'cannot create folder'); }
+  }
+}
+
+/**
+ * Checks an output file before any work is done: not an existing folder, its folder exists (created if need be)
+ * and accepts a new file (a probe temp is created and removed). Also removes stale temps of dead writers of `file`.
+ */
+export function prepareOutputFile(file: string, option = '--out'): void {
+  let st: fs.Stats | undefined;
+  try { st = fs.statSync(file); } catch { /* absent: fine */ }
+  if (st?.isDirectory()) throw new UsageError(`${option} ${file} is an existing folder; give the file to write`, option);
+  mkdirs(path.dirname(path.resolve(file)));
+  removeStaleTemps(file);
+  const probe = tempName(file);
+  try {
+    fs.closeSync(fs.openSync(probe, 'wx'));
+  } catch (e) {
+    throw fsError(e, file, 'cannot write');
+  }
+  fs.rmSync(probe, { force: true });
 }

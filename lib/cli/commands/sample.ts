@@ -1,5 +1,6 @@
 // mrigan sample: images from a run's generator (latest checkpoint), as PNGs and one dataset file (for FID).
 import { parseArgs } from 'util';
+import { usageFail } from '../errors';
 import * as fs from 'fs';
 import * as path from 'path';
 import { Rng, Device } from '../../engine';
@@ -29,23 +30,15 @@ Dropout is off. Images depend on --seed and --n only (the same seed and n give t
 `;
 
 export async function run(argv: string[]): Promise<number> {
-  const fail = (msg: string): number => {
-    process.stderr.write(`mrigan sample: ${msg}\n`);
-    return 2;
-  };
-  let v;
-  try {
-    v = parseArgs({
+  const fail = (msg: string): number => usageFail('sample', msg);
+  const v = parseArgs({
       args: argv,
       options: {
         checkpoint: { type: 'string' }, out: { type: 'string' }, n: { type: 'string', default: '64' },
         seed: { type: 'string', default: '0' }, 'no-png': { type: 'boolean', default: false }, bn: { type: 'string', default: 'batch' }, device: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
-    }).values;
-  } catch (e) {
-    return fail(`${(e as Error).message}\n(see mrigan sample --help)`);
-  }
+  }).values;
   if (v.help) {
     process.stdout.write(HELP);
     return 0;
@@ -58,12 +51,7 @@ export async function run(argv: string[]): Promise<number> {
   if (v.bn !== 'batch' && v.bn !== 'running') return fail(`--bn must be batch or running, got '${v.bn}'`);
   let device: Device;
   try { device = parseDevice(v.device); } catch (e) { return fail((e as Error).message); }
-  let ck;
-  try {
-    ck = findCheckpoint(v.checkpoint);
-  } catch (e) {
-    return fail((e as Error).message);
-  }
+  const ck = findCheckpoint(v.checkpoint);
   const cfg = ck.state.config;
   const mo = { ...modelOptions(cfg, device), init: false };
   const G = buildModel(cfg.arch, 'generator', mo);

@@ -6,8 +6,9 @@ import { setThreads } from '../../engine';
 import { parseDevice } from '../../util/device';
 import { buildModel, inputShape, Arch } from '../../models';
 import { openDataset, Dataset } from '../../data';
-import { resolveConfig, TrainConfig, PRESETS, ConfigError, GanModel } from '../../train/config';
-import { Trainer, NonFiniteError, modelOptions } from '../../train/trainer';
+import { resolveConfig, resumeEpochs, TrainConfig, PRESETS, ConfigError, GanModel } from '../../train/config';
+import { Trainer, modelOptions } from '../../train/trainer';
+import { report } from '../errors';
 import { findCheckpoint } from '../../train/checkpoint';
 
 export const summary = 'train a DCGAN or WGAN-GP (exact gradient penalty) on a dataset file; --preset for the paper\'s Table I';
@@ -52,13 +53,7 @@ const num = (v: string | undefined, opt: string): number | undefined => {
 };
 
 export async function run(argv: string[]): Promise<number> {
-  const fail = (msg: string, code = 2): number => {
-    process.stderr.write(`mrigan train: ${msg}\n`);
-    return code;
-  };
-  let v;
-  try {
-    v = parseArgs({
+  const v = parseArgs({
       args: argv,
       options: {
         data: { type: 'string' }, model: { type: 'string' }, preset: { type: 'string' }, arch: { type: 'string' },
@@ -69,17 +64,18 @@ export async function run(argv: string[]): Promise<number> {
         device: { type: 'string' }, 'time-limit': { type: 'string' }, threads: { type: 'string' }, progress: { type: 'string', default: 'auto' },
         'dry-run': { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h' },
       },
-    }).values;
-  } catch (e) {
-    return fail(`${(e as Error).message}\n(see mrigan train --help)`);
-  }
+  }).values;
   if (v.help) {
     process.stdout.write(HELP);
     return 0;
   }
   let data: Dataset | null = null;
   try {
-    if (v.threads !== undefined) setThreads(num(v.threads, 'threads')!);
+    if (v.threads !== undefined) {
+      const n = num(v.threads, 'threads')!;
+      if (!(Number.isInteger(n) && n >= 1 && n <= 4096)) throw new ConfigError(`--threads must be a positive integer, got '${v.threads}'`, '--threads');
+      setThreads(n);
+    }
     const device = parseDevice(v.device);
     if (!['auto', 'lines', 'none'].includes(v.progress!)) throw new ConfigError(`--progress must be auto, lines or none, got '${v.progress}'`);
     const progress = v.progress as 'auto' | 'lines' | 'none';
@@ -92,7 +88,9 @@ export async function run(argv: string[]): Promise<number> {
       const file = v.data ?? state.config.data;
       if (!file) throw new ConfigError('--data FILE is required (the run does not record its dataset)');
       data = openDataset(file);
-      const t = Trainer.resume({ data, dataName: file, out: v.out!, device, progress, timeLimit }, num(v.epochs, 'epochs'));
+      // checked here, before the trainer reads them: 0, -1 or 2.5 must not end as "done" or "epoch 3/2.5"
+      const epochs = resumeEpochs(state.config, state.epoch, num(v.epochs, 'epochs')).epochs;
+      const t = Trainer.resume({ data, dataName: file, out: v.out!, device, progress, timeLimit }, epochs);
       process.stdout.write(`resuming ${v.out} at epoch ${t.epoch + 1}, step ${t.step} (${t.cfg.model}, ${t.cfg.arch} ${t.cfg.size}×${t.cfg.size}) on ${device}\n`);
       return await train(t, v.out!);
     }
@@ -123,9 +121,7 @@ export async function run(argv: string[]): Promise<number> {
       `${data.count} images, batch ${cfg.batch}, ${t.itersPerEpoch} steps per epoch, ${cfg.epochs} epochs → ${v.out}\n`);
     return await train(t, v.out!);
   } catch (e) {
-    if (e instanceof NonFiniteError) return fail(e.message, 3);
-    if (e instanceof ConfigError || (e as Error).name === 'DataError') return fail((e as Error).message);
-    throw e;
+    return report('train', e);
   } finally {
     data?.close();
   }
