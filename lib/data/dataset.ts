@@ -240,7 +240,7 @@ function headerOf(fd: number, file: string): DatasetHeader {
   if (typeof h !== 'object' || h === null || Array.isArray(h)) throw new DataError(file, 'corrupt dataset header (not a JSON object)');
   const shapeOk = Array.isArray(h.shape) && h.shape.length === 4 && h.shape.every((x) => Number.isSafeInteger(x) && x >= 0);
   const [n, c, hh, w] = shapeOk ? h.shape : [-1, -1, -1, -1];
-  const eb = Object.prototype.hasOwnProperty.call(DTYPE_BYTES, h.dtype) ? DTYPE_BYTES[h.dtype] : 0;
+  const eb = typeof h.dtype === 'string' && Object.prototype.hasOwnProperty.call(DTYPE_BYTES, h.dtype) ? DTYPE_BYTES[h.dtype] : 0;
   if (!eb || !shapeOk || c !== 1 || !(hh > 0) || !(w > 0) || !Array.isArray(h.slices) || h.slices.length !== n || !Array.isArray(h.sources)
     || !(typeof h.scale === 'number' && Number.isFinite(h.scale)) || !(typeof h.offset === 'number' && Number.isFinite(h.offset))) {
     throw new DataError(file, 'corrupt dataset header (shape, dtype, scale or slice records)');
