@@ -51,6 +51,9 @@ export function mutateBytes(r: Rand, b: Buffer, pool: Buffer[] = []): Buffer {
 
 const EDGE_JSON: unknown[] = [null, true, false, 0, -1, 1.5, -0, 1e308, -1e308, 2 ** 53, 2 ** 31, '', 'x', '../../etc', [], {}, [1, 2], { a: 1 }, 'NaN', '\n'];
 
+/** An edge value, copied (a shared object inserted twice could end up inside itself). */
+const edge = (r: Rand): unknown => structuredClone(pick(r, EDGE_JSON));
+
 /** One to three structural mutations of a JSON value (a copy). */
 export function mutateJson(r: Rand, v: unknown): unknown {
   const root = JSON.parse(JSON.stringify(v)) as unknown;
@@ -68,14 +71,14 @@ export function mutateJson(r: Rand, v: unknown): unknown {
       }
     };
     walk(out, 0);
-    if (!paths.length) { out = pick(r, EDGE_JSON); continue; }
+    if (!paths.length) { out = edge(r); continue; }
     const { parent, key } = pick(r, paths);
     const p = parent as Record<string | number, unknown>;
     switch (int(r, 5)) {
-      case 0: p[key] = pick(r, EDGE_JSON); break;
+      case 0: p[key] = edge(r); break;
       case 1: if (Array.isArray(parent)) parent.splice(key as number, 1); else delete p[key]; break;
-      case 2: if (typeof p[key] === 'number') p[key] = (p[key] as number) * pick(r, [-1, 2, 1e6, 0.5]) + pick(r, [0, 1, -1]); else p[key] = pick(r, EDGE_JSON); break;
-      case 3: if (Array.isArray(p[key])) (p[key] as unknown[]).push(pick(r, EDGE_JSON)); else p[key] = [p[key]]; break;
+      case 2: if (typeof p[key] === 'number') p[key] = (p[key] as number) * pick(r, [-1, 2, 1e6, 0.5]) + pick(r, [0, 1, -1]); else p[key] = edge(r); break;
+      case 3: if (Array.isArray(p[key])) (p[key] as unknown[]).push(edge(r)); else p[key] = [p[key]]; break;
       case 4: if (typeof p[key] === 'string') p[key] = (p[key] as string) + pick(r, ['x', '\u0000', '/..', ' ']); else p[key] = String(p[key]); break;
     }
   }
