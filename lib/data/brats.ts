@@ -50,7 +50,8 @@ export function scanBrats(dir: string): BratsSubject[] {
   try {
     entries = fs.readdirSync(dir, { withFileTypes: true });
   } catch (e) {
-    throw new DataError(dir, (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such folder' : `cannot list folder (${(e as Error).message})`);
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new DataError(dir, code === 'ENOENT' ? 'no such folder' : code === 'ENOTDIR' ? 'not a folder (--brats takes the folder of subject folders)' : code === 'EACCES' ? 'cannot list folder: permission denied' : `cannot list folder (${(e as Error).message})`);
   }
   const subjects = new Map<string, BratsSubject>();
   const visit = (folder: string, names: fs.Dirent[]) => {

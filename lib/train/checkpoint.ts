@@ -10,7 +10,7 @@ import * as path from 'path';
 import { Tensor } from '../engine';
 import { Sequential, Adam, saveModel, loadModel, saveTensors, loadTensorsInto } from '../nn';
 import { TrainConfig, ConfigError, validate } from './config';
-import { writeFileAtomic, renameDirAtomic, removeStaleTemps, pidAlive } from '../util/fs';
+import { writeFileAtomic, renameDirAtomic, removeStaleTemps, removeStaleTempsIn } from '../util/fs';
 import { FileError } from '../util/errors';
 
 export const CHECKPOINT_VERSION = 1;
@@ -93,7 +93,9 @@ const stagingPid = (name: string): number | null => {
  * folders whose pid is not alive. Runs before every checkpoint write. Returns the removed paths.
  */
 export function cleanCheckpointTemps(runDir: string): string[] {
-  return removeStaleTemps(path.join(checkpointsDir(runDir), 'latest.json'), stagingPid);
+  // and the run folder's own (metrics.jsonl rewritten on resume, samples/*.png)
+  return [...removeStaleTemps(path.join(checkpointsDir(runDir), 'latest.json'), stagingPid),
+    ...removeStaleTempsIn(runDir), ...removeStaleTempsIn(path.join(runDir, 'samples'))];
 }
 
 /** Parses a JSON file of a checkpoint, naming the file when it is truncated or not JSON. */

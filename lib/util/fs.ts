@@ -65,6 +65,14 @@ export function removeStaleTemps(file: string, match?: (name: string) => number 
   return removed;
 }
 
+/** removeStaleTemps for every file of a folder: any `NAME.tmp-<pid>` or `.NAME.tmp-<pid>-<n>` of a dead writer. */
+export function removeStaleTempsIn(dir: string): string[] {
+  return removeStaleTemps(path.join(dir, '\0'), (n) => {
+    const m = /^(?:\..+\.tmp-(\d+)-\d+|[^.].*\.tmp-(\d+))$/.exec(n);
+    return m ? Number(m[1] ?? m[2]) : null;
+  });
+}
+
 /** Replaces `file` with `data` atomically. */
 export function writeFileAtomic(file: string, data: string | Uint8Array): void {
   const dir = path.dirname(file);

@@ -5,7 +5,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { spawnSync } from 'child_process';
-import { mulberry32, tempName, tempPid, removeStaleTemps, pidAlive, writeFileAtomic, parseDevice, UsageError, fsError, FileError } from '../../lib/util';
+import { mulberry32, tempName, tempPid, removeStaleTemps, removeStaleTempsIn, pidAlive, writeFileAtomic, parseDevice, UsageError, fsError, FileError } from '../../lib/util';
 
 // mulberry32 in 64-bit BigInt arithmetic, masking to 32 bits by hand (no Math.imul).
 function mulberryRef(seed: number, n: number): number[] {
@@ -59,6 +59,19 @@ describe('util', () => {
       const removed = removeStaleTemps(f, (n) => (/^\.staging-.*-(\d+)$/.exec(n) ? Number(/-(\d+)$/.exec(n)![1]) : null)).map((p) => path.basename(p)).sort();
       expect(removed).to.deep.equal([`.out.mrigan.tmp-${dead}-3`, `.staging-a-${dead}`, `out.mrigan.tmp-${dead}`].sort());
       expect(fs.readdirSync(dir).sort()).to.deep.equal(['keep.txt', 'out.mrigan', `other.tmp-${dead}`, `out.mrigan.tmp-${process.pid}`].sort());
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('removeStaleTempsIn clears every dead writer\'s temp of a folder', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mrigan-util-'));
+    try {
+      const dead = Number(deadPid());
+      const names = [`.a.png.tmp-${dead}-4`, `b.mrigan.tmp-${dead}`, `.c.tmp-${process.pid}-1`, 'a.png', '.tmp-5', `x.tmp-${dead}x`];
+      for (const n of names) fs.writeFileSync(path.join(dir, n), '');
+      expect(removeStaleTempsIn(dir).map((p) => path.basename(p)).sort()).to.deep.equal(names.slice(0, 2).sort());
+      expect(fs.readdirSync(dir).sort()).to.deep.equal(names.slice(2).sort());
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }

@@ -1,7 +1,6 @@
 // mrigan sample: images from a run's generator (latest checkpoint), as PNGs and one dataset file (for FID).
 import { parseArgs } from 'util';
 import { usageFail } from '../errors';
-import * as fs from 'fs';
 import * as path from 'path';
 import { Rng, Device } from '../../engine';
 import { parseDevice } from '../../util/device';
@@ -10,7 +9,7 @@ import { DatasetWriter } from '../../data';
 import { findCheckpoint, loadCheckpointInto } from '../../train/checkpoint';
 import { generate, modelOptions, TRAIN_STREAMS } from '../../train/trainer';
 import { imagePng, gridPng } from '../../train/image';
-import { writeFileAtomic } from '../../util/fs';
+import { writeFileAtomic, mkdirs, removeStaleTempsIn } from '../../util/fs';
 
 export const summary = 'generate images from a training run\'s latest checkpoint (PNGs and a dataset file)';
 
@@ -57,7 +56,8 @@ export async function run(argv: string[]): Promise<number> {
   const G = buildModel(cfg.arch, 'generator', mo);
   try {
     loadCheckpointInto(ck.dir, G, null, null, null, ck.state);
-    fs.mkdirSync(v.out, { recursive: true });
+    mkdirs(v.out);
+    removeStaleTempsIn(v.out); // PNG temps of a sample run that was killed
     const plane = cfg.size * cfg.size, per = cfg.channels * plane;
     const w = cfg.channels === 1 ? new DatasetWriter(path.join(v.out, 'samples.mrigan'), {
       shape: [n, 1, cfg.size, cfg.size], dtype: 'float32', created: new Date().toISOString(), tool: 'mrigan sample',
