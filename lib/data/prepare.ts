@@ -72,6 +72,7 @@ export async function prepareDataset(o: PrepareOptions): Promise<PrepareResult> 
   if (o.resample !== undefined && !(o.resample > 0)) throw new Error(`resample must be a positive number of mm (got ${o.resample})`);
   if (!o.sources.length) throw new Error('no sources to prepare');
   prepareOutputFile(o.out); // before any work: a bad --out fails now, not at the final rename
+  if (o.preview) prepareOutputFile(o.preview, '--preview');
 
   // ---- phase 1: validate every header
   const infos = await mapLimit(o.sources, 4, async (s) => (s.kind === 'nifti' ? readNiftiInfo(s.path) : null));
