@@ -103,7 +103,7 @@ function timeLayer(s: LayerSpec, batch: number): Record<string, number> {
 }
 
 async function timeIteration(model: 'dcgan' | 'wgan-gp', batch: number, reps: number): Promise<{ ms: number; peak: number; mallocsSteady: boolean }> {
-  const { Trainer, memorySource } = await import('../lib/train/trainer');
+  const { Trainer, memorySource } = await import('../lib/train/run');
   const { resolveConfig } = await import('../lib/train/config');
   const size = smoke ? 64 : 256;
   const n = batch * (reps + 1), per = size * size;

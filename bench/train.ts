@@ -7,7 +7,7 @@ import { spawnSync } from 'child_process';
 import * as path from 'path';
 import { engineInfo, setThreads } from '../lib/engine';
 import { native } from '../lib/engine/native';
-import { Trainer, memorySource } from '../lib/train/trainer';
+import { Trainer, memorySource } from '../lib/train/run';
 import { resolveConfig, GanModel } from '../lib/train/config';
 import { Arch, ImageSize } from '../lib/models';
 

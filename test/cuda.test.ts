@@ -19,7 +19,6 @@ import * as C from '../lib/engine/cuda';
 import { native } from '../lib/engine/native';
 import { randArray, expectClose, maxAbs } from './helpers';
 import { Sequential, Conv2d, ConvTranspose2d, LeakyReLU, ReLU, Tanh, Sigmoid, fusablePairs } from '../lib/nn';
-import { layerJvp, layerPairBackward, releaseTangents } from '../lib/train/tangent';
 
 const info = E.engineInfo();
 const GPU: Device = 'cuda:0';
@@ -459,14 +458,14 @@ describe('cuda: GPU vs CPU parity', function () {
         const dy = both(yc.shape, seed++), ybar = both(yc.shape, seed++);
         near(g.backward(dy.g), c.backward(dy.c), 'backward dx');
         g.params().forEach((p, i) => near(p.grad, c.params()[i].grad, `backward ${p.name}`));
-        near(layerJvp(g, xdot.g), layerJvp(c, xdot.c), 'jvp');
-        const pg = layerPairBackward(g, ybar.g, dy.g), pc = layerPairBackward(c, ybar.c, dy.c);
+        near(g.jvp(xdot.g), c.jvp(xdot.c), 'jvp');
+        const pg = g.pairBackward(ybar.g, dy.g), pc = c.pairBackward(ybar.c, dy.c);
         near(pg.xbar!, pc.xbar!, 'pair-backward x̄');
         near(pg.xdotbar!, pc.xdotbar!, 'pair-backward ẋ̄');
         g.params().forEach((p, i) => near(p.grad, c.params()[i].grad, `backward + pair-backward ${p.name}`));
         const acts = [...g.acts];
-        releaseTangents(c);
-        releaseTangents(g);
+        c.releaseTangents();
+        g.releaseTangents();
         c.dispose();
         g.dispose();
         expect(acts.every((t) => t.disposed)).to.equal(true);
@@ -497,7 +496,7 @@ describe('cuda: GPU vs CPU parity', function () {
       for (const tf of [false, true]) {
         it(`${model}-${size} (arch dcgan, batch ${batch}${tf ? ', TF32' : ''}): two iterations, losses and weights within the CPU's own float32 spread`, async function () {
           if (tf && emulated) this.skip();
-          const { Trainer, memorySource } = await import('../lib/train/trainer');
+          const { Trainer, memorySource } = await import('../lib/train/run');
           const { resolveConfig } = await import('../lib/train/config');
           const data = randArray(batch * 2 * size * size, 300, -1, 1);
           const src = memorySource(data, [batch * 2, 1, size, size]);

@@ -5,9 +5,9 @@
 // resolution has the same filters as at 256, and its first (no-BN) conv has the filters of the size/2 block.
 // Generators take z as [n, latent]. Layer order = bench/reference/models.py (same PyTorch state_dict names).
 import {
-  Sequential, Layer, Dense, BatchNorm1d, BatchNorm2d, ConvTranspose2d, Conv2d, LeakyReLU, Sigmoid, Tanh, Dropout, Flatten, Reshape, KERAS_BN,
+  Sequential, Layer, Dense, ConvTranspose2d, Conv2d, LeakyReLU, Sigmoid, Tanh, Dropout, Flatten, Reshape, KERAS_BN,
 } from '../nn';
-import { ModelOptions, checkSize, positiveInt, rngs, finish } from './common';
+import { ModelOptions, checkSize, positiveInt, rngs, finish, batchNorm } from './common';
 
 const ARCH = 'cepa2024';
 const G_FILTERS = [512, 256, 128, 64, 32];
@@ -37,10 +37,10 @@ export function cepa2024Generator(o: ModelOptions = {}): Sequential {
   const nUp = Math.log2(size / 4);
   const head = scaled(1024, width);
   const filters = [...G_FILTERS.slice(0, nUp - 1).map((f) => scaled(f, width)), C];
-  const L: Layer[] = [new Dense(latent, head * 16, { device: dev }), new BatchNorm1d(head * 16, bn), new Reshape([head, 4, 4])];
+  const L: Layer[] = [new Dense(latent, head * 16, { device: dev }), batchNorm(o, 1, head * 16, bn), new Reshape([head, 4, 4])];
   let cin = head;
   for (const f of filters) {
-    L.push(new ConvTranspose2d(cin, f, 4, { stride: 2, padding: 1, device: dev }), new BatchNorm2d(f, bn), new Dropout(p, drop), new LeakyReLU(0.2));
+    L.push(new ConvTranspose2d(cin, f, 4, { stride: 2, padding: 1, device: dev }), batchNorm(o, 2, f, bn), new Dropout(p, drop), new LeakyReLU(0.2));
     cin = f;
   }
   L.push(new ConvTranspose2d(cin, C, 3, { stride: 1, padding: 1, device: dev }), new Dropout(p, drop), new Tanh());
@@ -61,11 +61,11 @@ export function cepa2024Discriminator(o: ModelOptions = {}): Sequential {
   for (const [f0, k, s, res] of D_BLOCKS) {
     if (res >= size / 2) continue;
     const f = scaled(f0, width);
-    L.push(new Conv2d(cin, f, k, { stride: s, padding: 1, device: dev }), new BatchNorm2d(f, bn), new LeakyReLU(0.2));
+    L.push(new Conv2d(cin, f, k, { stride: s, padding: 1, device: dev }), batchNorm(o, 2, f, bn), new LeakyReLU(0.2));
     cin = f;
   }
   const top = scaled(1024, width);
-  L.push(new Conv2d(cin, top, 3, { stride: 1, padding: 1, device: dev }), new BatchNorm2d(top, bn), new Sigmoid(), new Flatten(),
+  L.push(new Conv2d(cin, top, 3, { stride: 1, padding: 1, device: dev }), batchNorm(o, 2, top, bn), new Sigmoid(), new Flatten(),
     new Dense(top * 16, 1, { device: dev }));
   return finish(new Sequential(L), o, rngs(o, false).init, 'ones');
 }

@@ -1,6 +1,7 @@
 // Options shared by the model builders, and the default Philox streams for initialisation and dropout.
 import { Device, Rng } from '../engine';
-import { Sequential, ganInit, InitOptions } from '../nn';
+import { Sequential, ganInit, InitOptions, BatchNorm, BatchNorm1d, BatchNorm2d, SyncBatchNorm1d, SyncBatchNorm2d, Reduce } from '../nn';
+import { STREAMS } from '../util/streams';
 
 export type ImageSize = 64 | 128 | 256;
 export type Role = 'generator' | 'discriminator' | 'critic';
@@ -29,10 +30,18 @@ export interface ModelOptions {
   bnGamma?: InitOptions['bnGamma'];
   /** BatchNorm momentum/eps (PyTorch convention); default: dcgan TORCH_BN, cepa2024 KERAS_BN. */
   bn?: { momentum: number; eps: number };
+  /** Synchronized BatchNorm: the sum over data-parallel ranks its statistics go through (lib/dist). Default: plain BN. */
+  syncBn?: Reduce;
+}
+
+/** A BatchNorm over features (1d) or channels (2d), synchronized across ranks when o.syncBn is set. */
+export function batchNorm(o: ModelOptions, rank: 1 | 2, features: number, bn: { momentum: number; eps: number }): BatchNorm {
+  if (o.syncBn) return rank === 1 ? new SyncBatchNorm1d(features, { ...bn, reduce: o.syncBn }) : new SyncBatchNorm2d(features, { ...bn, reduce: o.syncBn });
+  return rank === 1 ? new BatchNorm1d(features, bn) : new BatchNorm2d(features, bn);
 }
 
 /** Default Philox streams (seed = options.seed). */
-export const STREAMS = { generatorInit: 101, discriminatorInit: 102, generatorDropout: 201, discriminatorDropout: 202 } as const;
+export { STREAMS };
 
 export function checkSize(arch: string, size: number): ImageSize {
   if (size !== 64 && size !== 128 && size !== 256) throw new Error(`${arch}: size must be 64, 128 or 256, got ${size}`);

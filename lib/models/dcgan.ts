@@ -2,8 +2,8 @@
 // width·128/r channels (width 32: 32 at 128×128 … 1024 at 4×4), so sizes 64 and 128 drop the highest-resolution
 // layers and dcgan at 64 is Radford's original 64×64 network. Generators take z as [n, latent].
 // Layer order = bench/reference/models.py (same PyTorch state_dict names).
-import { Sequential, Layer, ConvTranspose2d, Conv2d, BatchNorm2d, ReLU, LeakyReLU, Tanh, Dropout, Flatten, Reshape, TORCH_BN } from '../nn';
-import { ModelOptions, checkSize, positiveInt, rngs, finish } from './common';
+import { Sequential, Layer, ConvTranspose2d, Conv2d, ReLU, LeakyReLU, Tanh, Dropout, Flatten, Reshape, TORCH_BN } from '../nn';
+import { ModelOptions, checkSize, positiveInt, rngs, finish, batchNorm } from './common';
 
 const ARCH = 'dcgan';
 
@@ -23,9 +23,9 @@ export function dcganGenerator(o: ModelOptions = {}): Sequential {
   const ch: number[] = [];
   for (let r = 4; r < size; r *= 2) ch.push(channelsAt(r, width));
   const L: Layer[] = [new Reshape([latent, 1, 1]),
-    new ConvTranspose2d(latent, ch[0], 4, { stride: 1, padding: 0, bias: false, device: dev }), new BatchNorm2d(ch[0], bn), new ReLU()];
+    new ConvTranspose2d(latent, ch[0], 4, { stride: 1, padding: 0, bias: false, device: dev }), batchNorm(o, 2, ch[0], bn), new ReLU()];
   for (let i = 1; i < ch.length; i++)
-    L.push(new ConvTranspose2d(ch[i - 1], ch[i], 4, { stride: 2, padding: 1, bias: false, device: dev }), new BatchNorm2d(ch[i], bn), new ReLU());
+    L.push(new ConvTranspose2d(ch[i - 1], ch[i], 4, { stride: 2, padding: 1, bias: false, device: dev }), batchNorm(o, 2, ch[i], bn), new ReLU());
   L.push(new ConvTranspose2d(ch[ch.length - 1], C, 4, { stride: 2, padding: 1, bias: false, device: dev }), new Tanh());
   return finish(new Sequential(L), o, rngs(o, true).init, 'normal');
 }
@@ -43,7 +43,7 @@ function discriminator(o: ModelOptions, bnOn: boolean): Sequential {
   const L: Layer[] = [new Conv2d(C, ch[0], 4, { stride: 2, padding: 1, device: dev }), new LeakyReLU(0.2), new Dropout(p, drop)];
   for (let i = 1; i < ch.length; i++) {
     L.push(new Conv2d(ch[i - 1], ch[i], 4, { stride: 2, padding: 1, bias: !bnOn, device: dev }));
-    if (bnOn) L.push(new BatchNorm2d(ch[i], bn));
+    if (bnOn) L.push(batchNorm(o, 2, ch[i], bn));
     L.push(new LeakyReLU(0.2), new Dropout(p, drop));
   }
   L.push(new Conv2d(ch[ch.length - 1], 1, 4, { stride: 1, padding: 0, device: dev }), new Flatten());

@@ -6,7 +6,7 @@ import {
   convTranspose2dForward, convTranspose2dBackwardData, convTranspose2dBackwardWeight,
 } from '../engine';
 import { Activation, conv2dForwardAct, convTranspose2dForwardAct } from '../engine/cuda';
-import { LayerBase, Param, expectRank } from './layer';
+import { LayerBase, Param, PairNeeds, PairResult, expectRank, linearPairBackward } from './layer';
 
 export interface Conv2dOptions {
   stride?: Pair;
@@ -73,6 +73,22 @@ export class Conv2d extends LayerBase {
     conv2dBackwardWeight(dy, x, this.weight.grad, this.opts());
     if (this.bias) biasGrad(dy, this.bias.grad);
     return conv2dBackwardData(dy, this.weight.value, x.shape, this.opts());
+  }
+
+  // Linear in x: ẏ = W ẋ; W̄ += ȳ xᵀ + ẏ̄ ẋᵀ; b̄ += ȳ (DESIGN §5).
+  jvp(xdot: Tensor): Tensor {
+    this.need(this.x, 'jvp');
+    return conv2dForward(this.keepXdot(xdot), this.weight.value, null, this.opts());
+  }
+  backwardData(dy: Tensor): Tensor {
+    return conv2dBackwardData(dy, this.weight.value, this.need(this.x, 'backwardData').shape, this.opts());
+  }
+  pairBackward(ybar: Tensor | null, ydotbar: Tensor, need?: PairNeeds): PairResult {
+    const x = this.need(this.x, 'pairBackward'), o = this.opts();
+    return linearPairBackward(this.weight, this.bias, x, this.needXdot(), ybar, ydotbar, need, {
+      wgrad: (dy, xx, dw) => conv2dBackwardWeight(dy, xx, dw, o),
+      dgrad: (dy) => conv2dBackwardData(dy, this.weight.value, x.shape, o),
+    });
   }
 
   outputShape(s: Shape): number[] {
@@ -146,6 +162,23 @@ export class ConvTranspose2d extends LayerBase {
     convTranspose2dBackwardWeight(dy, x, this.weight.grad, this.opts());
     if (this.bias) biasGrad(dy, this.bias.grad);
     return convTranspose2dBackwardData(dy, this.weight.value, this.opts());
+  }
+
+  // Linear in x, as Conv2d.
+  jvp(xdot: Tensor): Tensor {
+    this.need(this.x, 'jvp');
+    return convTranspose2dForward(this.keepXdot(xdot), this.weight.value, null, this.opts());
+  }
+  backwardData(dy: Tensor): Tensor {
+    this.need(this.x, 'backwardData');
+    return convTranspose2dBackwardData(dy, this.weight.value, this.opts());
+  }
+  pairBackward(ybar: Tensor | null, ydotbar: Tensor, need?: PairNeeds): PairResult {
+    const x = this.need(this.x, 'pairBackward'), o = this.opts();
+    return linearPairBackward(this.weight, this.bias, x, this.needXdot(), ybar, ydotbar, need, {
+      wgrad: (dy, xx, dw) => convTranspose2dBackwardWeight(dy, xx, dw, o),
+      dgrad: (dy) => convTranspose2dBackwardData(dy, this.weight.value, o),
+    });
   }
 
   outputShape(s: Shape): number[] {

@@ -1,6 +1,6 @@
 // Dense = PyTorch Linear: y = x wᵀ + b, x [n, in], w [out, in], b [out].
 import { Tensor, Shape, Device, denseForward, denseBackwardData, denseBackwardWeight, biasGrad } from '../engine';
-import { LayerBase, Param, expectRank } from './layer';
+import { LayerBase, Param, PairNeeds, PairResult, expectRank, linearPairBackward } from './layer';
 
 export interface DenseOptions { bias?: boolean; device?: Device }
 
@@ -29,6 +29,20 @@ export class Dense extends LayerBase {
     denseBackwardWeight(dy, x, this.weight.grad);
     if (this.bias) biasGrad(dy, this.bias.grad);
     return denseBackwardData(dy, this.weight.value);
+  }
+
+  // Linear in x: ẏ = ẋ Wᵀ; W̄ += ȳᵀx + ẏ̄ᵀẋ; b̄ += ȳ.
+  jvp(xdot: Tensor): Tensor {
+    this.need(this.x, 'jvp');
+    return denseForward(this.keepXdot(xdot), this.weight.value, null);
+  }
+  backwardData(dy: Tensor): Tensor {
+    this.need(this.x, 'backwardData');
+    return denseBackwardData(dy, this.weight.value);
+  }
+  pairBackward(ybar: Tensor | null, ydotbar: Tensor, need?: PairNeeds): PairResult {
+    return linearPairBackward(this.weight, this.bias, this.need(this.x, 'pairBackward'), this.needXdot(), ybar, ydotbar, need,
+      { wgrad: denseBackwardWeight, dgrad: (dy) => denseBackwardData(dy, this.weight.value) });
   }
 
   outputShape(s: Shape): number[] {

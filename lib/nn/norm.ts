@@ -2,8 +2,14 @@
 // semantics: training normalises with the biased batch variance and updates running stats with the unbiased one,
 // run = (1 − momentum)·run + momentum·batch. Keras' BatchNormalization(momentum = 0.99, epsilon = 1e-3) is
 // momentum 0.01, eps 1e-3 here (KERAS_BN).
-import { Tensor, Shape, Device, keep, batchNormTrain, batchNormEval, batchNormBackward, mul, biasGrad } from '../engine';
-import { LayerBase, Param, StateBuffer, expectRank, drop } from './layer';
+// Penalty rules: in training mode the batch statistics couple the samples, so the tangent and pair-backward carry
+// their terms (batchNormJvp / batchNormPairBackward kernels); in eval mode the layer is affine per channel. Both
+// Jacobians are symmetric (per channel γr(I − 11ᵀ/m − x̂x̂ᵀ/m), or diagonal), so backwardData applies J itself.
+import {
+  Tensor, Shape, Device, keep, batchNormTrain, batchNormEval, batchNormBackward, batchNormJvp, batchNormPairBackward, mul,
+  biasGrad,
+} from '../engine';
+import { LayerBase, Param, PairNeeds, PairResult, StateBuffer, expectRank, drop, trimPair } from './layer';
 
 export interface BatchNormOptions { momentum?: number; eps?: number; device?: Device }
 /** PyTorch defaults. */
@@ -78,6 +84,50 @@ export abstract class BatchNorm extends LayerBase {
     } finally {
       zeros.dispose();
       ones.dispose();
+    }
+  }
+
+  jvp(xdot: Tensor): Tensor { return this.applyJ(this.keepXdot(xdot), 'jvp'); }
+  backwardData(dy: Tensor): Tensor { return this.applyJ(dy, 'backwardData'); }
+  pairBackward(ybar: Tensor | null, ydotbar: Tensor, need?: PairNeeds): PairResult {
+    const x = this.need(this.x, 'pairBackward'), xdot = this.needXdot();
+    if (this.cachedTraining) {
+      return trimPair(batchNormPairBackward(ybar, ydotbar, x, xdot, this.weight.value, this.need(this.mean, 'pairBackward'),
+        this.need(this.invstd, 'pairBackward'), this.weight.grad, this.bias.grad), need);
+    }
+    return trimPair(this.evalPairBackward(ybar, ydotbar, x, xdot), need);
+  }
+
+  /** J t at the cached forward (training: through the batch statistics; eval: γ s t with s = 1/√(σ²_run + ε)). */
+  private applyJ(t: Tensor, what: string): Tensor {
+    const x = this.need(this.x, what);
+    if (this.cachedTraining) return batchNormJvp(t, x, this.weight.value, this.need(this.mean, what), this.need(this.invstd, what));
+    return this.evalScale(t);
+  }
+  private evalScale(t: Tensor): Tensor {
+    const z = Tensor.zeros([this.numFeatures], t.device);
+    try { return batchNormEval(t, this.weight.value, z, z, this.runningVar.value, this.eps); } finally { z.dispose(); }
+  }
+  /** Eval mode, y = γ x̂ + β with x̂ = (x − μ_run) s: γ̄ += Σ ȳ x̂ + Σ ẏ̄ s ẋ, β̄ += Σ ȳ, x̄ = γ s ȳ, ẋ̄ = γ s ẏ̄. */
+  private evalPairBackward(ybar: Tensor | null, ydotbar: Tensor, x: Tensor, xdot: Tensor): PairResult {
+    const c = [this.numFeatures], dev = x.device;
+    const z = Tensor.zeros(c, dev), one = Tensor.full(c, 1, dev);
+    const tmp: Tensor[] = [z, one];
+    try {
+      const sxd = batchNormEval(xdot, one, z, z, this.runningVar.value, this.eps);
+      const p = mul(ydotbar, sxd);
+      tmp.push(sxd, p);
+      biasGrad(p, this.weight.grad);
+      if (ybar) {
+        const xh = batchNormEval(x, one, z, this.runningMean.value, this.runningVar.value, this.eps);
+        const q = mul(ybar, xh);
+        tmp.push(xh, q);
+        biasGrad(q, this.weight.grad);
+        biasGrad(ybar, this.bias.grad);
+      }
+      return { xbar: ybar ? this.evalScale(ybar) : null, xdotbar: this.evalScale(ydotbar) };
+    } finally {
+      for (const t of tmp) t.dispose();
     }
   }
 

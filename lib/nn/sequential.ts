@@ -11,13 +11,14 @@
 // runs as one conv whose epilogue adds the bias and applies the activation (cuda.conv2dForwardAct), saving a
 // full-size write, read and tensor. The pre-activation output then never exists, which is exact because nothing
 // reads it: the conv's backward / jvp / pair-backward use its input x and padding only; Tanh and Sigmoid cache
-// their output, which is the fused output; LeakyReLU caches its input, but every reader (act.ts, tangent.ts) only
+// their output, which is the fused output; LeakyReLU caches its input, but every reader (act.ts) only
 // tests x > 0, and for slope >= 0, y > 0 ⇔ x > 0, so the activation adopts y as its cache (adoptOutput). A negative
 // slope flips signs and is not fused. A fused activation that ends the Sequential caches the returned output, which
 // the caller keeps alive until backward anyway (layer.ts). The CPU runs the separate ops (fusing brings nothing there).
 import { Tensor, Shape, Device, keep } from '../engine';
 import { Activation } from '../engine/cuda';
-import { Layer, LayerBase, Param, StateBuffer } from './layer';
+import { Layer, LayerBase, PairNeeds, PairResult, Param, StateBuffer } from './layer';
+import { chainBackwardData, chainJvp, chainPairBackward } from './tangent';
 import { BatchNorm } from './norm';
 import { Conv2d, ConvTranspose2d } from './conv';
 import { LeakyReLU, ReLU, Tanh, Sigmoid } from './act';
@@ -55,6 +56,8 @@ export class Sequential extends LayerBase {
   /** Cache (owned): outputs of layers 0..n−2 of the last forward, in order; acts[i] is the input of layer i + 1,
    *  except that a fused pair (GPU) contributes only the activation's output (one entry fewer per pair). */
   acts: Tensor[] = [];
+  /** Tangent cache (owned): input tangents of layers 1..n−1 of the last jvp; null when none. */
+  tangents: Tensor[] | null = null;
 
   constructor(layers: Layer[]) {
     super();
@@ -76,14 +79,52 @@ export class Sequential extends LayerBase {
     return h;
   }
 
-  backward(dy: Tensor): Tensor {
+  /**
+   * Back-propagates dy. `onReady`, when given, is called after each layer's backward with that layer's parameters,
+   * whose grads are then final for this pass (last layer first): data-parallel training starts reducing them while
+   * the layers below are still working.
+   */
+  backward(dy: Tensor, onReady?: (params: Param[]) => void): Tensor {
     let g = dy;
     for (let i = this.layers.length - 1; i >= 0; i--) {
-      const gi = this.layers[i].backward(g);
+      const l = this.layers[i];
+      const gi = l instanceof Sequential ? l.backward(g, onReady) : l.backward(g);
       if (g !== dy) g.dispose();
       g = gi;
+      if (onReady && !(l instanceof Sequential) && l.params().length) onReady(l.params());
     }
     return g === dy ? dy.reshape(dy.shape) : g;
+  }
+
+  jvp(xdot: Tensor): Tensor {
+    this.releaseTangents();
+    const { ydot, between } = chainJvp(this.layers, xdot);
+    this.tangents = between;
+    return ydot;
+  }
+  backwardData(dy: Tensor): Tensor { return chainBackwardData(this.layers, dy); }
+  /**
+   * The input gradient for upstream dy, keeping the gradient at every layer's output: signals[i] = ∂/∂(output of
+   * layer i) for i < n − 1 (owned by the caller). Pass them to pairBackward with ydotbar = dy (tangent.ts).
+   */
+  backwardDataSignals(dy: Tensor): { dx: Tensor; signals: Tensor[] } {
+    const signals: Tensor[] = new Array(Math.max(0, this.layers.length - 1));
+    const dx = chainBackwardData(this.layers, dy, signals);
+    return { dx, signals };
+  }
+  /** Pair-backward through every layer (after jvp); frees the tangent cache. `signals`: see backwardDataSignals. */
+  pairBackward(ybar: Tensor | null, ydotbar: Tensor, need?: PairNeeds, signals?: Tensor[]): PairResult {
+    if (!this.tangents) throw new Error('Sequential.pairBackward: no tangent cache (call jvp first)');
+    try {
+      return chainPairBackward(this.layers, ybar, ydotbar, need, signals);
+    } finally {
+      this.releaseTangents();
+    }
+  }
+  releaseTangents(): void {
+    for (const t of this.tangents ?? []) t.dispose();
+    this.tangents = null;
+    for (const l of this.layers) l.releaseTangents();
   }
 
   params(): Param[] {
@@ -162,6 +203,7 @@ export class Sequential extends LayerBase {
   }
   dispose(): void {
     this.release();
+    this.releaseTangents();
     for (const l of this.layers) l.dispose();
   }
 }

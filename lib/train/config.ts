@@ -37,7 +37,12 @@ export interface TrainConfig {
   preset: string | null;
   /** Absolute path of the dataset file, if any (so --resume can find it). */
   data: string | null;
+  /** Synchronized BatchNorm across data-parallel ranks; null = the architecture's default (cepa2024 on, dcgan off). */
+  syncBn?: boolean | null;
 }
+
+/** Whether BatchNorm statistics are synchronized across ranks (the paper's cepa2024 does; --sync-bn for dcgan). */
+export const syncBnOn = (c: TrainConfig): boolean => c.syncBn ?? c.arch === 'cepa2024';
 
 export interface Preset { model: GanModel; set: number; epochs: number; lr: number; batch: number; dropout: number }
 
@@ -52,6 +57,7 @@ export const PRESETS: Record<string, Preset> = {
 export const DEFAULTS: Omit<TrainConfig, 'model'> = {
   arch: 'dcgan', size: 256, channels: 1, latent: null, width: null, dropout: 0, epochs: 25, batch: 64, lr: 2e-4,
   beta1: 0.5, beta2: 0.999, lambda: 5, nCritic: 3, labelNoise: 0.05, seed: 0, checkpointEvery: 0, preset: null, data: null,
+  syncBn: null,
 };
 
 /** A bad option or option value (a usage error: exit 2). */
@@ -106,6 +112,7 @@ export function validate(c: TrainConfig): void {
   if (!(c.labelNoise >= 0 && c.labelNoise <= 0.5)) bad('label-noise', c.labelNoise, 'in [0, 0.5]');
   if (!int(c.seed, 0)) bad('seed', c.seed, 'a non-negative integer');
   if (!int(c.checkpointEvery, 0)) bad('checkpoint-every', c.checkpointEvery, 'a non-negative integer');
+  if (c.syncBn !== undefined && c.syncBn !== null && typeof c.syncBn !== 'boolean') bad('sync-bn', c.syncBn, 'true or false');
 }
 
 /**

@@ -1,9 +1,8 @@
 // Training: configuration and presets, the DCGAN / WGAN-GP loops, the exact gradient penalty, checkpoints, samples.
 export * from './config';
-export * from './trainer';
+export * from './run';
+export * from './step';
 export * from './penalty';
-export { layerJvp, layerPairBackward, layerBackwardData, releaseTangents } from './tangent';
-export type { PairResult } from './tangent';
 export * from './checkpoint';
 export { imagePng, gridPng, readPng, writeImagePng, writeGridPng } from './image';
 export type { ImageBatch } from './image';

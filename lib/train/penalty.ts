@@ -8,7 +8,6 @@
 // textbook critic x̄ stays zero and step (5) is just the weight-gradient convolutions W̄ += ẏ̄ ẋᵀ.
 import { Tensor, gpNormV, lerpRows } from '../engine';
 import { Sequential } from '../nn';
-import { backwardDataSignals, layerJvp, layerPairBackward, releaseTangents } from './tangent';
 
 export interface PenaltyResult {
   /** λ·mean_i (‖g_i‖ − 1)². */
@@ -27,34 +26,52 @@ export function interpolate(real: Tensor, fake: Tensor, eps: Tensor): Tensor {
   try { return lerpRows(real, fake, e); } finally { e.dispose(); }
 }
 
+/** The penalty as device tensors: GP as a 1-element tensor and ‖g_i‖ per sample [n] (owned by the caller). */
+export interface PenaltyScalars { gp: Tensor; norms: Tensor }
+
 /**
  * Gradient penalty of `critic` at the interpolates of real and fake; adds ∂GP/∂θ to the critic's parameter grads
  * (which the caller zeroes before the critic step). The critic runs in its current mode (training: BN batch
  * statistics over the interpolates, fresh dropout masks), as the penalty term of the paper's critic loss does.
  */
+export function gradientPenaltyScalars(critic: Sequential, real: Tensor, fake: Tensor, eps: Tensor, lambda: number): PenaltyScalars {
+  const p = penalty(critic, real, fake, eps, lambda);
+  return { gp: Tensor.fromArray(new Float32Array([p.gp]), [1], real.device), norms: p.norms }; // NaN kept for the guard
+}
+
+/** gradientPenaltyScalars read to the host (GP in float64). */
 export function gradientPenalty(critic: Sequential, real: Tensor, fake: Tensor, eps: Tensor, lambda: number): PenaltyResult {
+  const p = penalty(critic, real, fake, eps, lambda);
+  try {
+    return { gp: p.gp, norms: p.norms.toArray() };
+  } finally {
+    p.norms.dispose();
+  }
+}
+
+function penalty(critic: Sequential, real: Tensor, fake: Tensor, eps: Tensor, lambda: number): { gp: number; norms: Tensor } {
   const xhat = interpolate(real, fake, eps);
   const tmp: Tensor[] = [xhat];
   try {
     const y = critic.forward(xhat);
     const ones = Tensor.full(y.shape, 1, y.device);
     tmp.push(y, ones);
-    const { dx: g, signals } = backwardDataSignals(critic, ones); // step (2), keeping ẏ̄ of every layer for step (5)
+    const { dx: g, signals } = critic.backwardDataSignals(ones); // step (2), keeping ẏ̄ of every layer for step (5)
     tmp.push(g, ...signals);
     const n = xhat.shape[0];
     const g2 = g.reshape([n, g.numel / n]);
     const r = gpNormV(g2, lambda);
-    tmp.push(g2, r.v, r.norms);
+    tmp.push(g2, r.v);
     const v = r.v.reshape(xhat.shape);
     tmp.push(v);
-    const ydot = layerJvp(critic, v);
+    const ydot = critic.jvp(v);
     tmp.push(ydot);
-    const p = layerPairBackward(critic, null, ones, false, false, signals);
+    const p = critic.pairBackward(null, ones, { xbar: false, xdotbar: false }, signals);
     if (p.xbar) tmp.push(p.xbar);
     if (p.xdotbar) tmp.push(p.xdotbar);
-    return { gp: r.gp, norms: r.norms.toArray() };
+    return { gp: r.gp, norms: r.norms };
   } finally {
-    releaseTangents(critic);
+    critic.releaseTangents();
     critic.release();
     for (const t of tmp) t.dispose();
   }

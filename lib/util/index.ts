@@ -2,3 +2,4 @@ export * from './fs';
 export * from './prng';
 export * from './device';
 export * from './errors';
+export * from './streams';

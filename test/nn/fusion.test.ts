@@ -11,7 +11,6 @@ import {
   fusablePairs, fusion,
 } from '../../lib/nn';
 import { buildModel } from '../../lib/models';
-import { layerJvp, layerPairBackward, backwardDataSignals, releaseTangents } from '../../lib/train/tangent';
 import { gradientPenalty } from '../../lib/train/penalty';
 import { randArray } from '../helpers';
 
@@ -119,14 +118,14 @@ describe('nn fusion: the fused Sequential path equals the separate ops bit for b
       expect(bits(dxb)).to.deep.equal(bits(dxa));
       expect(grads(b)).to.deep.equal(grads(a));
 
-      const yda = layerJvp(a, xdot), ydb = layerJvp(b, xdot);
+      const yda = a.jvp(xdot), ydb = b.jvp(xdot);
       expect(bits(ydb)).to.deep.equal(bits(yda));
       const ybar = rnd(ya.shape), ydbar = rnd(ya.shape);
-      const pa = layerPairBackward(a, ybar, ydbar), pb = layerPairBackward(b, ybar, ydbar);
+      const pa = a.pairBackward(ybar, ydbar), pb = b.pairBackward(ybar, ydbar);
       expect(bits(pb.xbar!)).to.deep.equal(bits(pa.xbar!));
       expect(bits(pb.xdotbar!)).to.deep.equal(bits(pa.xdotbar!));
       expect(grads(b)).to.deep.equal(grads(a));
-      const sa = backwardDataSignals(a, dy), sb = backwardDataSignals(b, dy);
+      const sa = a.backwardDataSignals(dy), sb = b.backwardDataSignals(dy);
       expect(bits(sb.dx)).to.deep.equal(bits(sa.dx));
 
       const acts = [...b.acts];
@@ -136,8 +135,8 @@ describe('nn fusion: the fused Sequential path equals the separate ops bit for b
       expect(() => b.backward(dy)).to.throw(/no forward cache/);
       for (const t of [x, x0, xdot, ya, yb, dy, dxa, dxb, yda, ydb, ybar, ydbar, pa.xbar!, pa.xdotbar!, pb.xbar!, pb.xdotbar!,
         sa.dx, sb.dx, ...sa.signals, ...sb.signals]) t.dispose();
-      releaseTangents(a);
-      releaseTangents(b);
+      a.releaseTangents();
+      b.releaseTangents();
       a.dispose();
       b.dispose();
     });

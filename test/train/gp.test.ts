@@ -8,7 +8,6 @@ import {
   Layer, Sequential, Conv2d, ConvTranspose2d, Dense, BatchNorm1d, BatchNorm2d, LeakyReLU, ReLU, Tanh, Sigmoid, Dropout, Flatten,
 } from '../../lib/nn';
 import { buildModel } from '../../lib/models';
-import { layerJvp, layerPairBackward, layerBackwardData, releaseTangents } from '../../lib/train/tangent';
 import { gradientPenalty } from '../../lib/train/penalty';
 import { twin, t64, gp64, dot64, diff, T64, L64 } from './ref64';
 import { randArray, expectClose, maxAbs } from '../helpers';
@@ -61,7 +60,7 @@ describe('gradient penalty: per-layer tangent and pair-backward vs float64 diffe
       const yb = rnd(y.shape), ydb = rnd(y.shape), yb64 = as64(yb), ydb64 = as64(ydb);
 
       // jvp: ẏ = J ẋ, against (f(x + hẋ) − f(x − hẋ)) / 2h
-      const ydot = layerJvp(l, xd);
+      const ydot = l.jvp(xd);
       const fx = (s: number) => ref.forward({ d: x64.d.map((v, i) => v + s * xd64.d[i]), s: x64.s }).d;
       const fp = fx(H), fm = fx(-H);
       close(ydot.toArray(), fp.map((v, i) => (v - fm[i]) / (2 * H)), 'jvp');
@@ -71,14 +70,14 @@ describe('gradient penalty: per-layer tangent and pair-backward vs float64 diffe
       const bwd64 = ref.backward(yb64).d;
       expect(dot64(bwd64, xd64.d)).to.be.closeTo(dot64(yb64.d, fp.map((v, i) => (v - fm[i]) / (2 * H))), 1e-6);
       l.zeroGrad();
-      close(layerBackwardData(l, yb).toArray(), bwd64, 'backwardData');
+      close(l.backwardData(yb).toArray(), bwd64, 'backwardData');
       for (const p of l.params()) expect(maxAbs(p.grad.toFloat32Array()), `backwardData leaves ${p.name}.grad`).to.equal(0);
 
       // pair-backward: L(x, θ) = ⟨ȳ, f(x)⟩ + ⟨ẏ̄, J(x)ẋ⟩ = ⟨ȳ, f(x)⟩ + ⟨Jᵀ(x)ẏ̄, ẋ⟩
       for (const withYbar of [true, false]) {
-        layerJvp(l, xd);
+        l.jvp(xd);
         l.zeroGrad();
-        const r = layerPairBackward(l, withYbar ? yb : null, ydb);
+        const r = l.pairBackward(withYbar ? yb : null, ydb);
         const L = (): number => (withYbar ? dot64(yb64.d, ref.forward(x64).d) : (ref.forward(x64), 0)) + dot64(ref.backward(ydb64).d, xd64.d);
         const tag = withYbar ? '' : ' (ȳ = 0)';
         const wantXb = x64.d.map((_, i) => diff(L, x64.d, i, H));
@@ -162,7 +161,7 @@ describe('gradient penalty: ∂GP/∂θ of whole critics vs float64 differences'
       const D = buildModel(arch, 'critic', { size: 64, width: arch === 'dcgan' ? 1 : 2, seed: 3 });
       randomize(D);
       checkCritic(D, [2, 1, 64, 64], null, 3);
-      releaseTangents(D);
+      D.releaseTangents();
     });
   }
 });

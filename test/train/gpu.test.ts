@@ -4,7 +4,7 @@ import { expect } from 'chai';
 import { Tensor, Rng, engineInfo } from '../../lib/engine';
 import { buildModel } from '../../lib/models';
 import { gradientPenalty } from '../../lib/train/penalty';
-import { Trainer, memorySource } from '../../lib/train/trainer';
+import { Trainer, memorySource } from '../../lib/train/run';
 import { resolveConfig } from '../../lib/train/config';
 import { tanhPairBackward, sigmoidPairBackward, batchNormJvp, batchNormPairBackward } from '../../lib/engine';
 import { randArray, expectClose, maxAbs } from '../helpers';

@@ -1,4 +1,4 @@
-// Training loops, determinism, checkpoints and resume (lib/train/trainer.ts, checkpoint.ts), on narrow 64×64 models
+// Training loops, determinism, checkpoints and resume (lib/train/run.ts, step.ts, checkpoint.ts), on narrow 64×64 models
 // so the whole file runs in seconds.
 import { expect } from 'chai';
 import * as fs from 'fs';
@@ -6,7 +6,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { spawnSync } from 'child_process';
 import { Tensor } from '../../lib/engine';
-import { Trainer, memorySource, NonFiniteError, ImageSource } from '../../lib/train/trainer';
+import { Trainer, memorySource, NonFiniteError, ImageSource } from '../../lib/train/run';
 import { resolveConfig, TrainConfig, ConfigError } from '../../lib/train/config';
 import { findCheckpoint, saveCheckpoint } from '../../lib/train/checkpoint';
 import { readJsonLines } from '../../lib/train/fsutil';
@@ -87,6 +87,9 @@ describe('train: checkpoints and resume', function () {
       c.dispose();
       const steps = (dir: string) => readJsonLines(path.join(dir, 'metrics.jsonl')).filter((r) => r.type === 'step').map((r) => [r.step, r.d_loss, r.g_loss]);
       expect(steps(cut)).to.deep.equal(steps(full));
+      // the epoch resumed mid-way (epoch 2) is recorded over all its steps, as in the uninterrupted run
+      const epochs = (dir: string) => readJsonLines(path.join(dir, 'metrics.jsonl')).filter((r) => r.type === 'epoch').map((r) => [r.epoch, r.step, r.d_loss, r.g_loss]);
+      expect(epochs(cut)).to.deep.equal(epochs(full));
       expect(findCheckpoint(cut).state).to.include({ step: 6, epoch: 2, iter: 0 });
       for (const f of ['samples/epoch-001.png', 'samples/grid-002.png', 'samples/loss-002.png', 'loss.png', 'config.json'])
         expect(fs.existsSync(path.join(cut, f)), f).to.equal(true);
@@ -129,7 +132,7 @@ describe('train: checkpoints and resume', function () {
     for (const stage of ['G', 'optim', 'rename']) {
       const child = path.join(out, 'child.js');
       fs.writeFileSync(child, `
-        const { Trainer, memorySource } = require(${JSON.stringify(path.join(dist, 'lib/train/trainer'))});
+        const { Trainer, memorySource } = require(${JSON.stringify(path.join(dist, 'lib/train/run'))});
         const { saveCheckpoint } = require(${JSON.stringify(path.join(dist, 'lib/train/checkpoint'))});
         const { resolveConfig } = require(${JSON.stringify(path.join(dist, 'lib/train/config'))});
         const cfg = resolveConfig(${JSON.stringify(cfgOf({ model: 'dcgan' }))});
@@ -198,22 +201,6 @@ describe('train: checkpoints and resume', function () {
     expect((err as Error).message).to.match(/diverged at step 3: the critic loss is not finite/);
     u.dispose();
     expect(findCheckpoint(out).state.step).to.equal(2);
-  });
-
-  it('a finite loss with an Inf or NaN gradient also stops, naming the parameter', () => {
-    const t = Trainer.create(cfgOf({ model: 'dcgan', epochs: 1 }), { data: blobs(8, 7), out: null, progress: 'none', device: 'cpu' });
-    // eslint-disable-next-line @typescript-eslint/no-explicit-any
-    const guard = (m: unknown): void => (t as any).guard(0.5, 'the discriminator loss', m);
-    expect(() => guard(t.D)).to.not.throw();
-    const ps = t.D.params(), p = ps[ps.length - 2], g = p.grad.toFloat32Array();
-    g[g.length - 1] = Infinity;
-    p.grad.copyFrom(Tensor.fromArray(g, p.grad.shape));
-    expect(() => guard(t.D)).to.throw(NonFiniteError, new RegExp(`step 1: the gradient of D\\.${p.name.replace('.', '\\.')} is not finite`));
-    g[g.length - 1] = NaN;
-    p.grad.copyFrom(Tensor.fromArray(g, p.grad.shape));
-    expect(() => guard(t.G)).to.not.throw();
-    expect(() => guard(t.D)).to.throw(NonFiniteError, /the gradient of D\./);
-    t.dispose();
   });
 
   it('rejects a batch larger than the dataset or images of the wrong size', () => {

@@ -3,7 +3,7 @@ export interface Command { summary: string; run(argv: string[]): Promise<number>
 interface Entry { summary: string; load(): Promise<Command> }
 
 export const commands: Record<string, Entry> = {
-  info: { summary: 'print the engine build: threads, BLAS, CUDA devices, MPI', load: () => import('./info') },
+  info: { summary: 'print the engine build (threads, BLAS, CUDA, MPI) and this process\'s rank, size, local rank, transport', load: () => import('./info') },
   train: { summary: 'train a DCGAN or WGAN-GP on a dataset file (--preset for the paper\'s Table I)', load: () => import('./train') },
   sample: { summary: 'generate images from a training run\'s latest checkpoint (PNGs and a dataset file)', load: () => import('./sample') },
   prepare: { summary: 'turn BraTS folders, NIfTI volumes or PNG slices into a dataset file', load: () => import('./prepare') },

@@ -7,7 +7,8 @@ import { parseDevice } from '../../util/device';
 import { buildModel, latentSize } from '../../models';
 import { DatasetWriter } from '../../data';
 import { findCheckpoint, loadCheckpointInto } from '../../train/checkpoint';
-import { generate, modelOptions, TRAIN_STREAMS } from '../../train/trainer';
+import { generate, modelOptions } from '../../train/run';
+import { STREAMS } from '../../util/streams';
 import { imagePng, gridPng } from '../../train/image';
 import { writeFileAtomic, mkdirs, removeStaleTempsIn } from '../../util/fs';
 
@@ -65,7 +66,7 @@ export async function run(argv: string[]): Promise<number> {
       sources: [], slices: Array.from({ length: n }, (_, i) => ({ subject: 'generated', contrast: 'synthetic', slice: i, source: -1 })),
     }) : null;
     // chunks of up to 64 (the same partition as generate() uses in one call), streamed to disk
-    const rng = new Rng(seed, TRAIN_STREAMS.sample), latent = latentSize(cfg.arch, mo), chunks = Math.ceil(n / 64);
+    const rng = new Rng(seed, STREAMS.sample), latent = latentSize(cfg.arch, mo), chunks = Math.ceil(n / 64);
     const grid = new Float32Array(Math.min(n, 64) * per);
     try {
       for (let c = 0, at = 0; c < chunks; c++) {

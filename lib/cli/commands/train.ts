@@ -7,7 +7,7 @@ import { parseDevice } from '../../util/device';
 import { buildModel, inputShape, Arch } from '../../models';
 import { openDataset, Dataset } from '../../data';
 import { resolveConfig, resumeEpochs, TrainConfig, PRESETS, ConfigError, GanModel } from '../../train/config';
-import { Trainer, modelOptions } from '../../train/trainer';
+import { Trainer, modelOptions } from '../../train/run';
 import { report } from '../errors';
 import { findCheckpoint } from '../../train/checkpoint';
 

@@ -1,19 +1,20 @@
-// The training loops (DESIGN §4–§5): DCGAN (BCE-with-logits, optional label noise, non-saturating G loss) and
-// WGAN-GP (critic D(fake) − D(real) + GP with the exact penalty gradient, nCritic critic steps per G step), Adam with
-// β1 = 0.5. Everything random comes from Philox streams whose offsets are checkpointed, and the data order of epoch e
-// is a permutation seeded by (seed, e), so a run is deterministic on CPU and an interrupted run resumed from its
-// checkpoint reproduces the uninterrupted one bit for bit.
+// The training run (DESIGN §4–§5): epochs over a dataset, checkpoints, samples, metrics and progress, around the
+// steps of step.ts. Everything random comes from Philox streams (lib/util/streams.ts) whose offsets are
+// checkpointed, and the data order of epoch e is a permutation seeded by (seed, e), so a run is deterministic on CPU
+// and an interrupted run resumed from its checkpoint reproduces the uninterrupted one bit for bit — its records too.
 //
 // One iteration = one batch of real images: DCGAN does one D step and one G step (reusing the D step's fakes, as the
 // PyTorch DCGAN example does); WGAN-GP does nCritic critic steps on that batch (fresh noise and ε each), then one G step.
 import * as fs from 'fs';
 import * as path from 'path';
-import { Tensor, Device, Rng, Shape, axpy, mean, firstNonFinite, bceWithLogits, defaultDevice } from '../engine';
+import { Tensor, Device, Rng, defaultDevice } from '../engine';
+import { ShardedRng } from './shard';
 import { Sequential, Adam, Layer, Dropout } from '../nn';
+import { STREAMS } from '../util/streams';
 import { buildModel, latentSize, ModelOptions } from '../models';
 import { permutation } from '../data';
-import { TrainConfig, checkDataset, ConfigError } from './config';
-import { gradientPenalty } from './penalty';
+import { TrainConfig, checkDataset, ConfigError, syncBnOn } from './config';
+import { StepModels, StepRngs, GradSync, dcganIteration, wganIteration, dcganDStep, criticStep, readScalars, disposeScalars, withFakes } from './step';
 import { saveCheckpoint, findCheckpoint, loadCheckpointInto, TrainState, CHECKPOINT_VERSION } from './checkpoint';
 import { JsonLines, readJsonLines, writeFileAtomic } from './fsutil';
 import { writeImagePng, writeGridPng } from './image';
@@ -43,15 +44,7 @@ export function memorySource(data: Float32Array, shape: [number, number, number,
   };
 }
 
-/** Philox streams of the run (seed = config.seed); model init and dropout use lib/models' STREAMS. */
-export const TRAIN_STREAMS = { noise: 301, labels: 302, gp: 303, fixedNoise: 304, sample: 305 } as const;
-
-export class NonFiniteError extends Error {
-  constructor(readonly step: number, what: string) {
-    super(`training diverged at step ${step}: ${what} is not finite (NaN or Inf); the last good checkpoint is kept — try a lower --lr`);
-    this.name = 'NonFiniteError';
-  }
-}
+export { NonFiniteError } from './step';
 
 export interface StepMetrics {
   epoch: number;
@@ -84,6 +77,23 @@ export interface TrainerOptions {
   shouldStop?: () => boolean;
   /** Seconds: do not start an epoch that would end after this much time in this call (walltime limits, the demo). */
   timeLimit?: number;
+  /** Data-parallel training: this process's rank among `size` (the CLI wires lib/dist in). */
+  parallel?: Parallel;
+}
+
+/**
+ * One rank of a synchronous data-parallel run. cfg.batch is the global batch; this rank trains on its slice of each
+ * global batch, with randomness keyed by global sample index (shard.ts), so the run computes what one process with
+ * the same global batch computes. Only rank 0 writes (checkpoints, samples, records, progress); every rank reads the
+ * run folder to resume.
+ */
+export interface Parallel {
+  rank: number;
+  size: number;
+  /** The gradient reduction at the update seam (step.ts). */
+  sync: GradSync;
+  /** Element-wise sum over ranks of a small float64 array, in place (SyncBatchNorm, records, stop decisions). */
+  sumScalars(v: Float64Array): void;
 }
 
 export class Trainer {
@@ -94,7 +104,11 @@ export class Trainer {
   readonly optD: Adam;
   readonly device: Device;
   readonly latent: number;
-  readonly rng: { noise: Rng; labels: Rng; gp: Rng; dropG: Rng; dropD: Rng };
+  readonly rng: StepRngs;
+  /** This rank's samples of each global batch ([0, batch) in one process). */
+  readonly shard: { start: number; count: number; global: number };
+  /** Rank 0 (or the only process): the one that writes. */
+  readonly writer: boolean;
   epoch = 0;
   iter = 0;
   step = 0;
@@ -102,18 +116,31 @@ export class Trainer {
   stopRequested = false;
   private metrics: JsonLines | null = null;
   private history: { d: number[]; g: number[] } = { d: [], g: [] };
+  /** Step records of the current epoch before a mid-epoch resume: its epoch record covers the whole epoch. */
+  private resumed = { d: 0, g: 0, n: 0, seconds: 0 };
 
   private constructor(cfg: TrainConfig, readonly o: TrainerOptions, init: boolean) {
     this.cfg = cfg;
     this.device = o.device ?? defaultDevice();
     const [, c, h] = o.data.shape;
     checkDataset(cfg, { count: o.data.count, size: h, channels: c }, o.dataName ?? 'dataset');
-    const seed = cfg.seed;
+    const par = o.parallel, size = par?.size ?? 1, rank = par?.rank ?? 0;
+    if (cfg.batch % size !== 0)
+      throw new ConfigError(`--batch ${cfg.batch} is the global batch and must be divisible by the ${size} ranks (e.g. --batch ${Math.max(size, Math.round(cfg.batch / size) * size)})`);
+    const local = cfg.batch / size;
+    this.shard = { start: rank * local, count: local, global: cfg.batch };
+    this.writer = rank === 0;
+    const seed = cfg.seed, sharded = (stream: number): ShardedRng => {
+      const r = new ShardedRng(seed, stream);
+      r.shard = this.shard;
+      return r;
+    };
     this.rng = {
-      noise: new Rng(seed, TRAIN_STREAMS.noise), labels: new Rng(seed, TRAIN_STREAMS.labels), gp: new Rng(seed, TRAIN_STREAMS.gp),
-      dropG: new Rng(seed, 201), dropD: new Rng(seed, 202),
+      noise: sharded(STREAMS.noise), labels: sharded(STREAMS.labels), gp: sharded(STREAMS.gp),
+      dropG: sharded(STREAMS.generatorDropout), dropD: sharded(STREAMS.discriminatorDropout),
     };
     const mo = modelOptions(cfg, this.device);
+    if (par && size > 1 && syncBnOn(cfg)) mo.syncBn = (v) => par.sumScalars(v);
     this.G = buildModel(cfg.arch, 'generator', { ...mo, dropoutRng: this.rng.dropG, init });
     this.D = buildModel(cfg.arch, cfg.model === 'wgan-gp' ? 'critic' : 'discriminator', { ...mo, dropoutRng: this.rng.dropD, init });
     this.latent = latentSize(cfg.arch, mo);
@@ -124,7 +151,7 @@ export class Trainer {
   /** A fresh run. */
   static create(cfg: TrainConfig, o: TrainerOptions): Trainer {
     const t = new Trainer(cfg, o, true);
-    if (o.out) {
+    if (o.out && t.writer) {
       fs.mkdirSync(path.join(o.out, 'samples'), { recursive: true });
       if (fs.existsSync(path.join(o.out, 'checkpoints', 'latest.json')))
         throw new ConfigError(`${o.out} already holds a run; pass --resume to continue it, or choose another --out`);
@@ -144,12 +171,23 @@ export class Trainer {
     t.epoch = state.epoch;
     t.iter = state.iter;
     t.step = state.step;
-    for (const [k, v] of Object.entries(state.rng)) (t.rng as Record<string, Rng>)[k].offset = v;
+    for (const [k, v] of Object.entries(state.rng)) t.rng[k as keyof StepRngs].offset = v;
     // metrics after the checkpoint belong to the lost part of the run
+    if (!t.writer) return t;
     const file = path.join(o.out, 'metrics.jsonl');
     const kept = readJsonLines(file).filter((r) => (r.step as number) <= state.step);
     writeFileAtomic(file, kept.map((r) => JSON.stringify(r) + '\n').join(''));
-    for (const r of kept) if (r.type === 'step') { t.history.d.push(r.d_loss as number); t.history.g.push(r.g_loss as number); }
+    for (const r of kept) {
+      if (r.type !== 'step') continue;
+      t.history.d.push(r.d_loss as number);
+      t.history.g.push(r.g_loss as number);
+      if (r.epoch === state.epoch) {
+        t.resumed.d += r.d_loss as number;
+        t.resumed.g += r.g_loss as number;
+        t.resumed.n++;
+        t.resumed.seconds += t.cfg.batch / (r.img_per_s as number);
+      }
+    }
     t.metrics = new JsonLines(file, true);
     return t;
   }
@@ -166,38 +204,43 @@ export class Trainer {
   }
 
   checkpoint(): string | null {
-    if (!this.o.out) return null;
+    if (!this.o.out || !this.writer) return null;
     return saveCheckpoint(this.o.out, { G: this.G, D: this.D, optG: this.optG, optD: this.optD, state: this.state() });
   }
 
   /** Trains until cfg.epochs are done (or stopAfter / shouldStop). Returns the iterations run by this call. */
   async run(): Promise<number> {
-    const log = this.o.log ?? ((s: string) => process.stdout.write(s + '\n'));
+    const out = this.o.log ?? ((s: string) => process.stdout.write(s + '\n'));
+    const log = (s: string): void => { if (this.writer) out(s); };
     const nIt = this.itersPerEpoch;
     const start = Date.now();
     let done = 0, lastEpoch = 0;
     while (this.epoch < this.cfg.epochs) {
-      if (this.o.timeLimit !== undefined && this.iter === 0 && (Date.now() - start) / 1000 + lastEpoch > this.o.timeLimit) {
+      if (this.o.timeLimit !== undefined && this.iter === 0 && this.agree((Date.now() - start) / 1000 + lastEpoch > this.o.timeLimit)) {
         log(`time limit of ${this.o.timeLimit} s reached after epoch ${this.epoch}; continue with --resume`);
         return done;
       }
       const order = permutation(this.o.data.count, epochSeed(this.cfg.seed, this.epoch));
       const mode = this.o.progress ?? 'auto';
-      const bar = new EpochProgress(this.epoch + 1, this.cfg.epochs, nIt, { quiet: mode === 'none', tty: mode === 'lines' ? false : undefined });
-      const t0 = Date.now(), sums = { d: 0, g: 0, n: 0 };
+      const bar = new EpochProgress(this.epoch + 1, this.cfg.epochs, nIt, { quiet: mode === 'none' || !this.writer, tty: mode === 'lines' ? false : undefined });
+      const t0 = Date.now(), sums = { ...this.resumed };
+      this.resumed = { d: 0, g: 0, n: 0, seconds: 0 };
       try {
         while (this.iter < nIt) {
           if (this.o.stopAfter !== undefined && done >= this.o.stopAfter) return done; // as if killed: no checkpoint
-          if (this.stopRequested || this.o.shouldStop?.()) {
+          if (this.agree(this.stopRequested || !!this.o.shouldStop?.())) {
             if (done > 0) this.checkpoint();
             return done;
           }
           const t1 = Date.now();
-          const idx = order.subarray(this.iter * this.cfg.batch, (this.iter + 1) * this.cfg.batch);
+          const at = this.iter * this.cfg.batch + this.shard.start;
+          const idx = order.subarray(at, at + this.shard.count); // this rank's slice of the global batch
           const real = Tensor.fromArray(this.o.data.batch(idx), [idx.length, ...this.o.data.shape.slice(1)], this.device);
           let m: Omit<StepMetrics, 'epoch' | 'iter' | 'step' | 'img_per_s'>;
           try {
-            m = this.cfg.model === 'dcgan' ? this.dcganIteration(real) : this.wganIteration(real);
+            const it = this.cfg.model === 'dcgan' ? dcganIteration : wganIteration;
+            const sc = it(this.models, real, this.step + 1);
+            try { m = this.meanOverRanks(readScalars(sc)) as typeof m; } finally { disposeScalars(sc); } // the iteration's one read
           } finally {
             real.dispose();
           }
@@ -220,7 +263,7 @@ export class Trainer {
       }
       this.epoch++;
       this.iter = 0;
-      const secs = (Date.now() - t0) / 1000;
+      const secs = sums.seconds + (Date.now() - t0) / 1000;
       lastEpoch = secs;
       this.metrics?.write({ type: 'epoch', epoch: this.epoch, step: this.step, d_loss: sums.d / Math.max(1, sums.n),
         g_loss: sums.g / Math.max(1, sums.n), seconds: secs, img_per_s: (sums.n * this.cfg.batch) / Math.max(1e-3, secs), time: Date.now() / 1000 });
@@ -231,156 +274,43 @@ export class Trainer {
     return done;
   }
 
-  /**
-   * BCE targets with label noise of amplitude a: real 1 − a·U(0, 1), fake a·U(0, 1). (The paper's Keras code adds
-   * 0.05·U to its labels; moving them inward keeps the targets in [0, 1], where BCE-with-logits is bounded below —
-   * a target above 1 rewards pushing the logit to +∞ without limit.)
-   */
-  private targets(shape: Shape, label: 0 | 1, noisy: boolean): Tensor {
-    const t = Tensor.full(shape, label, this.device);
-    if (noisy && this.cfg.labelNoise > 0) {
-      const u = this.rng.labels.uniform(shape, this.device);
-      axpy(label === 1 ? -this.cfg.labelNoise : this.cfg.labelNoise, u, t);
-      u.dispose();
-    }
-    return t;
+  /** A decision every rank takes together: true if any rank says so (one process: b itself). */
+  private agree(b: boolean): boolean {
+    const p = this.o.parallel;
+    if (!p || p.size === 1) return b;
+    const v = Float64Array.of(b ? 1 : 0);
+    p.sumScalars(v);
+    return v[0] > 0;
   }
 
-  private noise(n: number): Tensor { return this.rng.noise.normal([n, this.latent], this.device); }
-
-  private dcganIteration(real: Tensor): Omit<StepMetrics, 'epoch' | 'iter' | 'step' | 'img_per_s'> {
-    const z = this.noise(real.shape[0]);
-    const fake = this.G.forward(z);
-    try {
-      const d = this.dcganDStep(real, fake);
-      return { ...d, g_loss: this.gStep(fake) };
-    } finally {
-      this.G.release();
-      fake.dispose();
-      z.dispose();
-    }
+  /** The iteration's scalars averaged over ranks (each is a mean over an equal local batch: the global mean). */
+  private meanOverRanks(r: Record<string, number>): Record<string, number> {
+    const p = this.o.parallel;
+    if (!p || p.size === 1) return r;
+    const keys = Object.keys(r).sort(), v = Float64Array.from(keys.map((k) => r[k]));
+    p.sumScalars(v);
+    return Object.fromEntries(keys.map((k, i) => [k, v[i] / p.size]));
   }
 
-  /** One discriminator update on real vs fake (BCE, real → 1, fake → 0, label noise). */
-  private dcganDStep(real: Tensor, fake: Tensor): { d_loss: number; d_real: number; d_fake: number } {
-    const tmp: Tensor[] = [];
-    const own = <T extends Tensor>(t: T): T => { tmp.push(t); return t; };
-    try {
-      this.optD.zeroGrad();
-      const yr = own(this.D.forward(real));
-      const lr = bceWithLogits(yr, own(this.targets(yr.shape, 1, true)));
-      own(lr.grad);
-      own(this.D.backward(lr.grad));
-      const dReal = mean(yr);
-      const yf = own(this.D.forward(fake));
-      const lf = bceWithLogits(yf, own(this.targets(yf.shape, 0, true)));
-      own(lf.grad);
-      own(this.D.backward(lf.grad));
-      const dLoss = lr.loss + lf.loss;
-      this.guard(dLoss, 'the discriminator loss', this.D);
-      this.optD.step();
-      return { d_loss: dLoss, d_real: dReal, d_fake: mean(yf) };
-    } finally {
-      this.D.release();
-      for (const t of tmp) t.dispose();
-    }
-  }
-
-  /** One critic update: mean D(fake) − mean D(real) + GP, with ∂GP/∂θ exact. */
-  private criticStep(real: Tensor): { d_loss: number; d_real: number; d_fake: number; gp: number; grad_norm: number } {
-    const n = real.shape[0], tmp: Tensor[] = [];
-    const own = <T extends Tensor>(t: T): T => { tmp.push(t); return t; };
-    try {
-      const z = own(this.noise(n));
-      const fake = own(this.G.forward(z));
-      this.G.release();
-      this.optD.zeroGrad();
-      const eps = own(this.rng.gp.uniform([n], this.device));
-      const p = gradientPenalty(this.D, real, fake, eps, this.cfg.lambda);
-      const yr = own(this.D.forward(real));
-      own(this.D.backward(own(Tensor.full(yr.shape, -1 / yr.numel, this.device))));
-      const dReal = mean(yr);
-      const yf = own(this.D.forward(fake));
-      own(this.D.backward(own(Tensor.full(yf.shape, 1 / yf.numel, this.device))));
-      const dFake = mean(yf);
-      const dLoss = dFake - dReal + p.gp;
-      this.guard(dLoss, 'the critic loss', this.D);
-      this.optD.step();
-      return { d_loss: dLoss, d_real: dReal, d_fake: dFake, gp: p.gp, grad_norm: p.norms.reduce((a, b) => a + b, 0) / n };
-    } finally {
-      this.D.release();
-      for (const t of tmp) t.dispose();
-    }
-  }
-
-  /** One generator update through D from fakes G just produced (G's forward cache must be live). */
-  private gStep(fake: Tensor): number {
-    const tmp: Tensor[] = [];
-    const own = <T extends Tensor>(t: T): T => { tmp.push(t); return t; };
-    try {
-      const y = own(this.D.forward(fake));
-      let loss: number, grad: Tensor;
-      if (this.cfg.model === 'dcgan') {
-        const l = bceWithLogits(y, own(Tensor.full(y.shape, 1, this.device))); // non-saturating: −log D(G(z))
-        loss = l.loss;
-        grad = own(l.grad);
-      } else {
-        loss = -mean(y);
-        grad = own(Tensor.full(y.shape, -1 / y.numel, this.device));
-      }
-      const dfake = own(this.D.backward(grad));
-      this.optG.zeroGrad();
-      own(this.G.backward(dfake));
-      this.guard(loss, 'the generator loss', this.G);
-      this.optG.step();
-      return loss;
-    } finally {
-      this.D.release();
-      for (const t of tmp) t.dispose();
-    }
-  }
-
-  private wganIteration(real: Tensor): Omit<StepMetrics, 'epoch' | 'iter' | 'step' | 'img_per_s'> {
-    let c = this.criticStep(real);
-    for (let k = 1; k < this.cfg.nCritic; k++) c = this.criticStep(real);
-    const z = this.noise(real.shape[0]);
-    const fake = this.G.forward(z);
-    try {
-      return { ...c, g_loss: this.gStep(fake) };
-    } finally {
-      this.G.release();
-      fake.dispose();
-      z.dispose();
-    }
+  /** The models, optimizers and streams as step.ts takes them. */
+  get models(): StepModels {
+    return { cfg: this.cfg, G: this.G, D: this.D, optG: this.optG, optD: this.optD, device: this.device, latent: this.latent,
+      rng: this.rng, sync: this.o.parallel?.sync };
   }
 
   /** One discriminator/critic update only (G frozen), for tests and diagnostics; returns its loss. */
   discriminatorStep(real: Tensor): number {
-    if (this.cfg.model === 'wgan-gp') return this.criticStep(real).d_loss;
-    const z = this.noise(real.shape[0]);
-    const fake = this.G.forward(z);
-    this.G.release();
-    try {
-      return this.dcganDStep(real, fake).d_loss;
-    } finally {
-      fake.dispose();
-      z.dispose();
-    }
-  }
-
-  /** Stops on a non-finite loss or gradient (before the optimizer step, so weights stay finite). */
-  private guard(loss: number, what: string, model: Sequential): void {
-    const step = this.step + 1;
-    if (!Number.isFinite(loss)) throw new NonFiniteError(step, what);
-    const params = model.params(), bad = firstNonFinite(params.map((p) => p.grad));  // one pass, one GPU sync
-    if (bad >= 0) throw new NonFiniteError(step, `the gradient of ${model === this.G ? 'G' : 'D'}.${params[bad].name}`);
+    const m = this.models, step = this.step + 1;
+    const sc = this.cfg.model === 'wgan-gp' ? criticStep(m, real, step)
+      : withFakes(m, real.shape[0], (fake) => dcganDStep(m, real, fake, step));
+    try { return readScalars(sc).d_loss; } finally { disposeScalars(sc); }
   }
 
   /** Fixed-noise samples (BN batch statistics, no dropout, no state changes): image, 8×8 grid, loss curve. */
   writeSamples(): void {
-    if (!this.o.out) return;
+    if (!this.o.out || !this.writer) return;
     const dir = path.join(this.o.out, 'samples'), tag = String(this.epoch).padStart(3, '0');
-    const b = generate(this.G, this.cfg, this.latent, 64, new Rng(this.cfg.seed, TRAIN_STREAMS.fixedNoise), this.device);
+    const b = generate(this.G, this.cfg, this.latent, 64, new Rng(this.cfg.seed, STREAMS.fixedNoise), this.device);
     writeImagePng(path.join(dir, `epoch-${tag}.png`), b, 0);
     writeGridPng(path.join(dir, `grid-${tag}.png`), b, 8, 8);
     const series = [{ name: 'D', values: this.history.d, color: [200, 30, 30] as [number, number, number] },
