@@ -2,6 +2,7 @@
 // The `mrigan` command: dispatches to lib/cli/commands/<name>.ts. Each command module exports
 // `summary` (one line) and `run(argv: string[]): Promise<number>` (exit code).
 import { commands } from './commands';
+import { report } from './errors';
 
 function usage(): string {
   const w = Math.max(...Object.keys(commands).map((k) => k.length));
@@ -17,19 +18,22 @@ export async function main(argv: string[]): Promise<number> {
   }
   const cmd = commands[name];
   if (!cmd) {
-    process.stderr.write(`mrigan: unknown command '${name}'\n\n${usage()}`);
+    process.stderr.write(`mrigan: unknown command '${name}' (mrigan --help lists them)\n`);
     return 2;
   }
-  return (await cmd.load()).run(rest);
+  // every failure a command throws becomes its one-line report (lib/cli/errors.ts)
+  try {
+    return await (await cmd.load()).run(rest);
+  } catch (e) {
+    return report(name, e);
+  }
 }
 
 if (require.main === module) {
   main(process.argv.slice(2)).then(
     (code) => process.exit(code),
     (e: Error) => {
-      process.stderr.write(`mrigan: ${e.message}\n`);
-      if (process.env.MRIGAN_DEBUG) process.stderr.write(`${e.stack}\n`);
-      process.exit(1);
+      process.exit(report('', e));
     },
   );
 }

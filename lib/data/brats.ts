@@ -42,19 +42,22 @@ export interface BratsSubject {
   files: Partial<Record<Contrast, string>>;
 }
 
+const isDir = (p: string): boolean => { try { return fs.statSync(p).isDirectory(); } catch { return false; } };
+
 /** Finds BraTS files in dir and its immediate subfolders, grouped by subject, ordered by subject number. */
 export function scanBrats(dir: string): BratsSubject[] {
   let entries: fs.Dirent[];
   try {
     entries = fs.readdirSync(dir, { withFileTypes: true });
   } catch (e) {
-    throw new DataError(dir, (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such folder' : `cannot list folder (${(e as Error).message})`);
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new DataError(dir, code === 'ENOENT' ? 'no such folder' : code === 'ENOTDIR' ? 'not a folder (--brats takes the folder of subject folders)' : code === 'EACCES' ? 'cannot list folder: permission denied' : `cannot list folder (${(e as Error).message})`);
   }
   const subjects = new Map<string, BratsSubject>();
   const visit = (folder: string, names: fs.Dirent[]) => {
     for (const e of names) {
       const m = FILE_RE.exec(e.name);
-      if (!m || !(e.isFile() || e.isSymbolicLink())) continue;
+      if (!m || !(e.isFile() || (e.isSymbolicLink() && !isDir(path.join(folder, e.name))))) continue; // a dangling link stays: reading it names it
       const id = m[1];
       const year = m[3] !== undefined ? 2021 : 2020;
       let s = subjects.get(id);
@@ -66,8 +69,13 @@ export function scanBrats(dir: string): BratsSubject[] {
     }
   };
   visit(dir, entries);
+  // subject folders may be symbolic links into a shared store: follow them
   for (const e of entries) {
-    if (e.isDirectory()) visit(path.join(dir, e.name), fs.readdirSync(path.join(dir, e.name), { withFileTypes: true }));
+    const p = path.join(dir, e.name);
+    if (!(e.isDirectory() || (e.isSymbolicLink() && isDir(p)))) continue;
+    let names: fs.Dirent[];
+    try { names = fs.readdirSync(p, { withFileTypes: true }); } catch (err) { throw new DataError(p, `cannot list folder (${(err as NodeJS.ErrnoException).code === 'EACCES' ? 'permission denied' : (err as Error).message})`); }
+    visit(p, names);
   }
   return [...subjects.values()].sort((a, b) => a.year - b.year || a.id.localeCompare(b.id) || a.number - b.number);
 }
@@ -103,7 +111,7 @@ export function selectBrats(dir: string, sel: BratsSelection): { volumes: Select
     chosen.push(s);
   }
   if (incomplete.length) {
-    throw new DataError(dir, `${incomplete.length} of the selected subjects lack contrasts (use --skip-incomplete to leave them out):\n${incomplete.join('\n')}`);
+    throw new DataError(dir, `${incomplete.length} of the selected subjects lack contrasts (use --skip-incomplete to leave them out): ${incomplete.join('; ')}`);
   }
   if (!chosen.length) throw new DataError(dir, `no subject has all of ${sel.contrasts.join(', ')}`);
   if (chosen.length < want && want !== Infinity) {

@@ -9,6 +9,9 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { DataError } from './errors';
+import { mulberry32 } from '../util/prng';
+import { tempName, mkdirs, removeStaleTemps } from '../util/fs';
+import { fsError } from '../util/errors';
 
 export const MAGIC = 'MRIGANDS';
 export const VERSION = 1;
@@ -104,7 +107,7 @@ export class DatasetWriter {
     if (header.slices.length !== n) throw new Error(`DatasetWriter: ${header.slices.length} slice records for shape[0] = ${n}`);
     if (c !== 1) throw new Error('DatasetWriter: one channel only');
     this.file = file;
-    this.tmp = `${file}.tmp-${process.pid}`;
+    this.tmp = tempName(file);
     const q = QUANT[header.dtype];
     if (!q) throw new Error(`DatasetWriter: unknown dtype ${header.dtype}`);
     this.sliceBytes = h * w * DTYPE_BYTES[header.dtype];
@@ -113,7 +116,8 @@ export class DatasetWriter {
     this.reserved = Buffer.byteLength(JSON.stringify(this.header)) + 200 * header.sources.length + 1024;
     this.header.dataOffset = align(PREFIX_BYTES + this.reserved, ALIGN);
     this.written = new Uint8Array(n);
-    fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
+    mkdirs(path.dirname(path.resolve(file)));
+    removeStaleTemps(file); // FILE.tmp-<pid> of a writer that was killed (kill -9 runs no exit hook)
     this.fd = fs.openSync(this.tmp, 'w');
     track(this.tmp);
   }
@@ -201,11 +205,22 @@ export interface Dataset {
 
 /** Reads the prefix and JSON header and checks them against the file's size. */
 export function readDatasetHeader(file: string): DatasetHeader {
+  const fd = openFile(file);
+  try { return headerOf(fd, file); } finally { fs.closeSync(fd); }
+}
+
+function openFile(file: string): number {
   let fd: number;
   try { fd = fs.openSync(file, 'r'); } catch (e) {
-    throw new DataError(file, (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such dataset file' : (e as Error).message);
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new DataError(file, 'no such dataset file');
+    throw fsError(e, file, 'cannot open dataset');
   }
-  try { return headerOf(fd, file); } finally { fs.closeSync(fd); }
+  // a folder opens fine for reading on Linux and fails later with a bare EISDIR: say it here
+  if (!fs.fstatSync(fd).isFile()) {
+    fs.closeSync(fd);
+    throw new DataError(file, 'is a folder, not a dataset file; give the file written by mrigan prepare');
+  }
+  return fd;
 }
 
 function headerOf(fd: number, file: string): DatasetHeader {
@@ -222,9 +237,14 @@ function headerOf(fd: number, file: string): DatasetHeader {
   fs.readSync(fd, jb, 0, jlen, PREFIX_BYTES);
   let h: DatasetHeader;
   try { h = JSON.parse(jb.toString('utf8')); } catch (e) { throw new DataError(file, `corrupt dataset header (${(e as Error).message})`); }
-  const [n, c, hh, w] = h.shape ?? [];
-  const eb = DTYPE_BYTES[h.dtype];
-  if (!eb || !(n >= 0) || c !== 1 || !(hh > 0) || !(w > 0) || h.slices?.length !== n) throw new DataError(file, 'corrupt dataset header (shape, dtype or slice records)');
+  if (typeof h !== 'object' || h === null || Array.isArray(h)) throw new DataError(file, 'corrupt dataset header (not a JSON object)');
+  const shapeOk = Array.isArray(h.shape) && h.shape.length === 4 && h.shape.every((x) => Number.isSafeInteger(x) && x >= 0);
+  const [n, c, hh, w] = shapeOk ? h.shape : [-1, -1, -1, -1];
+  const eb = typeof h.dtype === 'string' && Object.prototype.hasOwnProperty.call(DTYPE_BYTES, h.dtype) ? DTYPE_BYTES[h.dtype] : 0;
+  if (!eb || !shapeOk || c !== 1 || !(hh > 0) || !(w > 0) || !Array.isArray(h.slices) || h.slices.length !== n || !Array.isArray(h.sources)
+    || !(typeof h.scale === 'number' && Number.isFinite(h.scale)) || !(typeof h.offset === 'number' && Number.isFinite(h.offset))) {
+    throw new DataError(file, 'corrupt dataset header (shape, dtype, scale or slice records)');
+  }
   if (Number(pre.readBigUInt64LE(16)) !== h.dataOffset || h.dataOffset % ALIGN !== 0 || h.dataBytes !== n * hh * w * eb) {
     throw new DataError(file, 'corrupt dataset header (data offset or size disagree)');
   }
@@ -238,14 +258,7 @@ function headerOf(fd: number, file: string): DatasetHeader {
 export function permutation(n: number, seed: number): Int32Array {
   const p = new Int32Array(n);
   for (let i = 0; i < n; i++) p[i] = i;
-  let a = seed >>> 0;
-  const rand = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const rand = mulberry32(seed);
   for (let i = n - 1; i > 0; i--) {
     const j = Math.floor(rand() * (i + 1));
     const t = p[i]; p[i] = p[j]; p[j] = t;
@@ -255,10 +268,7 @@ export function permutation(n: number, seed: number): Int32Array {
 
 /** Opens a dataset file for reading slices by index. */
 export function openDataset(file: string): Dataset {
-  let fd: number;
-  try { fd = fs.openSync(file, 'r'); } catch (e) {
-    throw new DataError(file, (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such dataset file' : (e as Error).message);
-  }
+  const fd = openFile(file);
   let meta: DatasetHeader;
   try { meta = headerOf(fd, file); } catch (e) { fs.closeSync(fd); throw e; }
   const [n, , h, w] = meta.shape;
@@ -274,6 +284,10 @@ export function openDataset(file: string): Dataset {
     if (meta.dtype === 'float32') {
       const dst = new Uint8Array(out.buffer, out.byteOffset + at * 4, count * hw * 4);
       fs.readSync(state.fd, dst, 0, dst.length, pos);
+      // NaN/Inf in the data would surface steps later as a diverged loss: name the file and slice now
+      for (let i = at, e = at + count * hw; i < e; i++) {
+        if (!Number.isFinite(out[i])) throw new DataError(file, `slice ${g + Math.floor((i - at) / hw)} holds NaN or Inf values (not image data; prepare the dataset again)`);
+      }
       return;
     }
     const buf = count === 1 ? raw : Buffer.allocUnsafe(count * hw * eb);

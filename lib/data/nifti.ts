@@ -217,6 +217,21 @@ function openStream(file: string, gz: boolean, fileBytes: number): Readable {
   return gunzip;
 }
 
+/** Decompressed size of a gzip file (all members), counting no further than `limit`. Corrupt streams count as read so far. */
+async function gunzippedBytes(file: string, limit: number): Promise<number> {
+  const stream = openStream(file, true, statFile(file));
+  let n = 0;
+  try {
+    for await (const c of stream) {
+      n += (c as Buffer).length;
+      if (n >= limit) break;
+    }
+  } catch { /* corrupt: the caller reports the size found */ } finally {
+    stream.destroy();
+  }
+  return n;
+}
+
 function zlibProblem(e: unknown, pos: number): string {
   const msg = (e as Error).message;
   return `corrupt or truncated gzip stream (${msg}) after ${pos} decompressed bytes`;
@@ -289,7 +304,7 @@ async function scan(file: string, withData: boolean): Promise<{ info: NiftiInfo;
 /**
  * Reads and validates the header only (streaming: a .nii.gz is decompressed just past its header), and checks
  * the size the header implies against the file (for .nii.gz, against the uncompressed size in the gzip trailer,
- * which is exact for the single-member gzip files every NIfTI writer produces).
+ * which is exact for single-member gzip files; a smaller one is checked by counting, for multi-member files).
  */
 export async function readNiftiInfo(file: string): Promise<NiftiInfo> {
   const { info } = await scan(file, false);
@@ -302,7 +317,8 @@ export async function readNiftiInfo(file: string): Promise<NiftiInfo> {
     const t = Buffer.alloc(4);
     try { fs.readSync(fd, t, 0, 4, info.fileBytes - 4); } finally { fs.closeSync(fd); }
     const isize = t.readUInt32LE(0);
-    if (isize < need) {
+    // ISIZE is the last member's size only: a multi-member gzip (valid, read by nibabel) is counted by streaming
+    if (isize < need && (await gunzippedBytes(file, need)) < need) {
       throw new DataError(file, `header/size mismatch or truncated gzip: header says ${info.shape.join('×')} ${info.dtype.name} voxels from offset ${info.voxOffset} (${need} bytes) but the gzip trailer records ${isize} uncompressed bytes`);
     }
   }

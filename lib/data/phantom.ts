@@ -20,6 +20,7 @@ import * as path from 'path';
 import * as zlib from 'zlib';
 import { encodeNifti } from './nifti';
 import { Contrast, CONTRASTS } from './brats';
+import { mulberry32 } from '../util/prng';
 
 // Tissue labels (internal; seg uses BraTS labels 1 = necrotic core, 2 = edema, 4 = enhancing tumour).
 const BG = 0, SCALP = 1, SKULL = 2, CSF = 3, GM = 4, WM = 5, DEEP = 6, EDEMA = 7, NCR = 8, ET = 9, VENT = 10, STEM = 11;
@@ -38,17 +39,7 @@ const TEXTURE = [0, 0.08, 0.15, 0.04, 0.06, 0.05, 0.05, 0.1, 0.15, 0.14, 0.03, 0
 
 export const PHANTOM_CONTRASTS = CONTRASTS;
 
-/** mulberry32: small, fast, seedable. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const rng = mulberry32;
 const hash = (a: number, b: number) => {
   let h = Math.imul(a ^ 0x9e3779b9, 0x85ebca6b) ^ Math.imul(b + 0x632be5ab, 0xc2b2ae35);
   h ^= h >>> 16; h = Math.imul(h, 0x7feb352d); h ^= h >>> 15;

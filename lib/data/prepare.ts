@@ -8,6 +8,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { DataError } from './errors';
+import { prepareOutputFile } from '../util/fs';
 import { readNifti, readNiftiInfo, NiftiInfo, NiftiVolume } from './nifti';
 import { rasShape, rasView, axialSlice, resampleIso, isoShape, RasView } from './orient';
 import { volumeScaling, applyScaling, fitSlice, resizeBilinear, FitMode } from './preprocess';
@@ -70,6 +71,8 @@ export async function prepareDataset(o: PrepareOptions): Promise<PrepareResult> 
   if (!(pLo >= 0 && pHi <= 100 && pLo < pHi)) throw new Error(`percentiles must satisfy 0 <= lo < hi <= 100 (got ${pLo}, ${pHi})`);
   if (o.resample !== undefined && !(o.resample > 0)) throw new Error(`resample must be a positive number of mm (got ${o.resample})`);
   if (!o.sources.length) throw new Error('no sources to prepare');
+  prepareOutputFile(o.out); // before any work: a bad --out fails now, not at the final rename
+  if (o.preview) prepareOutputFile(o.preview, '--preview');
 
   // ---- phase 1: validate every header
   const infos = await mapLimit(o.sources, 4, async (s) => (s.kind === 'nifti' ? readNiftiInfo(s.path) : null));
@@ -182,25 +185,40 @@ export function writePreview(dataset: string, png: string, count = 16): void {
   }
 }
 
-/** Lists PNG files under dir (recursively, sorted by relative path) as sources. */
+/**
+ * Lists PNG files under dir (recursively, sorted by relative path) as sources. Symbolic links are followed, to
+ * folders too (datasets often live in a shared store linked in); a link cycle is visited once.
+ */
 export function pngSources(dir: string): PrepareSource[] {
-  const out: PrepareSource[] = [];
+  const files: string[] = [];
+  const seen = new Set<string>();
   const walk = (d: string) => {
-    let ents: fs.Dirent[];
-    try { ents = fs.readdirSync(d, { withFileTypes: true }); } catch (e) { throw new DataError(d, `cannot list folder (${(e as Error).message})`); }
-    for (const e of ents.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
-      const p = path.join(d, e.name);
-      if (e.isDirectory()) walk(p);
-      else if (/\.png$/i.test(e.name)) {
-        const rel = path.relative(dir, p);
-        out.push({ kind: 'png', path: p, subject: rel.replace(/\.png$/i, ''), contrast: path.dirname(rel) === '.' ? 'png' : path.dirname(rel) });
-      }
+    let real: string;
+    try { real = fs.realpathSync(d); } catch (e) { throw new DataError(d, `cannot list folder (${errText(e)})`); }
+    if (seen.has(real)) return;
+    seen.add(real);
+    let names: string[];
+    try { names = fs.readdirSync(d); } catch (e) { throw new DataError(d, `cannot list folder (${errText(e)})`); }
+    for (const n of names) {
+      const p = path.join(d, n);
+      let st: fs.Stats;
+      try { st = fs.statSync(p); } catch { continue; } // a dangling link
+      if (st.isDirectory()) walk(p);
+      else if (st.isFile() && /\.png$/i.test(n)) files.push(p);
     }
   };
   walk(dir);
-  if (!out.length) throw new DataError(dir, 'no .png files found (searched subfolders too)');
-  return out;
+  if (!files.length) throw new DataError(dir, 'no .png files found (searched subfolders too)');
+  const rel = files.map((p) => path.relative(dir, p)).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  return rel.map((r) => ({
+    kind: 'png' as const, path: path.join(dir, r), subject: r.replace(/\.png$/i, ''), contrast: path.dirname(r) === '.' ? 'png' : path.dirname(r),
+  }));
 }
+
+const errText = (e: unknown): string => {
+  const c = (e as NodeJS.ErrnoException).code;
+  return c === 'ENOENT' ? 'no such folder' : c === 'EACCES' ? 'permission denied' : c === 'ENOTDIR' ? 'not a folder' : (e as Error).message;
+};
 
 /** Sources for arbitrary NIfTI files: subject = file name without extension; contrast guessed from a _t1/_flair... suffix. */
 export function niftiSources(files: string[], slices?: [number, number] | 'all'): PrepareSource[] {
@@ -227,8 +245,7 @@ async function mapLimit<T, R>(items: T[], limit: number, fn: (x: T) => Promise<R
     errors.sort((a, b) => a.i - b.i);
     const e = errors[0].e;
     if (errors.length > 1 && e instanceof Error) {
-      e.message += `
-(and ${errors.length - 1} more bad file${errors.length > 2 ? 's' : ''}: ${errors.slice(1, 6).map((x) => (x.e instanceof DataError ? x.e.file : String(x.e))).join(', ')}${errors.length > 6 ? ', ...' : ''})`;
+      e.message += ` (and ${errors.length - 1} more bad file${errors.length > 2 ? 's' : ''}: ${errors.slice(1, 6).map((x) => (x.e instanceof DataError ? x.e.file : String(x.e))).join(', ')}${errors.length > 6 ? ', ...' : ''})`;
     }
     throw e;
   }

@@ -6,8 +6,8 @@
 // `num_batches_tracked` scalars, so they load into the PyTorch reference with load_state_dict(strict=True).
 import * as fs from 'fs';
 import * as os from 'os';
-import * as path from 'path';
 import { Tensor } from '../engine';
+import { writeFileAtomic } from '../util/fs';
 
 export type Dtype = 'BOOL' | 'U8' | 'I8' | 'U16' | 'I16' | 'F16' | 'BF16' | 'U32' | 'I32' | 'F32' | 'U64' | 'I64' | 'F64'
   | 'F8_E4M3' | 'F8_E5M2';
@@ -143,23 +143,9 @@ export function readSafetensors(file: string): SafetensorsFile {
   return decodeSafetensors(fs.readFileSync(file), file);
 }
 
-/** Writes to a temporary file in the same folder, fsyncs, then renames over `file` (never a half-written file). */
+/** Writes to a temporary file in the same folder, fsyncs, renames over `file`, fsyncs the folder (never a half-written file). */
 export function writeSafetensors(file: string, tensors: Map<string, HostTensor>, metadata: Record<string, string> = {}): void {
-  const buf = encodeSafetensors(tensors, metadata);
-  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.tmp-${process.pid}-${Date.now()}`);
-  try {
-    const fd = fs.openSync(tmp, 'w');
-    try {
-      fs.writeSync(fd, buf);
-      fs.fsyncSync(fd);
-    } finally {
-      fs.closeSync(fd);
-    }
-    fs.renameSync(tmp, file);
-  } catch (e) {
-    fs.rmSync(tmp, { force: true });
-    throw e;
-  }
+  writeFileAtomic(file, encodeSafetensors(tensors, metadata));
 }
 
 /** Engine tensors by name → safetensors file (F32). */

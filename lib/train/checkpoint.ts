@@ -9,8 +9,9 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { Tensor } from '../engine';
 import { Sequential, Adam, saveModel, loadModel, saveTensors, loadTensorsInto } from '../nn';
-import { TrainConfig, ConfigError } from './config';
-import { writeFileAtomic, renameDirAtomic } from './fsutil';
+import { TrainConfig, ConfigError, validate } from './config';
+import { writeFileAtomic, renameDirAtomic, removeStaleTemps, removeStaleTempsIn } from '../util/fs';
+import { FileError } from '../util/errors';
 
 export const CHECKPOINT_VERSION = 1;
 
@@ -50,6 +51,7 @@ function optimTensors(optG: Adam, optD: Adam): Map<string, Tensor> {
 export function saveCheckpoint(runDir: string, p: CheckpointParts, hook?: (stage: string) => void): string {
   const root = checkpointsDir(runDir);
   fs.mkdirSync(root, { recursive: true });
+  cleanCheckpointTemps(runDir);
   const name = dirName(p.state.step);
   const stage = path.join(root, `.staging-${name}-${process.pid}`);
   fs.rmSync(stage, { recursive: true, force: true });
@@ -73,13 +75,56 @@ export function saveCheckpoint(runDir: string, p: CheckpointParts, hook?: (stage
   return dir;
 }
 
-/** Keeps the published checkpoint and the one before it; removes stale staging folders of dead writers. */
+/** Keeps the published checkpoint and the one before it. */
 function prune(root: string, keep: string): void {
   const steps = fs.readdirSync(root).filter((f) => /^step-\d{8}$/.test(f)).sort();
   const keepSet = new Set([keep, ...steps.filter((s) => s < keep).slice(-1)]);
   for (const f of steps) if (!keepSet.has(f)) fs.rmSync(path.join(root, f), { recursive: true, force: true });
-  for (const f of fs.readdirSync(root))
-    if (f.startsWith('.staging-') && !f.endsWith(`-${process.pid}`)) fs.rmSync(path.join(root, f), { recursive: true, force: true });
+  cleanCheckpointTemps(path.dirname(root));
+}
+
+const stagingPid = (name: string): number | null => {
+  const m = /^\.staging-step-\d{8}-(\d+)$/.exec(name);
+  return m ? Number(m[1]) : null;
+};
+
+/**
+ * Removes what killed writers left in RUN_DIR/checkpoints: `.latest.json.tmp-<pid>-<n>` and `.staging-step-N-<pid>/`
+ * folders whose pid is not alive. Runs before every checkpoint write. Returns the removed paths.
+ */
+export function cleanCheckpointTemps(runDir: string): string[] {
+  // and the run folder's own (metrics.jsonl rewritten on resume, samples/*.png)
+  return [...removeStaleTemps(path.join(checkpointsDir(runDir), 'latest.json'), stagingPid),
+    ...removeStaleTempsIn(runDir), ...removeStaleTempsIn(path.join(runDir, 'samples'))];
+}
+
+/** Parses a JSON file of a checkpoint, naming the file when it is truncated or not JSON. */
+function readJson(file: string): unknown {
+  let text: string;
+  try { text = fs.readFileSync(file, 'utf8'); } catch (e) { throw new FileError(file, `cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`); }
+  try { return JSON.parse(text); } catch (e) {
+    throw new FileError(file, `${text.trim() ? 'truncated or corrupt' : 'empty'} JSON (${(e as Error).message}); the run's previous checkpoint folder may still be intact`);
+  }
+}
+
+const isObj = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null && !Array.isArray(x);
+const count = (x: unknown): boolean => Number.isSafeInteger(x) && (x as number) >= 0;
+
+/** Checks the fields of a state.json that resume relies on; throws FileError naming the file and the field. */
+export function checkState(x: unknown, file: string): TrainState {
+  if (!isObj(x)) throw new FileError(file, 'not a checkpoint state (not a JSON object)');
+  if (x.version !== CHECKPOINT_VERSION) throw new FileError(file, `checkpoint version ${JSON.stringify(x.version)}, this mrigan reads ${CHECKPOINT_VERSION}`);
+  for (const k of ['epoch', 'iter', 'step', 'optG', 'optD']) if (!count(x[k])) throw new FileError(file, `corrupt checkpoint state: '${k}' must be a non-negative integer, got ${JSON.stringify(x[k])}`);
+  if (!isObj(x.rng) || !Object.values(x.rng).every(count)) throw new FileError(file, "corrupt checkpoint state: 'rng' must map stream names to non-negative integer offsets");
+  if (!isObj(x.config)) throw new FileError(file, "corrupt checkpoint state: no 'config' object");
+  try {
+    validate(x.config as unknown as TrainConfig);
+  } catch (e) {
+    throw new FileError(file, `corrupt checkpoint config (${(e as Error).message})`);
+  }
+  const c = x.config as Record<string, unknown>;
+  if (!(c.data === null || c.data === undefined || typeof c.data === 'string')) throw new FileError(file, "corrupt checkpoint config: 'data' must be a path");
+  return x as unknown as TrainState;
 }
 
 /** The published checkpoint of a run: its folder and state. Throws a clear error when there is none. */
@@ -88,17 +133,15 @@ export function findCheckpoint(runDir: string): { dir: string; state: TrainState
   const latest = path.join(root, 'latest.json');
   if (!fs.existsSync(runDir)) throw new ConfigError(`${runDir}: no such run folder`);
   if (!fs.existsSync(latest)) throw new ConfigError(`${runDir}: no checkpoint yet (${path.relative(runDir, latest)} is missing); was the run started with --out ${runDir}?`);
-  let name: string;
-  try {
-    name = JSON.parse(fs.readFileSync(latest, 'utf8')).dir;
-  } catch (e) {
-    throw new ConfigError(`${latest}: unreadable (${(e as Error).message})`);
-  }
-  const dir = path.join(root, String(name));
+  const ptr = readJson(latest);
+  const name = isObj(ptr) ? ptr.dir : undefined;
+  // only a step folder of this run: the pointer must not lead elsewhere (../, absolute paths)
+  if (typeof name !== 'string' || !/^step-\d{8}$/.test(name)) throw new FileError(latest, `corrupt checkpoint pointer: 'dir' must name a step-NNNNNNNN folder, got ${JSON.stringify(name)?.slice(0, 80)}`);
+  const dir = path.join(root, name);
   for (const f of ['G.safetensors', 'D.safetensors', 'optim.safetensors', 'state.json'])
-    if (!fs.existsSync(path.join(dir, f))) throw new ConfigError(`${dir}: checkpoint incomplete, ${f} is missing`);
-  const state = JSON.parse(fs.readFileSync(path.join(dir, 'state.json'), 'utf8')) as TrainState;
-  if (state.version !== CHECKPOINT_VERSION) throw new ConfigError(`${dir}: checkpoint version ${state.version}, this mrigan reads ${CHECKPOINT_VERSION}`);
+    if (!fs.existsSync(path.join(dir, f))) throw new FileError(dir, `checkpoint incomplete, ${f} is missing`);
+  const stateFile = path.join(dir, 'state.json');
+  const state = checkState(readJson(stateFile), stateFile);
   return { dir, state };
 }
 

@@ -1,6 +1,7 @@
 // Training configuration: defaults, the Table I presets of the paper (DESIGN §4), and validation with errors that
 // name the option and say what would fix it. Every preset field can be overridden by an explicit option.
 import { Arch, ARCHS, ImageSize } from '../models';
+import { UsageError } from '../util/errors';
 
 export type GanModel = 'dcgan' | 'wgan-gp';
 export const GAN_MODELS: readonly GanModel[] = ['dcgan', 'wgan-gp'];
@@ -59,9 +60,10 @@ export const DEFAULTS: Omit<TrainConfig, 'model'> = {
   syncBn: null,
 };
 
-export class ConfigError extends Error {
-  constructor(msg: string) {
-    super(msg);
+/** A bad option or option value (a usage error: exit 2). */
+export class ConfigError extends UsageError {
+  constructor(msg: string, option?: string) {
+    super(msg, option);
     this.name = 'ConfigError';
   }
 }
@@ -104,12 +106,26 @@ export function validate(c: TrainConfig): void {
   if (!(c.lr > 0 && c.lr < 1)) bad('lr', c.lr, 'in (0, 1)');
   if (!(c.beta1 >= 0 && c.beta1 < 1)) bad('beta1', c.beta1, 'in [0, 1)');
   if (!(c.beta2 >= 0 && c.beta2 < 1)) bad('beta2', c.beta2, 'in [0, 1)');
-  if (!(c.lambda >= 0 && Number.isFinite(c.lambda))) bad('lambda', c.lambda, 'a finite number ≥ 0');
+  // λ·penalty must stay far from float32 overflow (the paper uses 5, Gulrajani et al. 10)
+  if (!(c.lambda >= 0 && c.lambda <= 1e4)) bad('lambda', c.lambda, 'in [0, 10000]');
   if (!int(c.nCritic, 1, 100)) bad('n-critic', c.nCritic, 'an integer in 1..100');
   if (!(c.labelNoise >= 0 && c.labelNoise <= 0.5)) bad('label-noise', c.labelNoise, 'in [0, 0.5]');
   if (!int(c.seed, 0)) bad('seed', c.seed, 'a non-negative integer');
   if (!int(c.checkpointEvery, 0)) bad('checkpoint-every', c.checkpointEvery, 'a non-negative integer');
   if (c.syncBn !== undefined && c.syncBn !== null && typeof c.syncBn !== 'boolean') bad('sync-bn', c.syncBn, 'true or false');
+}
+
+/**
+ * `--epochs` on --resume: a positive integer, not fewer than the epochs the run has completed (fewer would
+ * silently do nothing), and the whole resumed configuration must still validate.
+ */
+export function resumeEpochs(c: TrainConfig, completed: number, epochs: number | undefined): TrainConfig {
+  if (epochs === undefined) return c;
+  if (!int(epochs, 1, 1e6)) throw new ConfigError(`--epochs must be a positive integer, got ${JSON.stringify(epochs)}`, '--epochs');
+  if (epochs < completed) throw new ConfigError(`--epochs ${epochs} is fewer than the ${completed} epochs this run has completed (give ${completed} or more to extend it)`, '--epochs');
+  const r = { ...c, epochs };
+  validate(r);
+  return r;
 }
 
 /** Checks a dataset against the configuration: image geometry and enough images for one batch. */

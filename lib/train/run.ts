@@ -45,6 +45,8 @@ export function memorySource(data: Float32Array, shape: [number, number, number,
 }
 
 export { NonFiniteError } from './step';
+import { NonFiniteError } from './step';
+import { firstNonFiniteHost, publishedCheckpoint } from './errors';
 
 export interface StepMetrics {
   epoch: number;
@@ -235,12 +237,21 @@ export class Trainer {
           const t1 = Date.now();
           const at = this.iter * this.cfg.batch + this.shard.start;
           const idx = order.subarray(at, at + this.shard.count); // this rank's slice of the global batch
-          const real = Tensor.fromArray(this.o.data.batch(idx), [idx.length, ...this.o.data.shape.slice(1)], this.device);
+          const host = this.o.data.batch(idx);
+          const real = Tensor.fromArray(host, [idx.length, ...this.o.data.shape.slice(1)], this.device);
           let m: Omit<StepMetrics, 'epoch' | 'iter' | 'step' | 'img_per_s'>;
           try {
             const it = this.cfg.model === 'dcgan' ? dcganIteration : wganIteration;
             const sc = it(this.models, real, this.step + 1);
             try { m = this.meanOverRanks(readScalars(sc)) as typeof m; } finally { disposeScalars(sc); } // the iteration's one read
+          } catch (e) {
+            if (!(e instanceof NonFiniteError)) throw e;
+            // say whether the data itself was bad, and whether a checkpoint exists to resume from
+            const bad = firstNonFiniteHost(host), per = host.length / idx.length;
+            throw new NonFiniteError(e.step, e.what, {
+              badData: bad >= 0 ? `${this.o.dataName ?? 'dataset'} image ${idx[Math.floor(bad / per)]}` : null,
+              checkpoint: publishedCheckpoint(this.o.out ?? undefined),
+            });
           } finally {
             real.dispose();
           }

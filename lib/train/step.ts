@@ -10,6 +10,7 @@ import { Tensor, Device, Rng, Shape, axpy, firstNonFinite, bceWithLogits, mean }
 import { Sequential, Adam, Param } from '../nn';
 import { TrainConfig } from './config';
 import { gradientPenaltyScalars } from './penalty';
+import { nonFiniteMessage } from './errors';
 
 /** The run's random streams (lib/util/streams.ts numbers them). */
 export interface StepRngs { noise: Rng; labels: Rng; gp: Rng; dropG: Rng; dropD: Rng }
@@ -41,9 +42,10 @@ export interface StepModels {
 /** Named 1-element device tensors (owned by the caller). */
 export type Scalars = Record<string, Tensor>;
 
+/** A non-finite loss or gradient stopped the run; the message says what, and what to do (errors.ts). */
 export class NonFiniteError extends Error {
-  constructor(readonly step: number, what: string) {
-    super(`training diverged at step ${step}: ${what} is not finite (NaN or Inf); the last good checkpoint is kept — try a lower --lr`);
+  constructor(readonly step: number, readonly what: string, facts: { badData?: string | null; checkpoint?: string | null } = {}) {
+    super(nonFiniteMessage({ step, what, badData: facts.badData ?? null, checkpoint: facts.checkpoint ?? null }));
     this.name = 'NonFiniteError';
   }
 }

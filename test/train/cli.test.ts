@@ -32,7 +32,6 @@ describe('cli: mrigan train / sample', function () {
   it('explains bad input and exits with code 2', () => {
     const cases: [string[], RegExp][] = [
       [['--data', set64, '--preset', 'dcgan-set7', '--out', dir], /unknown preset 'dcgan-set7' \(expected one of dcgan-set1/],
-      [['--data', path.join(dir, 'nope.mrigan'), '--model', 'dcgan', '--out', dir], /nope\.mrigan: no such dataset file/],
       [['--data', set64, '--model', 'dcgan', '--size', '128', '--out', dir], /images are 64×64 but the model is 128×128/],
       [['--data', set64, '--model', 'dcgan', '--batch', '16', '--out', dir], /--batch 16 is larger than the dataset \(8 images\)/],
       [['--data', set64, '--model', 'dcgan', '--lr', 'fast', '--out', dir], /--lr must be a number, got 'fast'/],
@@ -47,6 +46,9 @@ describe('cli: mrigan train / sample', function () {
       expect(r.err, args.join(' ')).to.match(re);
       expect(r.code, args.join(' ')).to.equal(2);
     }
+    // a file that cannot be read is not a usage error: exit 1 (README "Errors")
+    const nope = mrigan('train', '--data', path.join(dir, 'nope.mrigan'), '--model', 'dcgan', '--out', dir);
+    expect([nope.code, nope.err.trim()]).to.satisfy(([c, e]: [number, string]) => c === 1 && /^mrigan train: no such dataset file \(\S*nope\.mrigan\)$/.test(e));
     const s = mrigan('sample', '--checkpoint', path.join(dir, 'none'), '--out', dir);
     expect([s.code, s.err]).to.satisfy(([c, e]: [number, string]) => c === 2 && /no such run folder/.test(e));
     expect(mrigan('train', '--help').out).to.match(/--preset P/);

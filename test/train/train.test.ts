@@ -199,8 +199,22 @@ describe('train: checkpoints and resume', function () {
     try { await u.run(); } catch (e) { err = e; }
     expect(err).to.be.instanceOf(NonFiniteError);
     expect((err as Error).message).to.match(/diverged at step 3: the critic loss is not finite/);
+    expect((err as Error).message).to.match(/the last good checkpoint \(step-00000002\) is kept; try a lower --lr$/);
     u.dispose();
     expect(findCheckpoint(out).state.step).to.equal(2);
+  });
+
+  it('NaN in the data: the message blames the data, names the image, and says no checkpoint exists yet', async () => {
+    const good = blobs(8, 7), d = good.batch([0, 1, 2, 3, 4, 5, 6, 7]);
+    d[5 * S * S + 100] = NaN; // image 5
+    const out = tmp(), t = Trainer.create(cfgOf({ model: 'dcgan', epochs: 1 }), { data: memorySource(d, [8, 1, S, S]), dataName: 'mem',
+      out, progress: 'none', device: 'cpu', log: () => {} });
+    let err: unknown;
+    try { await t.run(); } catch (e) { err = e; }
+    t.dispose();
+    expect(err).to.be.instanceOf(NonFiniteError);
+    expect((err as Error).message).to.match(/no checkpoint was written yet.*the input batch holds NaN or Inf values \(mem image 5\)/);
+    expect((err as Error).message).to.not.match(/lower --lr/);
   });
 
   it('rejects a batch larger than the dataset or images of the wrong size', () => {

@@ -1,5 +1,6 @@
 // mrigan phantom: procedural BraTS-layout brain volumes with a tumour (no download needed).
 import { parseArgs } from 'util';
+import { usageFail } from '../errors';
 import { SingleBar, Presets } from 'cli-progress';
 import { writePhantom } from '../../data/phantom';
 import { parseContrasts } from '../../data/brats';
@@ -44,10 +45,7 @@ export async function run(argv: string[]): Promise<number> {
     process.stdout.write(HELP);
     return 0;
   }
-  const fail = (msg: string) => {
-    process.stderr.write(`mrigan phantom: ${msg}\n(see mrigan phantom --help)\n`);
-    return 2;
-  };
+  const fail = (msg: string): number => usageFail('phantom', msg);
   const subjects = Number(v.subjects);
   if (!(Number.isInteger(subjects) && subjects >= 1)) return fail('--subjects N (a positive integer) is required');
   if (!v.out) return fail('--out DIR is required');

@@ -1,5 +1,6 @@
 // mrigan prepare: BraTS folders, NIfTI volumes or PNG folders → one dataset file (docs/dataset-format.md).
 import { parseArgs } from 'util';
+import { usageFail, FileError } from '../errors';
 import { SingleBar, Presets } from 'cli-progress';
 import { RECIPES, selectBrats, parseRange, parseContrasts } from '../../data/brats';
 import { prepareDataset, pngSources, niftiSources, PrepareSource } from '../../data/prepare';
@@ -78,10 +79,7 @@ export async function run(argv: string[]): Promise<number> {
     process.stdout.write(HELP);
     return 0;
   }
-  const fail = (msg: string) => {
-    process.stderr.write(`mrigan prepare: ${msg}\n(see mrigan prepare --help)\n`);
-    return 2;
-  };
+  const fail = (msg: string): number => usageFail('prepare', msg);
   const kinds = [v.brats, v.nifti, v.images].filter((x) => x !== undefined).length;
   if (kinds !== 1) return fail('give exactly one of --brats, --nifti, --images');
   if (positionals.length && !v.nifti) return fail(`unexpected arguments: ${positionals.join(' ')}`);
@@ -126,6 +124,7 @@ export async function run(argv: string[]): Promise<number> {
       recipe = { source: 'images', dir: v.images };
     }
   } catch (e) {
+    if (e instanceof FileError) throw e; // a source that cannot be read: exit 1
     return fail((e as Error).message);
   }
 

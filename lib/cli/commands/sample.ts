@@ -1,15 +1,16 @@
 // mrigan sample: images from a run's generator (latest checkpoint), as PNGs and one dataset file (for FID).
 import { parseArgs } from 'util';
-import * as fs from 'fs';
+import { usageFail } from '../errors';
 import * as path from 'path';
-import { Rng, Device, defaultDevice } from '../../engine';
+import { Rng, Device } from '../../engine';
+import { parseDevice } from '../../util/device';
 import { buildModel, latentSize } from '../../models';
 import { DatasetWriter } from '../../data';
 import { findCheckpoint, loadCheckpointInto } from '../../train/checkpoint';
 import { generate, modelOptions } from '../../train/run';
 import { STREAMS } from '../../util/streams';
 import { imagePng, gridPng } from '../../train/image';
-import { writeFileAtomic } from '../../train/fsutil';
+import { writeFileAtomic, mkdirs, removeStaleTempsIn } from '../../util/fs';
 
 export const summary = 'generate images from a training run\'s latest checkpoint (PNGs and a dataset file)';
 
@@ -29,23 +30,15 @@ Dropout is off. Images depend on --seed and --n only (the same seed and n give t
 `;
 
 export async function run(argv: string[]): Promise<number> {
-  const fail = (msg: string): number => {
-    process.stderr.write(`mrigan sample: ${msg}\n`);
-    return 2;
-  };
-  let v;
-  try {
-    v = parseArgs({
+  const fail = (msg: string): number => usageFail('sample', msg);
+  const v = parseArgs({
       args: argv,
       options: {
         checkpoint: { type: 'string' }, out: { type: 'string' }, n: { type: 'string', default: '64' },
         seed: { type: 'string', default: '0' }, 'no-png': { type: 'boolean', default: false }, bn: { type: 'string', default: 'batch' }, device: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
-    }).values;
-  } catch (e) {
-    return fail(`${(e as Error).message}\n(see mrigan sample --help)`);
-  }
+  }).values;
   if (v.help) {
     process.stdout.write(HELP);
     return 0;
@@ -56,20 +49,16 @@ export async function run(argv: string[]): Promise<number> {
   if (!(Number.isInteger(n) && n >= 1 && n <= 1_000_000)) return fail(`--n must be a positive integer, got '${v.n}'`);
   if (!(Number.isInteger(seed) && seed >= 0)) return fail(`--seed must be a non-negative integer, got '${v.seed}'`);
   if (v.bn !== 'batch' && v.bn !== 'running') return fail(`--bn must be batch or running, got '${v.bn}'`);
-  const device: Device = v.device === undefined ? defaultDevice() : v.device === 'cuda' ? 'cuda:0' : (v.device as Device);
-  if (!/^(cpu|cuda:\d+)$/.test(device)) return fail(`--device must be cpu, cuda or cuda:N, got '${v.device}'`);
-  let ck;
-  try {
-    ck = findCheckpoint(v.checkpoint);
-  } catch (e) {
-    return fail((e as Error).message);
-  }
+  let device: Device;
+  try { device = parseDevice(v.device); } catch (e) { return fail((e as Error).message); }
+  const ck = findCheckpoint(v.checkpoint);
   const cfg = ck.state.config;
   const mo = { ...modelOptions(cfg, device), init: false };
   const G = buildModel(cfg.arch, 'generator', mo);
   try {
     loadCheckpointInto(ck.dir, G, null, null, null, ck.state);
-    fs.mkdirSync(v.out, { recursive: true });
+    mkdirs(v.out);
+    removeStaleTempsIn(v.out); // PNG temps of a sample run that was killed
     const plane = cfg.size * cfg.size, per = cfg.channels * plane;
     const w = cfg.channels === 1 ? new DatasetWriter(path.join(v.out, 'samples.mrigan'), {
       shape: [n, 1, cfg.size, cfg.size], dtype: 'float32', created: new Date().toISOString(), tool: 'mrigan sample',

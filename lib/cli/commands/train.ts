@@ -2,11 +2,13 @@
 // samples/, checkpoints/; --resume continues a run bit for bit.
 import { parseArgs } from 'util';
 import * as path from 'path';
-import { Device, defaultDevice, setThreads } from '../../engine';
+import { setThreads } from '../../engine';
+import { parseDevice } from '../../util/device';
 import { buildModel, inputShape, Arch } from '../../models';
 import { openDataset, Dataset } from '../../data';
-import { resolveConfig, TrainConfig, PRESETS, ConfigError, GanModel } from '../../train/config';
-import { Trainer, NonFiniteError, modelOptions } from '../../train/run';
+import { resolveConfig, resumeEpochs, TrainConfig, PRESETS, ConfigError, GanModel } from '../../train/config';
+import { Trainer, modelOptions } from '../../train/run';
+import { report } from '../errors';
 import { findCheckpoint } from '../../train/checkpoint';
 import { world, abortAll, World } from '../../dist';
 import { parallelOptions, broadcastTrainer, rankDevice } from '../../dist/train';
@@ -55,13 +57,7 @@ const num = (v: string | undefined, opt: string): number | undefined => {
 };
 
 export async function run(argv: string[]): Promise<number> {
-  const fail = (msg: string, code = 2): number => {
-    process.stderr.write(`mrigan train: ${msg}\n`);
-    return code;
-  };
-  let v;
-  try {
-    v = parseArgs({
+  const v = parseArgs({
       args: argv,
       options: {
         data: { type: 'string' }, model: { type: 'string' }, preset: { type: 'string' }, arch: { type: 'string' },
@@ -73,17 +69,18 @@ export async function run(argv: string[]): Promise<number> {
         'dry-run': { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h' },
         'sync-bn': { type: 'boolean' }, 'no-sync-bn': { type: 'boolean' },
       },
-    }).values;
-  } catch (e) {
-    return fail(`${(e as Error).message}\n(see mrigan train --help)`);
-  }
+  }).values;
   if (v.help) {
     process.stdout.write(HELP);
     return 0;
   }
   let data: Dataset | null = null, w: World | null = null;
   try {
-    if (v.threads !== undefined) setThreads(num(v.threads, 'threads')!);
+    if (v.threads !== undefined) {
+      const n = num(v.threads, 'threads')!;
+      if (!(Number.isInteger(n) && n >= 1 && n <= 4096)) throw new ConfigError(`--threads must be a positive integer, got '${v.threads}'`, '--threads');
+      setThreads(n);
+    }
     // under mpirun / srun: one rank of a data-parallel run (a plain process is a world of 1, MPI untouched)
     w = world(v.device === 'cpu' ? 'cpu' : 'auto');
     const device = rankDevice(w, parseDevice(v.device)), say = (s: string): void => { if (w!.rank === 0) process.stdout.write(s); };
@@ -100,7 +97,9 @@ export async function run(argv: string[]): Promise<number> {
       const file = v.data ?? state.config.data;
       if (!file) throw new ConfigError('--data FILE is required (the run does not record its dataset)');
       data = openDataset(file);
-      const t = trainer = Trainer.resume({ data, dataName: file, out: v.out!, device, progress, timeLimit, parallel }, num(v.epochs, 'epochs'));
+      // checked here, before the trainer reads them: 0, -1 or 2.5 must not end as "done" or "epoch 3/2.5"
+      const epochs = resumeEpochs(state.config, state.epoch, num(v.epochs, 'epochs')).epochs;
+      const t = trainer = Trainer.resume({ data, dataName: file, out: v.out!, device, progress, timeLimit, parallel }, epochs);
       if (parallel) broadcastTrainer(t);
       say(`resuming ${v.out} at epoch ${t.epoch + 1}, step ${t.step} (${t.cfg.model}, ${t.cfg.arch} ${t.cfg.size}×${t.cfg.size}) on ${device}\n`);
       return await train(t, v.out!, w.rank === 0);
@@ -137,9 +136,7 @@ export async function run(argv: string[]): Promise<number> {
   } catch (e) {
     // one rank's failure ends every rank (the others would wait in a collective)
     if (w && w.size > 1) abortAll((e as Error).message);
-    if (e instanceof NonFiniteError) return fail(e.message, 3);
-    if (e instanceof ConfigError || (e as Error).name === 'DataError') return fail((e as Error).message);
-    throw e;
+    return report('train', e);
   } finally {
     data?.close();
   }
@@ -163,14 +160,6 @@ async function train(t: Trainer, out: string, root = true): Promise<number> {
   if (root) process.stdout.write(stop ? `stopped; continue with: mrigan train --out ${out} --resume\n`
     : `done: samples in ${path.join(out, 'samples')}, loss curve ${path.join(out, 'loss.png')}, checkpoints in ${path.join(out, 'checkpoints')}\n`);
   return 0;
-}
-
-function parseDevice(d: string | undefined): Device {
-  if (d === undefined) return defaultDevice();
-  if (d === 'cpu') return 'cpu';
-  if (d === 'cuda') return 'cuda:0';
-  if (/^cuda:\d+$/.test(d)) return d as Device;
-  throw new ConfigError(`--device must be cpu, cuda or cuda:N, got '${d}'`);
 }
 
 /** The configuration and both networks' layer tables (built on the CPU without initialising weights). */

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# CI: the addon built with ASan + UBSan (CPU only, its own build folder) under the native-heavy tests: every op's
+# CPU kernel against its reference, the N-API boundary (bad arguments to every export), safetensors and a tiny
+# training run. A sanitizer report aborts the process, so the test fails. Node itself is not instrumented, hence
+# LD_PRELOAD of the runtimes and detect_leaks=0 (V8 keeps memory until exit).
+#   scripts/sanitize-check.sh            build + tests (about 5 min on 2 cores)
+#   SKIP_BUILD=1 scripts/sanitize-check.sh   reuse $MRIGAN_BUILD_DIR
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export MRIGAN_BUILD_DIR="${MRIGAN_BUILD_DIR:-build-asan}"
+addon="$MRIGAN_BUILD_DIR/Release/mrigan.node"
+if [ -z "${SKIP_BUILD:-}" ]; then
+  MRIGAN_SANITIZE=1 MRIGAN_NO_CUDA=1 node scripts/build-native.js --force
+fi
+# build-native.js falls back to node-gyp (no sanitizers, ./build) when cmake fails: refuse anything but an ASan build
+if ! ldd "$addon" 2>/dev/null | grep -q libasan; then
+  echo "sanitize-check: $addon is missing or not linked against libasan (did the cmake-js build fail?)" >&2
+  exit 1
+fi
+npx tsc -p tsconfig.json
+asan="$(gcc -print-file-name=libasan.so)"
+ubsan="$(gcc -print-file-name=libubsan.so)"
+tests=(tensor elementwise act dense conv conv_direct conv_direct_wgrad norm loss adam rng gp rop napi/boundary nn/safetensors nn/layers)
+files=()
+for t in "${tests[@]}"; do files+=("dist/test/$t.test.js"); done
+echo "sanitize-check: ${#files[@]} test files against $addon"
+LD_PRELOAD="$asan $ubsan" \
+ASAN_OPTIONS="detect_leaks=0:abort_on_error=1:halt_on_error=1:detect_odr_violation=0:allocator_may_return_null=1" \
+UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1:abort_on_error=1" \
+MRIGAN_ADDON="$addon" MRIGAN_DEVICE=cpu MRIGAN_THREADS="${MRIGAN_THREADS:-2}" \
+  npx mocha --no-config --reporter dot --timeout 600000 "${files[@]}"
+echo "sanitize-check: passed"
