@@ -1,0 +1,159 @@
+// Float64 symmetric eigensolver: Householder reduction to tridiagonal form, then the implicit QL iteration with
+// shifts (the EISPACK tred2/tql2 pair, as in JAMA), with or without eigenvectors. FID needs eigenvalues only
+// (Σ√λ of a symmetric positive semidefinite matrix); the vectors are for tests and Σ^½.
+// Storage: n×n row-major Float64Array; only the lower triangle of the input is read.
+
+const EPS = 2.220446049250313e-16;
+
+export interface Tridiagonal {
+  /** Diagonal (n) and subdiagonal (e[i] = T[i+1][i], e[n-1] = 0). */
+  d: Float64Array;
+  e: Float64Array;
+  /** With vectors: Qᵀ row-major (row j = column j of Q), A = Q T Qᵀ. */
+  qt?: Float64Array;
+}
+
+/**
+ * Householder tridiagonalisation T = Qᵀ A Q of a symmetric matrix (lower triangle read; the input is not modified).
+ * Step k reflects column k below the diagonal onto e_{k+1}: H = I − τ v vᵀ, then the trailing block gets the
+ * symmetric rank-2 update A ← A − v wᵀ − w vᵀ with w = τAv − (τ²/2)(vᵀAv) v (only the lower triangle is touched).
+ */
+export function tridiagonalize(aIn: Float64Array, n: number, wantQ = false): Tridiagonal {
+  const a = Float64Array.from(aIn.subarray(0, n * n));
+  const d = new Float64Array(n), e = new Float64Array(n);
+  const vs: Float64Array[] = [], taus: number[] = [];
+  const p = new Float64Array(n), v = new Float64Array(n);
+  for (let k = 0; k < n - 2; k++) {
+    const m = n - k - 1, o = k + 1;
+    // v = column k below the diagonal
+    let scale = 0;
+    for (let i = 0; i < m; i++) { v[i] = a[(o + i) * n + k]; scale = Math.max(scale, Math.abs(v[i])); }
+    d[k] = a[k * n + k];
+    let sigma = 0;
+    if (scale > 0) for (let i = 1; i < m; i++) { const x = v[i] / scale; sigma += x * x; }
+    if (sigma === 0) { e[k] = v[0]; vs.push(new Float64Array(0)); taus.push(0); continue; }
+    const x0 = v[0] / scale;
+    const norm = scale * Math.sqrt(x0 * x0 + sigma);
+    const alpha = v[0] >= 0 ? -norm : norm;
+    v[0] -= alpha;
+    let vv = 0;
+    for (let i = 0; i < m; i++) vv += v[i] * v[i];
+    const tau = 2 / vv;
+    e[k] = alpha;
+    // p = τ A22 v (A22 symmetric, lower triangle stored); row i contributes to p[i] and, by symmetry, to p[j<i]
+    p.fill(0, 0, m);
+    for (let i = 0; i < m; i++) {
+      const row = (o + i) * n + o, vi = v[i];
+      let s = 0;
+      for (let j = 0; j < i; j++) { const aij = a[row + j]; s += aij * v[j]; p[j] += aij * vi; }
+      p[i] += s + a[row + i] * vi;
+    }
+    let pv = 0;
+    for (let i = 0; i < m; i++) { p[i] *= tau; pv += p[i] * v[i]; }
+    const kk = 0.5 * tau * pv;
+    for (let i = 0; i < m; i++) p[i] -= kk * v[i]; // p is now w
+    for (let i = 0; i < m; i++) {
+      const row = (o + i) * n + o, vi = v[i], wi = p[i];
+      for (let j = 0; j <= i; j++) a[row + j] -= vi * p[j] + wi * v[j];
+    }
+    if (wantQ) { vs.push(Float64Array.from(v.subarray(0, m))); taus.push(tau); }
+  }
+  if (n >= 2) { d[n - 2] = a[(n - 2) * n + n - 2]; e[n - 2] = a[(n - 1) * n + n - 2]; }
+  if (n >= 1) { d[n - 1] = a[(n - 1) * n + n - 1]; e[n - 1] = 0; }
+  if (!wantQ) return { d, e };
+  // Q = H_0 H_1 … H_{n-3}, accumulated backwards on Qᵀ: row j of Qᵀ gets z ← z − τ (z·v) v on indices k+1…;
+  // rows j ≤ k are still e_j there and are skipped.
+  const qt = new Float64Array(n * n);
+  for (let i = 0; i < n; i++) qt[i * n + i] = 1;
+  for (let k = n - 3; k >= 0; k--) {
+    const vk = vs[k], tau = taus[k], o = k + 1, m = n - o;
+    if (tau === 0) continue;
+    for (let j = o; j < n; j++) {
+      const row = j * n + o;
+      let s = 0;
+      for (let i = 0; i < m; i++) s += qt[row + i] * vk[i];
+      s *= tau;
+      for (let i = 0; i < m; i++) qt[row + i] -= s * vk[i];
+    }
+  }
+  return { d, e, qt };
+}
+
+/**
+ * Eigenvalues (ascending) of a symmetric tridiagonal matrix by implicit QL with shifts; with `zt` (row-major,
+ * row j = j-th basis vector) the rotations are applied to its rows so they become the eigenvectors. d and e are
+ * overwritten (d holds the eigenvalues, unsorted, on return; the sorted copy and the order are returned).
+ */
+export function tridiagonalQL(d: Float64Array, e: Float64Array, zt?: Float64Array): { values: Float64Array; order: Int32Array } {
+  const n = d.length;
+  let f = 0, tst1 = 0;
+  for (let l = 0; l < n; l++) {
+    tst1 = Math.max(tst1, Math.abs(d[l]) + Math.abs(e[l]));
+    let m = l;
+    while (m < n - 1 && Math.abs(e[m]) > EPS * tst1) m++;
+    if (m > l) {
+      let iter = 0;
+      do {
+        if (++iter > 60) throw new Error(`eigen: the QL iteration did not converge for eigenvalue ${l} of ${n}`);
+        let g = d[l];
+        let p = (d[l + 1] - g) / (2 * e[l]);
+        let r = Math.hypot(p, 1);
+        if (p < 0) r = -r;
+        d[l] = e[l] / (p + r);
+        d[l + 1] = e[l] * (p + r);
+        const dl1 = d[l + 1];
+        let h = g - d[l];
+        for (let i = l + 2; i < n; i++) d[i] -= h;
+        f += h;
+        p = d[m];
+        let c = 1, c2 = 1, c3 = 1, s = 0, s2 = 0;
+        const el1 = e[l + 1];
+        for (let i = m - 1; i >= l; i--) {
+          c3 = c2; c2 = c; s2 = s;
+          g = c * e[i]; h = c * p;
+          r = Math.hypot(p, e[i]);
+          e[i + 1] = s * r;
+          s = e[i] / r; c = p / r;
+          p = c * d[i] - s * g;
+          d[i + 1] = h + s * (c * g + s * d[i]);
+          if (zt) {
+            const ri = i * n, rj = (i + 1) * n;
+            for (let k = 0; k < n; k++) {
+              const zh = zt[rj + k], zi = zt[ri + k];
+              zt[rj + k] = s * zi + c * zh;
+              zt[ri + k] = c * zi - s * zh;
+            }
+          }
+        }
+        p = -s * s2 * c3 * el1 * e[l] / dl1;
+        e[l] = s * p;
+        d[l] = c * p;
+      } while (Math.abs(e[l]) > EPS * tst1);
+    }
+    d[l] += f;
+    e[l] = 0;
+  }
+  const order = Int32Array.from({ length: n }, (_, i) => i).sort((x, y) => d[x] - d[y]);
+  return { values: Float64Array.from(order, (i) => d[i]), order };
+}
+
+export interface SymEig {
+  /** Ascending eigenvalues. */
+  values: Float64Array;
+  /** With vectors: n×n row-major, column j is the unit eigenvector of values[j] (A = V Λ Vᵀ). */
+  vectors?: Float64Array;
+}
+
+/** Eigen-decomposition of a symmetric n×n matrix (lower triangle read). */
+export function symEig(a: Float64Array, n: number, opts: { vectors?: boolean } = {}): SymEig {
+  if (!Number.isInteger(n) || n < 0 || a.length < n * n) throw new Error(`symEig: need an n×n array, got length ${a.length} for n = ${n}`);
+  for (let i = 0; i < n; i++) for (let j = 0; j <= i; j++) {
+    if (!Number.isFinite(a[i * n + j])) throw new Error(`symEig: element (${i}, ${j}) is ${a[i * n + j]}`);
+  }
+  const t = tridiagonalize(a, n, !!opts.vectors);
+  const { values, order } = tridiagonalQL(t.d, t.e, t.qt);
+  if (!opts.vectors) return { values };
+  const zt = t.qt!, vectors = new Float64Array(n * n);
+  for (let j = 0; j < n; j++) { const src = order[j] * n; for (let i = 0; i < n; i++) vectors[i * n + j] = zt[src + i]; }
+  return { values, vectors };
+}
