@@ -25,6 +25,8 @@ export interface TraceSqrt {
   negativeMin: number;
   /** Largest eigenvalue of the symmetric product (the scale the clamped values are small against). */
   maxEigenvalue: number;
+  /** Eigenvalues within m·ε·λmax of 0 (zero to working precision, negative ones included) that contributed 0. */
+  zeroEigenvalues: number;
 }
 
 function checkSquare(name: string, s: Float64Array, d: number): void {
@@ -32,12 +34,21 @@ function checkSquare(name: string, s: Float64Array, d: number): void {
   for (let i = 0; i < d * d; i++) if (!Number.isFinite(s[i])) throw new Error(`fid: ${name}[${Math.floor(i / d)}][${i % d}] is ${s[i]}`);
 }
 
-function sumSqrt(values: Float64Array): { sum: number; negativeCount: number; negativeMin: number; max: number } {
-  let sum = 0, negativeCount = 0, negativeMin = 0, max = 0;
+/**
+ * Σ √λ over the eigenvalues of a symmetric PSD product. A backward-stable eigensolver gets each λ to within about
+ * m·ε·λmax, so values below that are 0 to working precision: they are counted as zero instead of adding √(noise)
+ * (√(1e-16) = 1e-8 relative per eigenvalue, which would swamp rank-deficient cases). Negative values are reported.
+ */
+function sumSqrt(values: Float64Array): { sum: number; negativeCount: number; negativeMin: number; max: number; zeroed: number } {
+  let max = 0;
+  for (const v of values) max = Math.max(max, v);
+  const tol = values.length * 2.220446049250313e-16 * max;
+  let sum = 0, negativeCount = 0, negativeMin = 0, zeroed = 0;
   for (const v of values) {
-    if (v > 0) { sum += Math.sqrt(v); max = Math.max(max, v); } else if (v < 0) { negativeCount++; negativeMin = Math.min(negativeMin, v); }
+    if (v < 0) { negativeCount++; negativeMin = Math.min(negativeMin, v); }
+    if (v > tol) sum += Math.sqrt(v); else zeroed++;
   }
-  return { sum, negativeCount, negativeMin, max };
+  return { sum, negativeCount, negativeMin, max, zeroed };
 }
 
 /** tr (Σ1 Σ2)^½ for symmetric positive semidefinite d×d Σ1, Σ2 (row-major; only symmetric input is meaningful). */
@@ -54,7 +65,7 @@ export function traceSqrtProduct(sigma1: Float64Array, sigma2: Float64Array, d: 
     for (let j = 0; j < d; j++) {
       const lam = e1.values[j];
       if (lam > d * 2.220446049250313e-16 * lmax) rank1++;
-      const r = lam > 0 ? Math.sqrt(lam) : 0;
+      const r = lam > d * 2.220446049250313e-16 * lmax ? Math.sqrt(lam) : 0;
       for (let i = 0; i < d; i++) vs[i * d + j] = v[i * d + j] * r;
     }
     const f = new Float64Array(d * d);
@@ -63,11 +74,11 @@ export function traceSqrtProduct(sigma1: Float64Array, sigma2: Float64Array, d: 
     gemm(d, d, d, view(sigma2, d), view(f, d), w, d);
     gemm(d, d, d, view(f, d), view(w, d), a, d);
     const s = sumSqrt(symEig(a, d).values);
-    return { value: s.sum, method, rank1, negativeCount: s.negativeCount, negativeMin: s.negativeMin, maxEigenvalue: s.max };
+    return { value: s.sum, method, rank1, negativeCount: s.negativeCount, negativeMin: s.negativeMin, maxEigenvalue: s.max, zeroEigenvalues: s.zeroed };
   }
   const { l, perm, rank } = pivotedCholesky(sigma1, d);
   const r = rank;
-  if (r === 0) return { value: 0, method, rank1: 0, negativeCount: 0, negativeMin: 0, maxEigenvalue: 0 };
+  if (r === 0) return { value: 0, method, rank1: 0, negativeCount: 0, negativeMin: 0, maxEigenvalue: 0, zeroEigenvalues: d };
   // P Σ2 Pᵀ, then W = (P Σ2 Pᵀ) L (L's column j is zero above row j) and B = Lᵀ W (lower blocks only)
   const s2p = new Float64Array(d * d);
   for (let i = 0; i < d; i++) { const src = perm[i] * d, dst = i * d; for (let j = 0; j < d; j++) s2p[dst + j] = sigma2[src + perm[j]]; }
@@ -76,7 +87,7 @@ export function traceSqrtProduct(sigma1: Float64Array, sigma2: Float64Array, d: 
   const b = new Float64Array(r * r);
   gemm(r, r, d, view(l, r, 0, true), view(w, r), b, r, 0, (i0, i1, j0) => (j0 >= i1 ? null : [i0, d]));
   const s = sumSqrt(symEig(b, r).values);
-  return { value: s.sum, method, rank1: r, negativeCount: s.negativeCount, negativeMin: s.negativeMin, maxEigenvalue: s.max };
+  return { value: s.sum, method, rank1: r, negativeCount: s.negativeCount, negativeMin: s.negativeMin, maxEigenvalue: s.max, zeroEigenvalues: s.zeroed };
 }
 
 /** Statistics as read from an .npz (no sample count) or computed here (with n). */
@@ -94,7 +105,7 @@ export interface FidResult {
   n2?: number;
   method: TraceMethod;
   rank1: number;
-  negativeEigenvalues: { count: number; min: number; maxEigenvalue: number };
+  negativeEigenvalues: { count: number; min: number; maxEigenvalue: number; zeroed: number };
   /** The raw value when it came out < 0 and was clamped to 0. */
   clampedFrom?: number;
   warnings: string[];
@@ -128,7 +139,7 @@ export function frechetDistance(a: StatsLike, b: StatsLike, opts: { method?: Tra
   const raw = meanTerm + trace1 + trace2 - 2 * tr.value;
   const res: FidResult = {
     fid: raw, meanTerm, trace1, trace2, traceSqrt: tr.value, d, n1: a.n, n2: b.n, method: tr.method, rank1: tr.rank1,
-    negativeEigenvalues: { count: tr.negativeCount, min: tr.negativeMin, maxEigenvalue: tr.maxEigenvalue }, warnings,
+    negativeEigenvalues: { count: tr.negativeCount, min: tr.negativeMin, maxEigenvalue: tr.maxEigenvalue, zeroed: tr.zeroEigenvalues }, warnings,
   };
   if (raw < 0) {
     res.fid = 0;
