@@ -54,7 +54,8 @@ function checkHdf5Signature(file: string): void {
 /** A string-list attribute, also when Keras split it into name0, name1, … */
 function stringListAttr(node: any, name: string): string[] | null {
   const attrs = node.attrs as Record<string, any>;
-  const asList = (v: unknown): string[] => (Array.isArray(v) ? v.map(String) : v == null ? [] : [String(v)]);
+  // an empty list (layers without weights) may come back as [] or as a single '' depending on how it was written
+  const asList = (v: unknown): string[] => (Array.isArray(v) ? v.map(String) : v == null ? [] : [String(v)]).filter((x) => x.length > 0);
   if (name in attrs) return asList(attrs[name].value);
   if (`${name}0` in attrs) {
     const out: string[] = [];
