@@ -4,11 +4,12 @@
 // (Σ1^½ Σ2 Σ1^½ is the case F = Σ1^½), all real and ≥ 0. So no complex square root (scipy `sqrtm`) and no
 // ε-retry is needed, and rank-deficient covariances (n ≤ d) are exact: eigenvalues that rounding pushes slightly
 // below 0 are clamped to 0 and reported.
-//   method 'cholesky' (default): F = Pᵀ L from a pivoted Cholesky of Σ1 (stops at its numerical rank), then the
+//   method 'cholesky' (default): F = Pᵀ L from a Cholesky of Σ1 (blocked; pivoted when Σ1 is rank-deficient to
+//     working precision, stopping at its numerical rank), then the
 //     eigenvalues of Lᵀ (P Σ2 Pᵀ) L;  ~3 d³ flops.
 //   method 'sqrt': F = Σ1^½ from the eigen-decomposition of Σ1 (negative eigenvalues clamped), then the
 //     eigenvalues of Σ1^½ Σ2 Σ1^½; slower (eigenvectors), kept as the literal definition and a cross-check.
-import { gemm, view, pivotedCholesky } from './linalg';
+import { gemm, view, pivotedCholesky, cholesky } from './linalg';
 import { symEig } from './eigen';
 import { GaussianStats } from './stats';
 
@@ -76,12 +77,17 @@ export function traceSqrtProduct(sigma1: Float64Array, sigma2: Float64Array, d: 
     const s = sumSqrt(symEig(a, d).values);
     return { value: s.sum, method, rank1, negativeCount: s.negativeCount, negativeMin: s.negativeMin, maxEigenvalue: s.max, zeroEigenvalues: s.zeroed };
   }
-  const { l, perm, rank } = pivotedCholesky(sigma1, d);
+  // full rank: the blocked unpivoted factor (fast); rank-deficient to working precision: the pivoted one
+  const full = cholesky(sigma1, d);
+  const { l, perm, rank } = full ? { l: full, perm: null, rank: d } : pivotedCholesky(sigma1, d);
   const r = rank;
   if (r === 0) return { value: 0, method, rank1: 0, negativeCount: 0, negativeMin: 0, maxEigenvalue: 0, zeroEigenvalues: d };
   // P Σ2 Pᵀ, then W = (P Σ2 Pᵀ) L (L's column j is zero above row j) and B = Lᵀ W (lower blocks only)
-  const s2p = new Float64Array(d * d);
-  for (let i = 0; i < d; i++) { const src = perm[i] * d, dst = i * d; for (let j = 0; j < d; j++) s2p[dst + j] = sigma2[src + perm[j]]; }
+  let s2p = sigma2;
+  if (perm) {
+    s2p = new Float64Array(d * d);
+    for (let i = 0; i < d; i++) { const src = perm[i] * d, dst = i * d; for (let j = 0; j < d; j++) s2p[dst + j] = sigma2[src + perm[j]]; }
+  }
   const w = new Float64Array(d * r);
   gemm(d, r, d, view(s2p, d), view(l, r), w, r, 0, (_i0, _i1, j0) => [j0, d]);
   const b = new Float64Array(r * r);

@@ -2,7 +2,7 @@
 // blocks), the pivoted Cholesky on full-rank and rank-deficient matrices, and the symmetric eigensolver against
 // closed-form spectra, reconstruction A = VΛVᵀ and orthogonality VᵀV = I.
 import { expect } from 'chai';
-import { gemm, view, pivotedCholesky } from '../../lib/metrics/linalg';
+import { gemm, view, pivotedCholesky, cholesky } from '../../lib/metrics/linalg';
 import { symEig } from '../../lib/metrics/eigen';
 import { gaussian, matmul, transpose, randomOrthogonal, fromEigen } from './util';
 
@@ -52,6 +52,18 @@ describe('metrics linalg', () => {
     }
   });
 
+  it('blocked Cholesky: L Lᵀ = S across panel boundaries; null for a rank-deficient matrix', () => {
+    for (const d of [1, 63, 64, 65, 200]) {
+      const g = gaussian(d * (d + 5), d), s = matmul(g, transpose(g, d, d + 5), d, d + 5, d);
+      const l = cholesky(s, d)!;
+      expect(l, `d=${d}`).to.not.equal(null);
+      for (let i = 0; i < d; i++) for (let j = i + 1; j < d; j++) expect(l[i * d + j]).to.equal(0);
+      expect(maxDiff(matmul(l, transpose(l, d, d), d, d, d), s), `d=${d}`).to.be.below(1e-12 * maxAbs(s));
+    }
+    const g = gaussian(150 * 40, 1);
+    expect(cholesky(matmul(g, transpose(g, 150, 40), 150, 40, 150), 150)).to.equal(null);
+  });
+
   it('symEig: closed-form spectrum of the 1-D Laplacian (2 − 2cos(kπ/(n+1)))', () => {
     const n = 50, a = new Float64Array(n * n);
     for (let i = 0; i < n; i++) { a[i * n + i] = 2; if (i > 0) { a[i * n + i - 1] = -1; a[(i - 1) * n + i] = -1; } }
@@ -74,6 +86,15 @@ describe('metrics linalg', () => {
       const vtv = matmul(transpose(v, d, d), v, d, d, d);
       for (let i = 0; i < d; i++) vtv[i * d + i] -= 1;
       expect(maxAbs(vtv), `d=${d} orthogonality`).to.be.below(1e-13 * d);
+    }
+  });
+
+  it('symEig eigenvalues only (blocked panels past 64 columns): known spectra with repeats, zeros, negatives', () => {
+    for (const d of [65, 97, 257]) {
+      const q = randomOrthogonal(d, 100 + d);
+      const lam = Array.from({ length: d }, (_, i) => (i % 7 === 0 ? 0 : i % 4 === 0 ? 1.5 : Math.sin(i) * 10));
+      const { values } = symEig(fromEigen(q, lam, d), d);
+      expect(maxDiff(values, [...lam].sort((x, y) => x - y)), `d=${d}`).to.be.below(1e-12 * d);
     }
   });
 
