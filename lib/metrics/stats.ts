@@ -1,6 +1,7 @@
 // Streaming feature statistics in float64: running sums Σ(x − c), Σ(x − c)(x − c)ᵀ and n around a fixed shift c
 // (the first row seen), so that the covariance does not lose digits to cancellation when the mean is large next to
 // the spread. Batches may come from any number of workers/ranks; partial statistics merge exactly.
+import { gemm, view } from './linalg';
 
 /** Mean and covariance (divided by n − 1) of n feature vectors of dimension d. */
 export interface GaussianStats {
@@ -14,7 +15,7 @@ export interface GaussianStats {
 export class StatsAccumulator {
   readonly d: number;
   n = 0;
-  /** The shift c (set from the first row), Σ(x − c) and the lower triangle of Σ(x − c)(x − c)ᵀ. */
+  /** The shift c (set from the first row), Σ(x − c) and Σ(x − c)(x − c)ᵀ (its lower triangle is what counts). */
   shift: Float64Array | null = null;
   readonly sum: Float64Array;
   readonly xtx: Float64Array;
@@ -34,27 +35,23 @@ export class StatsAccumulator {
     }
     if (rows === 0) return this;
     if (!this.shift) this.shift = Float64Array.from(x.subarray(0, d));
-    const c = this.shift, y = new Float64Array(d);
-    // rows in blocks of 4: each pass over the lower triangle of XᵀX then does 4 rank-1 updates
-    const blk = new Float64Array(4 * d);
-    for (let r0 = 0; r0 < rows; r0 += 4) {
-      const nb = Math.min(4, rows - r0);
-      blk.fill(0);
+    const c = this.shift;
+    // centre the batch in float64, then XᵀX += YᵀY as one matrix product (lower blocks only; finalize reads the
+    // lower triangle), in chunks of 256 rows to bound the temporary
+    const CH = 256, y = new Float64Array(Math.min(rows, CH) * d);
+    for (let r0 = 0; r0 < rows; r0 += CH) {
+      const nb = Math.min(CH, rows - r0);
       for (let b = 0; b < nb; b++) {
         const src = (r0 + b) * d;
         for (let j = 0; j < d; j++) {
           const v = x[src + j];
           if (!Number.isFinite(v)) throw new Error(`StatsAccumulator.add: feature ${j} of row ${r0 + b} is ${v}`);
-          y[j] = v - c[j];
-          blk[b * d + j] = y[j];
-          this.sum[j] += y[j];
+          const t = v - c[j];
+          y[b * d + j] = t;
+          this.sum[j] += t;
         }
       }
-      const s = this.xtx;
-      for (let i = 0; i < d; i++) {
-        const y0 = blk[i], y1 = blk[d + i], y2 = blk[2 * d + i], y3 = blk[3 * d + i], row = i * d;
-        for (let j = 0; j <= i; j++) s[row + j] += y0 * blk[j] + y1 * blk[d + j] + y2 * blk[2 * d + j] + y3 * blk[3 * d + j];
-      }
+      gemm(d, d, nb, view(y, d, 0, true), view(y, d), this.xtx, d, 0, (i0, i1, j0) => (j0 >= i1 ? null : [0, nb]));
     }
     this.n += rows;
     return this;

@@ -37,6 +37,14 @@ describe('metrics stats', () => {
     }
   });
 
+  it('a batch longer than the 256-row chunk, float32 input', () => {
+    const d = 5, n = 600, x = samples(n, d, 8, 2, -3), ref = twoPass(x, d);
+    const s = new StatsAccumulator(d).add(Float32Array.from(x)).finalize(), r32 = twoPass(Float64Array.from(Float32Array.from(x)), d);
+    expect(s.n).to.equal(n);
+    for (let j = 0; j < d * d; j++) expect(Math.abs(s.sigma[j] - r32.sigma[j])).to.be.below(1e-12 * Math.abs(ref.sigma[0]));
+    for (let j = 0; j < d; j++) expect(Math.abs(s.mu[j] - r32.mu[j])).to.be.below(1e-12 * Math.abs(ref.mu[j]));
+  });
+
   it('bad input: too few samples, NaN features, mismatched sizes', () => {
     expect(() => new StatsAccumulator(3).add(new Float64Array(3)).finalize()).to.throw(/at least 2 samples/);
     expect(() => new StatsAccumulator(2).add(new Float64Array([1, NaN]))).to.throw(/feature 1 of row 0 is NaN/);
