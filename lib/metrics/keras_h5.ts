@@ -80,7 +80,9 @@ export async function readKerasH5(file: string): Promise<KerasFile> {
       if (mw && (names = stringListAttr(mw, 'layer_names'))) { root = mw; format = 'full-model'; }
     }
     if (!names) {
-      throw new KerasWeightsError(file, "no 'layer_names' attribute at the root or in 'model_weights/' — not a Keras weight file (model.save_weights / model.save)");
+      const keras3 = f.get('layers') || f.get('_layer_checkpoint_dependencies');
+      throw new KerasWeightsError(file, "no 'layer_names' attribute at the root or in 'model_weights/' — not a Keras 2 / tf.keras HDF5 weight file"
+        + (keras3 ? " (this looks like Keras 3's '.weights.h5' layout, which is not supported: save with tf.keras / Keras 2, or use the published _notop.h5 files)" : ''));
     }
     const readAttr = (node: any, n: string): string | undefined => { const a = node.attrs[n]; return a ? String(a.value) : undefined; };
     const layers: KerasLayer[] = [];

@@ -156,6 +156,17 @@ describe('metrics keras_h5', function () {
     }
   });
 
+  it('an HDF5 file without Keras layer_names (e.g. Keras 3 .weights.h5 layout) is refused with a hint', async () => {
+    const h5 = await loadH5wasm();
+    const f = path.join(dir, 'k3.weights.h5');
+    const w = new h5.File(f, 'w');
+    w.create_group('layers').create_group('conv2d').create_group('vars').create_dataset({ name: '0', data: new Float32Array(4), shape: [1, 1, 2, 2], dtype: '<f' });
+    w.close();
+    let err: Error | null = null;
+    try { await readInceptionV3Weights(f, { div: DIV }); } catch (e) { err = e as Error; }
+    expect(err?.message).to.match(/k3\.weights\.h5: no 'layer_names' attribute.*Keras 3's '\.weights\.h5' layout/);
+  });
+
   it('the full-size unit list has Keras InceptionV3 notop\'s 21,802,784 parameters', () => {
     const n = inceptionV3Units().reduce((a, u) => a + u.kh * u.kw * u.cin * u.cout + 3 * u.cout, 0);
     expect(n).to.equal(21802784);
