@@ -35,6 +35,33 @@ export function tridiagonalize(aIn: Float64Array, n: number, wantQ = false): Tri
   return { d, e, qt: accumulateQ(vs, taus, n) };
 }
 
+/**
+ * p = A v for the symmetric m×m block of a at (o, o), lower triangle read. Rows go in pairs so that each p[j] is
+ * loaded and stored once per two rows: row i adds a_ij v_j to p[i] and, by symmetry, a_ij v_i to p[j].
+ */
+function symvLower(a: Float64Array, n: number, o: number, m: number, v: Float64Array, p: Float64Array): void {
+  p.fill(0, 0, m);
+  let i = 0;
+  for (; i + 1 < m; i += 2) {
+    const r0 = (o + i) * n + o, r1 = r0 + n, v0 = v[i], v1 = v[i + 1];
+    let s0 = 0, s1 = 0;
+    for (let j = 0; j < i; j++) {
+      const a0 = a[r0 + j], a1 = a[r1 + j], vj = v[j];
+      s0 += a0 * vj; s1 += a1 * vj;
+      p[j] += a0 * v0 + a1 * v1;
+    }
+    const a10 = a[r1 + i];
+    p[i] += s0 + a[r0 + i] * v0 + a10 * v1;
+    p[i + 1] += s1 + a10 * v0 + a[r1 + i + 1] * v1;
+  }
+  if (i < m) {
+    const r0 = (o + i) * n + o, v0 = v[i];
+    let s0 = 0;
+    for (let j = 0; j < i; j++) { const a0 = a[r0 + j]; s0 += a0 * v[j]; p[j] += a0 * v0; }
+    p[i] += s0 + a[r0 + i] * v0;
+  }
+}
+
 /** Builds the Householder reflector of x (length m) in v (unnormalised, H = I − τ v vᵀ, Hx = α e₁); returns [α, τ]. */
 function householder(v: Float64Array, m: number): [number, number] {
   let scale = 0;
@@ -81,13 +108,7 @@ function reducePanels(a: Float64Array, n: number, d: Float64Array, e: Float64Arr
       if (tau === 0) continue; // V and W columns stay 0
       for (let i = 0; i < m; i++) V[(o + i) * NB + c] = v[i];
       // p = A_t v on the trailing block (lower triangle, as at the panel start for the columns not yet reduced)
-      p.fill(0, 0, m);
-      for (let i = 0; i < m; i++) {
-        const row = (o + i) * n + o, vi = v[i];
-        let s = 0;
-        for (let j = 0; j < i; j++) { const aij = a[row + j]; s += aij * v[j]; p[j] += aij * vi; }
-        p[i] += s + a[row + i] * vi;
-      }
+      symvLower(a, n, o, m, v, p);
       // p −= V (Wᵀ v) + W (Vᵀ v) over the panel's earlier columns
       if (c > 0) {
         t1.fill(0); t2.fill(0);
@@ -133,13 +154,7 @@ function reduceColumns(a: Float64Array, n: number, d: Float64Array, e: Float64Ar
     e[k] = alpha;
     if (tau === 0) { if (vs) { vs.push(new Float64Array(0)); taus.push(0); } continue; }
     // p = τ A22 v (A22 symmetric, lower triangle stored); row i contributes to p[i] and, by symmetry, to p[j<i]
-    p.fill(0, 0, m);
-    for (let i = 0; i < m; i++) {
-      const row = (o + i) * n + o, vi = v[i];
-      let s = 0;
-      for (let j = 0; j < i; j++) { const aij = a[row + j]; s += aij * v[j]; p[j] += aij * vi; }
-      p[i] += s + a[row + i] * vi;
-    }
+    symvLower(a, n, o, m, v, p);
     let pv = 0;
     for (let i = 0; i < m; i++) { p[i] *= tau; pv += p[i] * v[i]; }
     const kk = 0.5 * tau * pv;
