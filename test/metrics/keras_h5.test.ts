@@ -11,6 +11,7 @@ import * as path from 'path';
 import { loadH5wasm, readInceptionV3Weights } from '../../lib/metrics/keras_h5';
 import { inceptionV3Units } from '../../lib/metrics/inception_spec';
 import { rng } from '../helpers';
+import { pythonHas, runPython } from './util';
 
 const DIV = 16;
 
@@ -31,13 +32,12 @@ const autoName = (base: string, i: number, o: FileOpts): string => {
   return n === 0 ? base : `${base}_${n}`;
 };
 
-async function writeKerasFile(file: string, o: FileOpts): Promise<void> {
-  const h5 = await loadH5wasm();
+type Layer = { name: string; weights: { key: string; shape: number[]; data: Float32Array }[] };
+
+/** The layers of a Keras InceptionV3 notop model (stand-in sizes) in the order the file will list them. */
+function kerasLayers(o: FileOpts): Layer[] {
   const spec = inceptionV3Units(DIV);
-  const f = new h5.File(file, 'w');
-  const root = o.format === 'full-model' ? f.create_group('model_weights') : f;
-  if (o.format === 'full-model') f.create_attribute('model_config', JSON.stringify({ class_name: 'Functional' }));
-  const layers: { name: string; weights: { key: string; shape: number[]; data: Float32Array }[] }[] = [{ name: o.naming === 'keras2' ? 'input_1' : 'input_1', weights: [] }];
+  const layers: Layer[] = [{ name: 'input_1', weights: [] }];
   spec.forEach((u, i) => {
     const shape = [u.kh, u.kw, u.cin, o.wrongShape === i ? u.cout + 1 : u.cout];
     const kernel = Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, (_, k) => i * 1000 + (k % 997));
@@ -56,6 +56,15 @@ async function writeKerasFile(file: string, o: FileOpts): Promise<void> {
     const r = rng(o.shuffleSeed);
     for (let i = kept.length - 1; i > 0; i--) { const j = Math.floor(r() * (i + 1)); [kept[i], kept[j]] = [kept[j], kept[i]]; }
   }
+  return kept;
+}
+
+async function writeKerasFile(file: string, o: FileOpts): Promise<void> {
+  const h5 = await loadH5wasm();
+  const f = new h5.File(file, 'w');
+  const root = o.format === 'full-model' ? f.create_group('model_weights') : f;
+  if (o.format === 'full-model') f.create_attribute('model_config', JSON.stringify({ class_name: 'Functional' }));
+  const kept = kerasLayers(o);
   const names = kept.map((l) => l.name);
   if (o.split) { const h = names.length >> 1; root.create_attribute('layer_names0', names.slice(0, h)); root.create_attribute('layer_names1', names.slice(h)); }
   else root.create_attribute('layer_names', names);
@@ -111,6 +120,78 @@ describe('metrics keras_h5', function () {
       expect(w.poolingLayer).to.equal(o.pooling ? 'avg_pool' : null);
     });
   }
+
+  // Keras 2's own writer (keras/saving/hdf5_format.py save_weights_to_hdf5_group / save_attributes_to_hdf5_group),
+  // replayed with h5py: byte-string attributes as NumPy 'S' arrays, `[]` (a float64 empty array) for layers without
+  // weights, groups created in name order, datasets at <layer>/<weight name>, and the attribute split into
+  // name0, name1, … by np.array_split when it passes the object-header limit (lowered here to force the split).
+  const KERAS_WRITER = `
+import sys, json, numpy as np, h5py
+spec = json.load(open(sys.argv[1])); blob = np.fromfile(sys.argv[2], dtype=np.float32)
+LIMIT = int(sys.argv[4])
+def save_attributes(group, name, data):
+    data_npy = np.asarray(data)
+    num_chunks = 1
+    chunked = np.array_split(data_npy, num_chunks)
+    while any(x.nbytes > LIMIT for x in chunked):
+        num_chunks += 1
+        chunked = np.array_split(data_npy, num_chunks)
+    if num_chunks > 1:
+        for i, c in enumerate(chunked):
+            group.attrs['%s%d' % (name, i)] = c
+    else:
+        group.attrs[name] = data
+with h5py.File(sys.argv[3], 'w') as f:
+    if spec['full']:
+        f.attrs['model_config'] = json.dumps({'class_name': 'Functional'}).encode('utf8')
+        f.attrs['keras_version'] = b'2.13.1'
+        g0 = f.create_group('model_weights')
+    else:
+        g0 = f
+    save_attributes(g0, 'layer_names', [l['name'].encode('utf8') for l in spec['layers']])
+    g0.attrs['backend'] = b'tensorflow'
+    g0.attrs['keras_version'] = b'2.1.5'
+    for l in sorted(spec['layers'], key=lambda x: x['name']):
+        g = g0.create_group(l['name'])
+        names = [(l['name'] + '/' + w['key'] + ':0').encode('utf8') for w in l['weights']]
+        save_attributes(g, 'weight_names', names)
+        for n, w in zip(names, l['weights']):
+            val = blob[w['off']:w['off'] + int(np.prod(w['shape']))].reshape(w['shape'])
+            d = g.create_dataset(n, val.shape, dtype=val.dtype)
+            d[()] = val
+`;
+  const writeWithH5py = (file: string, o: FileOpts, limit: number): void => {
+    const layers = kerasLayers(o);
+    let off = 0;
+    const parts: Float32Array[] = [];
+    const spec = { full: o.format === 'full-model', layers: layers.map((l) => ({ name: l.name, weights: l.weights.map((w) => {
+      const e = { key: w.key, shape: w.shape, off }; off += w.data.length; parts.push(w.data); return e;
+    }) })) };
+    const blob = new Float32Array(off);
+    let p = 0;
+    for (const x of parts) { blob.set(x, p); p += x.length; }
+    fs.writeFileSync(`${file}.json`, JSON.stringify(spec));
+    fs.writeFileSync(`${file}.f32`, Buffer.from(blob.buffer));
+    runPython(KERAS_WRITER, [`${file}.json`, `${file}.f32`, file, String(limit)]);
+  };
+
+  it("reads files written the way Keras 2 writes them (h5py: 'S' attributes, empty weight lists, split layer_names)", async function () {
+    if (!pythonHas('h5py', 'numpy')) { this.skip(); return; }
+    const cases: [FileOpts, number, string][] = [
+      [{ naming: 'keras2', pooling: true, shuffleSeed: 5 }, 64512, 'conv2d_1'],
+      [{ naming: 'tf2', format: 'full-model', shuffleSeed: 6 }, 2000, 'conv2d'],
+      [{ naming: 'tf2', offset: 94 }, 700, 'conv2d_94'],
+    ];
+    for (const [o, limit, first] of cases) {
+      const f = path.join(dir, `h5py-${limit}.h5`);
+      writeWithH5py(f, o, limit);
+      const w = await readInceptionV3Weights(f, { div: DIV });
+      checkMapping(w);
+      expect(w.convNames.first).to.equal(first);
+      expect(w.format).to.equal(o.format ?? 'weights-only');
+      expect(w.poolingLayer).to.equal(o.pooling ? 'avg_pool' : null);
+    }
+  });
 
   it('a missing layer names it and the InceptionV3 unit', async () => {
     const f = path.join(dir, 'missing.h5');
