@@ -1,6 +1,7 @@
 // Float64 symmetric eigensolver: Householder reduction to tridiagonal form, then the implicit QL iteration with
 // shifts (the EISPACK tred2/tql2 pair, as in JAMA), with or without eigenvectors. FID needs eigenvalues only
-// (Σ√λ of a symmetric positive semidefinite matrix); the vectors are for tests and Σ^½.
+// (Σ√λ of a symmetric positive semidefinite matrix), for which the reduction runs in LAPACK dsytrd-style panels
+// (half of its flops in one gemm per panel); the vectors (column by column) are for tests and Σ^½.
 // Storage: n×n row-major Float64Array; only the lower triangle of the input is read.
 
 import { gemm, view } from './linalg';

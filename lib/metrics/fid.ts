@@ -2,11 +2,10 @@
 //   FID = ‖μ1 − μ2‖² + tr Σ1 + tr Σ2 − 2 tr (Σ1 Σ2)^½.
 // tr (Σ1Σ2)^½ = Σ √λ_i(Σ1Σ2), and Σ1Σ2 has the same eigenvalues as any symmetric Fᵀ Σ2 F with F Fᵀ = Σ1
 // (Σ1^½ Σ2 Σ1^½ is the case F = Σ1^½), all real and ≥ 0. So no complex square root (scipy `sqrtm`) and no
-// ε-retry is needed, and rank-deficient covariances (n ≤ d) are exact: eigenvalues that rounding pushes slightly
-// below 0 are clamped to 0 and reported.
+// ε-retry is needed, and rank-deficient covariances (n ≤ d) are exact: eigenvalues within m·ε·λmax of 0 (rounding
+// noise, including the slightly negative ones, which are counted and reported) contribute 0 instead of √noise.
 //   method 'cholesky' (default): F = Pᵀ L from a Cholesky of Σ1 (blocked; pivoted when Σ1 is rank-deficient to
-//     working precision, stopping at its numerical rank), then the
-//     eigenvalues of Lᵀ (P Σ2 Pᵀ) L;  ~3 d³ flops.
+//     working precision, stopping at its numerical rank), then the eigenvalues of Lᵀ (P Σ2 Pᵀ) L;  ~3 d³ flops.
 //   method 'sqrt': F = Σ1^½ from the eigen-decomposition of Σ1 (negative eigenvalues clamped), then the
 //     eigenvalues of Σ1^½ Σ2 Σ1^½; slower (eigenvectors), kept as the literal definition and a cross-check.
 import { gemm, view, pivotedCholesky, cholesky } from './linalg';
