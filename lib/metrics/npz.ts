@@ -167,22 +167,31 @@ export function writeNpz(file: string, arrays: Record<string, NpyArray>): void {
   writeFileAtomic(file, Buffer.concat([...locals, cd, end]));
 }
 
-/** FID statistics from a pytorch-fid / clean-fid .npz (`mu`: (d,), `sigma`: (d, d)). */
-export function readFidStats(file: string): { mu: Float64Array; sigma: Float64Array; d: number } {
+/**
+ * FID statistics from a pytorch-fid / clean-fid .npz (`mu`: (d,), `sigma`: (d, d)); `n`, the sample count, when the
+ * file has it (ours do; pytorch-fid's do not).
+ */
+export function readFidStats(file: string): { mu: Float64Array; sigma: Float64Array; d: number; n?: number } {
   const a = readNpz(file);
-  const mu = a.get('mu'), sigma = a.get('sigma');
+  const mu = a.get('mu'), sigma = a.get('sigma'), n = a.get('n');
   if (!mu || !sigma) fail(file, `FID statistics need arrays 'mu' and 'sigma'; found ${[...a.keys()].map((k) => `'${k}'`).join(', ') || 'none'}`);
   const d = mu!.data.length;
   if (mu!.shape.length !== 1) fail(file, `'mu' must be 1-D, has shape (${mu!.shape.join(', ')})`);
   if (sigma!.shape.length !== 2 || sigma!.shape[0] !== d || sigma!.shape[1] !== d) {
     fail(file, `'sigma' must be ${d}×${d} to match 'mu', has shape (${sigma!.shape.join(', ')})`);
   }
-  return { mu: mu!.data, sigma: sigma!.data, d };
+  if (n && (n.data.length !== 1 || !Number.isInteger(n.data[0]) || n.data[0] < 2)) fail(file, `'n' must be one integer ≥ 2, got ${Array.from(n.data).join(', ')}`);
+  return { mu: mu!.data, sigma: sigma!.data, d, ...(n ? { n: n.data[0] } : {}) };
 }
 
-/** Writes FID statistics as an .npz that pytorch-fid / clean-fid (np.load) read. */
-export function writeFidStats(file: string, s: { mu: Float64Array; sigma: Float64Array }): void {
+/**
+ * Writes FID statistics as an .npz that pytorch-fid / clean-fid (np.load) read; with `n`, also a 0-d float64
+ * array `n` (ignored by those tools, read back by readFidStats for the small-sample warning).
+ */
+export function writeFidStats(file: string, s: { mu: Float64Array; sigma: Float64Array; n?: number }): void {
   const d = s.mu.length;
   if (s.sigma.length !== d * d) throw new Error(`${file}: sigma has ${s.sigma.length} values, expected ${d}×${d}`);
-  writeNpz(file, { mu: { shape: [d], data: s.mu }, sigma: { shape: [d, d], data: s.sigma } });
+  const arrays: Record<string, NpyArray> = { mu: { shape: [d], data: s.mu }, sigma: { shape: [d, d], data: s.sigma } };
+  if (s.n !== undefined) arrays.n = { shape: [], data: new Float64Array([s.n]) };
+  writeNpz(file, arrays);
 }

@@ -57,14 +57,20 @@ np.savez(sys.argv[1] + '/bad.npz', mu=mu, sigma=sigma[:, :5])
     if (!pythonHas('numpy')) { this.skip(); return; }
     const d = 5, mu = gaussian(d, 3), sigma = gaussian(d * d, 4), f = path.join(dir, 'ours.npz');
     writeFidStats(f, { mu, sigma });
+    writeFidStats(path.join(dir, 'with-n.npz'), { mu, sigma, n: 1234 });
+    expect(readFidStats(path.join(dir, 'with-n.npz')).n).to.equal(1234);
+    expect(readFidStats(f).n).to.equal(undefined);
     const out = runPython(`
 import sys, numpy as np
 z = np.load(sys.argv[1])
 print(sorted(z.files), z['mu'].dtype, z['sigma'].shape, z['sigma'].flags['C_CONTIGUOUS'])
 print(' '.join(repr(float(v)) for v in np.concatenate([z['mu'], z['sigma'].ravel()])))
-`, [f]).trim().split('\n');
+w = np.load(sys.argv[2])
+print(sorted(w.files), w['n'].shape, int(w['n']))
+`, [f, path.join(dir, 'with-n.npz')]).trim().split('\n');
     expect(out[0]).to.equal("['mu', 'sigma'] float64 (5, 5) True");
     expect(out[1].split(' ').map(Number)).to.deep.equal([...mu, ...sigma]);
+    expect(out[2]).to.equal("['mu', 'n', 'sigma'] () 1234");
   });
 
   it('malformed files are clear errors naming the file', () => {
