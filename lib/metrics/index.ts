@@ -2,7 +2,7 @@
 // .npz interop, the Keras-HDF5 InceptionV3 weight reader and the per-weight-set input preprocessing.
 export * from './stats';
 export * from './eigen';
-export { gemm, view, pivotedCholesky, symmetrizeFromLower } from './linalg';
+export { gemm, view, cholesky, pivotedCholesky, symmetrizeFromLower } from './linalg';
 export type { MatView, PivotedCholesky } from './linalg';
 export * from './fid';
 export * from './kid';
