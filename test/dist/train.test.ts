@@ -54,6 +54,23 @@ describe('dist: data-parallel training, 2 ranks = 1 process with the same global
     });
   }
 
+  it('--resume with another rank count: 1 process for step 1, then 2 ranks for step 2 = 1 process for both', () => {
+    const run = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'mrigan-dpr-')), 'run');
+    const env = { MRIGAN_TEST_GRAD_STEP: '2' };
+    const a = launch([], ['dcgan', 'cepa2024', '1', run], env, 240_000, script);
+    expect(a.status, a.output).to.equal(0);
+    const b = launch(mpirun(2), ['dcgan', 'cepa2024', '1', run, 'resume'], env, 240_000, script);
+    expect(b.status, b.output).to.equal(0);
+    const ref = launch([], ['dcgan', 'cepa2024', '2'], env, 240_000, script).results[0];
+    const r0 = b.results[0];
+    expect(r0.records.map((r: any) => r.step)).to.deep.equal([2]);
+    for (const k of ['D', 'G']) {
+      const g = distance(r0.firstGrads[k], ref.firstGrads[k]);
+      expect(g.rel, `step 2's first ${k} gradient, resumed on 2 ranks vs 1 process (relative L2)`).to.be.below(1e-3);
+    }
+    for (const k of ['d_loss', 'g_loss']) expect(r0.records[0][k], k).to.be.closeTo(ref.records[1][k], 2e-3 * (1 + Math.abs(ref.records[1][k])));
+  });
+
   it('examples/train-dp.ts under mpirun: rank 0 writes the run (samples through SyncBatchNorm without the other rank)', () => {
     const out = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'mrigan-dp-')), 'run');
     const r = spawnSync('mpirun', [...mpirun(2).slice(1), process.execPath, path.join(__dirname, '../../examples/train-dp.js'), out], {

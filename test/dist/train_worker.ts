@@ -12,14 +12,17 @@ import { world, runRanked, parallelOptions, broadcastTrainer } from '../../lib/d
 import { randArray } from '../helpers';
 
 async function main(): Promise<void> {
-  const [model, arch, steps] = process.argv.slice(2);
+  // RUN_DIR: write a run there (checkpoint every step); 'resume': continue the run in RUN_DIR instead
+  const [model, arch, steps, runDir, mode] = process.argv.slice(2);
+  const gradStep = Number(process.env.MRIGAN_TEST_GRAD_STEP ?? 0);
   const w = world('cpu');
   const cfg = resolveConfig({ model: model as GanModel, arch: arch as Arch, size: 64, width: 2, batch: 8, epochs: 2, seed: 11,
     nCritic: 2, lr: 1e-3, dropout: Number(process.env.MRIGAN_TEST_DROPOUT ?? (arch === 'cepa2024' ? 0.2 : 0)), syncBn: true,
-    labelNoise: Number(process.env.MRIGAN_TEST_LABEL_NOISE ?? 0.05) });
+    labelNoise: Number(process.env.MRIGAN_TEST_LABEL_NOISE ?? 0.05), checkpointEvery: 1 });
   const data = memorySource(randArray(16 * 64 * 64, 5), [16, 1, 64, 64]);
   let t: Trainer | null = null;
-  // the first update's gradients of G and D, after the reduction: what the optimizer steps on
+  // the first update's gradients of G and D (of step MRIGAN_TEST_GRAD_STEP if set), after the reduction: what the
+  // optimizer steps on
   const firstGrads: Record<string, number[]> = {};
   const base = parallelOptions(w, () => t!) ?? { rank: 0, size: 1, sync: { finish() {} }, sumScalars() {} };
   const parallel = {
@@ -28,16 +31,18 @@ async function main(): Promise<void> {
       ready: base.sync.ready?.bind(base.sync),
       finish(which: 'G' | 'D', ps: Param[], loss: Tensor) {
         base.sync.finish(which, ps, loss);
-        firstGrads[which] ??= ps.flatMap((p) => Array.from(p.grad.toFloat32Array()));
+        if (!gradStep || t!.step + 1 === gradStep) firstGrads[which] ??= ps.flatMap((p) => Array.from(p.grad.toFloat32Array()));
       },
     },
   };
   const records: unknown[] = [];
   let step1: number[] = [];
-  t = Trainer.create(cfg, { data, out: null, progress: 'none', device: 'cpu', stopAfter: Number(steps), parallel, onStep: (m) => {
-    records.push(m);
-    if (m.step === 1) step1 = [...t!.G.params(), ...t!.D.params()].flatMap((p) => Array.from(p.value.toFloat32Array()));
-  } });
+  const opts = { data, out: runDir ?? null, progress: 'none' as const, device: 'cpu' as const, stopAfter: Number(steps), parallel, log: () => {},
+    onStep: (m: { step: number }) => {
+      records.push(m);
+      if (m.step === 1) step1 = [...t!.G.params(), ...t!.D.params()].flatMap((p) => Array.from(p.value.toFloat32Array()));
+    } };
+  t = mode === 'resume' ? Trainer.resume(opts) : Trainer.create(cfg, opts);
   const sums = w.size > 1 ? broadcastTrainer(t) : null;
   await t.run();
   const arr = (x: { value: { toFloat32Array(): Float32Array } }) => Array.from(x.value.toFloat32Array());
