@@ -29,6 +29,7 @@ import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from models import dcgan_discriminator, dcgan_generator  # noqa: E402
+from train import iteration as train_iteration  # noqa: E402
 
 SIZE, LATENT, LAMBDA, N_CRITIC = 256, 100, 5.0, 3
 
@@ -100,38 +101,8 @@ def time_gpu(fn, min_ms=20.0, trials=3):
     return best
 
 
-def gradient_penalty(D, real, fake, eps):
-    xhat = (fake + eps.view(-1, 1, 1, 1) * (real - fake)).requires_grad_(True)
-    (g,) = torch.autograd.grad(D(xhat).sum(), xhat, create_graph=True)
-    return LAMBDA * ((g.flatten(1).norm(dim=1) - 1) ** 2).mean()
-
-
 def iteration(model, G, D, optG, optD, real):
-    """bench/reference/train.py's iteration with every tensor on real's device."""
-    b, dev = real.shape[0], real.device
-    bce = F.binary_cross_entropy_with_logits
-    if model == 'dcgan':
-        fake = G(torch.randn(b, LATENT, device=dev))
-        optD.zero_grad()
-        out_r, out_f = D(real), D(fake.detach())
-        loss_d = bce(out_r, 1 - 0.05 * torch.rand_like(out_r)) + bce(out_f, 0.05 * torch.rand_like(out_f))
-        loss_d.backward()
-        optD.step()
-        out = D(fake)
-        loss_g = bce(out, torch.ones_like(out))
-    else:
-        for _ in range(N_CRITIC):
-            with torch.no_grad():
-                fake = G(torch.randn(b, LATENT, device=dev))
-            optD.zero_grad()
-            loss_d = D(fake).mean() - D(real).mean() + gradient_penalty(D, real, fake, torch.rand(b, device=dev))
-            loss_d.backward()
-            optD.step()
-        loss_g = -D(G(torch.randn(b, LATENT, device=dev))).mean()
-    optG.zero_grad()
-    loss_g.backward()
-    optG.step()
-    return loss_d.item(), loss_g.item()
+    return train_iteration(model, G, D, optG, optD, real, LATENT, N_CRITIC)
 
 
 def time_iteration(model, batch, reps, dev):

@@ -10,23 +10,16 @@ torch.optim.Adam(foreach=False).step() over the `dcgan` generator's parameter sh
 """
 import argparse
 import json
+import sys
+import os
 import statistics
 import time
 
 import torch
 import torch.nn.functional as F
 
-
-def time_ms(fn, budget=0.3, lo=3, hi=50):
-    fn()
-    fn()
-    times = []
-    start = time.perf_counter()
-    while len(times) < hi and (len(times) < lo or time.perf_counter() - start < budget):
-        t = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - t) * 1e3)
-    return statistics.median(times), len(times)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from timing import time_ms  # noqa: E402
 
 
 # dcgan generator parameters (DESIGN §4): ConvT weights (no bias) and BN gamma/beta
@@ -43,7 +36,7 @@ def rows(batch):
     out = []
 
     def add(name, shape, fn):
-        ms, reps = time_ms(fn)
+        ms, reps = time_ms(fn, statistics.median, hi=50)
         out.append({"name": name, "shape": "x".join(map(str, shape)), "ms": ms, "reps": reps})
 
     add("add", big, lambda: torch.add(x, y))

@@ -13,11 +13,15 @@ passed (at least 3, at most 25); the minimum is reported (the least disturbed on
 """
 import argparse
 import json
+import os
 import sys
 import time
 
 import torch
 import torch.nn.functional as F
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from timing import time_ms  # noqa: E402
 
 # name, kind, in channels, out channels, input size, kernel, stride, padding (batch from --batch)
 LAYERS = [
@@ -45,18 +49,6 @@ LAYERS = [
 ]
 
 
-def time_ms(fn, budget=0.3, lo=3, hi=25):
-    fn()
-    fn()
-    times = []
-    start = time.perf_counter()
-    while len(times) < hi and (len(times) < lo or time.perf_counter() - start < budget):
-        t = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - t) * 1e3)
-    return min(times), len(times)
-
-
 def bench_dense(name, cin, cout, batch):
     g = torch.Generator().manual_seed(0)
     x = torch.randn(batch, cin, generator=g)
@@ -66,7 +58,7 @@ def bench_dense(name, cin, cout, batch):
     rows = []
     for pass_name, fn in (("fwd", lambda: F.linear(x, w)), ("bwd-data", lambda: dy.mm(w)), ("bwd-weight", lambda: dy.t().mm(x))):
         with torch.no_grad():
-            ms, reps = time_ms(fn)
+            ms, reps = time_ms(fn, min)
         rows.append({"name": name, "kind": "dense", "pass": pass_name, "shape": f"{batch}x{cin}->{batch}x{cout}", "ms": ms,
                      "reps": reps, "gflops": flops / ms / 1e6})
     return rows
@@ -98,7 +90,7 @@ def bench_layer(name, kind, cin, cout, size, k, s, p, batch):
     rows = []
     for pass_name, fn in (("fwd", fwd), ("bwd-data", bwd([True, False, False])), ("bwd-weight", bwd([False, True, False]))):
         with torch.no_grad():
-            ms, reps = time_ms(fn)
+            ms, reps = time_ms(fn, min)
         rows.append({"name": name, "kind": kind, "pass": pass_name, "shape": f"{batch}x{cin}x{size}x{size}->{batch}x{cout}x{out}x{out} k{k} s{s} p{p}",
                      "ms": ms, "reps": reps, "gflops": flops / ms / 1e6})
     return rows

@@ -45,10 +45,11 @@ def make(arch, model, size, dropout):
 
 
 def iteration(model, G, D, optG, optD, real, latent, n_critic=3):
-    b = real.shape[0]
+    """One iteration as lib/train/step.ts does it, every tensor on real's device (bench/reference/gpu_ops.py too)."""
+    b, dev = real.shape[0], real.device
     bce = nn.functional.binary_cross_entropy_with_logits
     if model == 'dcgan':
-        fake = G(torch.randn(b, latent))
+        fake = G(torch.randn(b, latent, device=dev))
         optD.zero_grad()
         out_r = D(real)
         out_f = D(fake.detach())
@@ -60,13 +61,13 @@ def iteration(model, G, D, optG, optD, real, latent, n_critic=3):
     else:
         for _ in range(n_critic):
             with torch.no_grad():
-                fake = G(torch.randn(b, latent))
+                fake = G(torch.randn(b, latent, device=dev))
             optD.zero_grad()
-            gp, _ = gradient_penalty(D, real, fake, torch.rand(b))
+            gp, _ = gradient_penalty(D, real, fake, torch.rand(b, device=dev))
             loss_d = D(fake).mean() - D(real).mean() + gp
             loss_d.backward()
             optD.step()
-        loss_g = -D(G(torch.randn(b, latent))).mean()
+        loss_g = -D(G(torch.randn(b, latent, device=dev))).mean()
     optG.zero_grad()
     loss_g.backward()
     optG.step()
