@@ -1,4 +1,4 @@
-// GPU-vs-CPU parity of every op of native/cpu/ops.def (the CPU twin is the reference, checked elsewhere against
+// GPU-vs-CPU parity of every op of native/core/ops.def (the CPU twin is the reference, checked elsewhere against
 // float64), the CUDA runtime (copies, caching allocator), every conv kernel variant (forced one by one), the fused
 // conv epilogues, and whole DCGAN-256 / WGAN-GP-256 training iterations (same seed → same Philox noise, masks and
 // ε on both devices → same losses and weights).

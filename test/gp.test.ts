@@ -4,7 +4,7 @@
 // rtol 1e-9; v (a float32 coefficient times g) rtol 1e-6 + atol 1e-7·max|v|; FD: rtol 1e-5 + atol 1e-7·max|v|.
 import { expect } from 'chai';
 import { Tensor, gpNormV } from '../lib/engine';
-import { native } from '../lib/engine/native';
+import { nativeUnchecked as native } from '../lib/engine/native';  // misuse tests call the addon with wrong arguments
 import { randArray, expectClose, maxAbs } from './helpers';
 
 function gpRef(g: ArrayLike<number>, n: number, lambda: number) {

@@ -1,8 +1,7 @@
 // CUDA-backend controls (native/addon/cuda.cc): TF32 for convolutions, conv kernel choice, GPU memory statistics,
-// and the fused conv + bias + activation forwards (one output write on the GPU; the separate ops on the CPU).
+// and (re-exported from ops/conv) the fused conv + bias + activation forwards.
 import { native } from './native';
-import { Device, Tensor } from './tensor';
-import { ConvOpts, ConvTransposeOpts, pads, pair } from './ops/conv';
+import { Device } from './tensor';
 
 /** TF32 tensor cores for convolutions (like torch.backends.cudnn.allow_tf32). Also MRIGAN_TF32=1 at start-up. */
 export const setTf32 = (on: boolean): void => native().cudaSetTf32(on);
@@ -32,14 +31,5 @@ export const emptyCache = (device: Device = 'cuda:0'): void => native().cudaEmpt
 /** Waits for the device's stream (timing). A no-op for 'cpu'. */
 export const synchronize = (device: Device): void => native().cudaSynchronize(device);
 
-export type Activation = 'none' | 'relu' | 'leaky_relu' | 'tanh' | 'sigmoid';
-
-/** act(conv2d(x, w) + b). slope is LeakyReLU's negative slope. */
-export const conv2dForwardAct = (x: Tensor, w: Tensor, b: Tensor | null, act: Activation, o: ConvOpts = {}, slope = 0.2): Tensor =>
-  new Tensor(native().conv2dForwardAct(x.h, w.h, b ? b.h : null, pair(o.stride, 1), pads(o.padding), act, slope));
-
-/** act(convTranspose2d(x, w) + b). */
-export const convTranspose2dForwardAct = (x: Tensor, w: Tensor, b: Tensor | null, act: Activation, o: ConvTransposeOpts = {},
-  slope = 0.2): Tensor =>
-  new Tensor(native().convTranspose2dForwardAct(x.h, w.h, b ? b.h : null, pair(o.stride, 1), pads(o.padding),
-    pair(o.outputPadding, 0), act, slope));
+/** The fused conv + bias + activation forwards (registry ops, also exported top-level from lib/engine). */
+export { Activation, conv2dForwardAct, convTranspose2dForwardAct } from './ops/conv';

@@ -11,6 +11,7 @@
 
 #include "core/error.h"
 #include "core/tensor.h"
+#include "cpu/ops.h"
 #include "cuda/ops.h"
 
 namespace mrigan::addon {

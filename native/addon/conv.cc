@@ -115,6 +115,52 @@ static Napi::Value ConvTranspose2dBackwardWeight(const Napi::CallbackInfo& info)
   return BackwardWeight(info, "convTranspose2dBackwardWeight", true);
 }
 
+// The fused epilogue's activation: 'none' | 'relu' | 'leaky_relu' (slope from argument slope_i) | 'tanh' | 'sigmoid'.
+static int arg_act(const Napi::CallbackInfo& info, size_t i, float& slope, size_t slope_i) {
+  const char* names = "'none', 'relu', 'leaky_relu', 'tanh' or 'sigmoid'";
+  if (i >= info.Length() || !info[i].IsString())
+    throw Napi::TypeError::New(info.Env(), cat("argument ", i + 1, " (act) must be ", names));
+  std::string a = info[i].As<Napi::String>();
+  slope = 0.f;
+  if (a == "none") return kActNone;
+  if (a == "relu") return kActLeaky;
+  if (a == "leaky_relu") {
+    slope = (float)arg_number(info, slope_i, "slope");
+    return kActLeaky;
+  }
+  if (a == "tanh") return kActTanh;
+  if (a == "sigmoid") return kActSigmoid;
+  throw Napi::TypeError::New(info.Env(), cat("argument ", i + 1, " (act) must be ", names, ", got '", a, "'"));
+}
+
+// conv2dForwardAct(x, w, b | null, stride [2], padding [4], act, slope?) → y = act(conv2d(x, w) + b)
+static Napi::Value Conv2dForwardAct(const Napi::CallbackInfo& info) {
+  const char* fn = "conv2dForwardAct";
+  need_args(info, 6, fn);
+  ConvForwardArgs a = read_conv_forward(info, fn);
+  Tensor &x = *a.x, &w = *a.w;
+  const ConvShape& g = a.g;
+  float slope;
+  int act = arg_act(info, 5, slope, 6);
+  Tensor y = empty({g.n, g.k, g.p, g.q}, x.device());
+  MRIGAN_DISPATCH(x, conv2d_forward_act, x.data(), w.data(), a.b ? a.b->data() : nullptr, y.data(), g, act, slope);
+  return wrap(info.Env(), y);
+}
+
+// convTranspose2dForwardAct(x, w, b | null, stride, padding, outputPadding [2], act, slope?) → y
+static Napi::Value ConvTranspose2dForwardAct(const Napi::CallbackInfo& info) {
+  const char* fn = "convTranspose2dForwardAct";
+  need_args(info, 7, fn);
+  ConvForwardArgs a = read_conv_transpose_forward(info, fn);
+  Tensor &x = *a.x, &w = *a.w;
+  const ConvShape& g = a.g;
+  float slope;
+  int act = arg_act(info, 6, slope, 7);
+  Tensor y = empty({g.n, g.c, g.h, g.w}, x.device());
+  MRIGAN_DISPATCH(x, conv_transpose2d_forward_act, x.data(), w.data(), a.b ? a.b->data() : nullptr, y.data(), g, act, slope);
+  return wrap(info.Env(), y);
+}
+
 // convTuning({tileCols?, serialMacs?, kernel?}?) → the previous CPU tuning (tests and benchmarks; see cpu/gemm.h).
 // kernel: 'auto' | 'gemm' | 'direct'.
 static Napi::Value ConvTuning(const Napi::CallbackInfo& info) {
@@ -152,6 +198,8 @@ MRIGAN_EXPORT("conv2dBackwardWeight", Conv2dBackwardWeight);
 MRIGAN_EXPORT("convTranspose2dForward", ConvTranspose2dForward);
 MRIGAN_EXPORT("convTranspose2dBackwardData", ConvTranspose2dBackwardData);
 MRIGAN_EXPORT("convTranspose2dBackwardWeight", ConvTranspose2dBackwardWeight);
+MRIGAN_EXPORT("conv2dForwardAct", Conv2dForwardAct);
+MRIGAN_EXPORT("convTranspose2dForwardAct", ConvTranspose2dForwardAct);
 MRIGAN_EXPORT("convTuning", ConvTuning);
 
 }  // namespace mrigan::addon

@@ -1,17 +1,11 @@
-// CUDA-backend controls and the fused conv epilogues. JS names: lib/engine/cuda.ts.
+// CUDA-backend controls. JS names: lib/engine/cuda.ts. (The fused conv + activation ops are registry ops:
+// native/addon/conv.cc.)
 //   cudaSetTf32(on) / cudaTf32()            TF32 tensor cores for convolutions (also MRIGAN_TF32=1)
 //   cudaSetConvAlgo(pass, algo)              force a conv kernel (-1 = automatic); cudaConvAlgos() lists them
 //   cudaMemStats(device) / cudaResetPeak / cudaEmptyCache / cudaSynchronize
-//   conv2dForwardAct / convTranspose2dForwardAct   conv (+ bias) + activation in one output write on the GPU; on the
-//                                             CPU the same result from the separate ops, so a layer can call it anywhere.
 // In a build without CUDA the controls answer "no CUDA" (getters return neutral values, setters throw).
-#include <array>
-#include <string>
-
 #include "addon/binding.h"
-#include "addon/conv_args.h"
 #include "cuda/api.h"
-#include "cuda/conv.h"
 
 namespace mrigan::addon {
 
@@ -113,79 +107,6 @@ static Napi::Value Synchronize(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-// ---- fused conv + bias + activation ----
-using cuda::conv::kLeaky;
-using cuda::conv::kNone;
-using cuda::conv::kSigmoid;
-using cuda::conv::kTanh;
-
-static int arg_act(const Napi::CallbackInfo& info, size_t i, float& slope, size_t slope_i) {
-  if (i >= info.Length() || !info[i].IsString())
-    throw Napi::TypeError::New(info.Env(), cat("argument ", i + 1, " (act) must be 'none', 'relu', 'leaky_relu', 'tanh' or 'sigmoid'"));
-  std::string a = info[i].As<Napi::String>();
-  slope = 0.f;
-  if (a == "none") return kNone;
-  if (a == "relu") return kLeaky;
-  if (a == "leaky_relu") {
-    slope = (float)arg_number(info, slope_i, "slope");
-    return kLeaky;
-  }
-  if (a == "tanh") return kTanh;
-  if (a == "sigmoid") return kSigmoid;
-  throw Napi::TypeError::New(info.Env(), cat("argument ", i + 1, " (act) must be 'none', 'relu', 'leaky_relu', 'tanh' or 'sigmoid', got '", a, "'"));
-}
-
-// The activation in place on the CPU (the CPU twin of the fused epilogue).
-static void cpu_act(float* y, size_t n, int act, float slope) {
-  if (act == kLeaky) cpu::leaky_relu_forward(y, y, n, slope);
-  else if (act == kTanh) cpu::tanh_forward(y, y, n);
-  else if (act == kSigmoid) cpu::sigmoid_forward(y, y, n);
-}
-
-// conv2dForwardAct(x, w, b | null, stride [2], padding [4], act, slope?) → y
-static Napi::Value Conv2dForwardAct(const Napi::CallbackInfo& info) {
-  const char* fn = "conv2dForwardAct";
-  need_args(info, 6, fn);
-  ConvForwardArgs a = read_conv_forward(info, fn);
-  Tensor &x = *a.x, &w = *a.w;
-  Tensor* b = a.b;
-  const ConvShape& g = a.g;
-  float slope;
-  int act = arg_act(info, 5, slope, 6);
-  Tensor y = empty({g.n, g.k, g.p, g.q}, x.device());
-  if (x.on_cpu()) {
-    cpu::conv2d_forward(x.data(), w.data(), b ? b->data() : nullptr, y.data(), g);
-    cpu_act(y.data(), y.numel(), act, slope);
-  } else {
-#ifdef MRIGAN_CUDA
-    cuda::conv::forward(x.data(), w.data(), b ? b->data() : nullptr, y.data(), g, act, slope);
-#endif
-  }
-  return wrap(info.Env(), y);
-}
-
-// convTranspose2dForwardAct(x, w, b | null, stride, padding, outputPadding [2], act, slope?) → y
-static Napi::Value ConvTranspose2dForwardAct(const Napi::CallbackInfo& info) {
-  const char* fn = "convTranspose2dForwardAct";
-  need_args(info, 7, fn);
-  ConvForwardArgs a = read_conv_transpose_forward(info, fn);
-  Tensor &x = *a.x, &w = *a.w;
-  Tensor* b = a.b;
-  const ConvShape& g = a.g;
-  float slope;
-  int act = arg_act(info, 6, slope, 7);
-  Tensor y = empty({g.n, g.c, g.h, g.w}, x.device());
-  if (x.on_cpu()) {
-    cpu::conv_transpose2d_forward(x.data(), w.data(), b ? b->data() : nullptr, y.data(), g);
-    cpu_act(y.data(), y.numel(), act, slope);
-  } else {
-#ifdef MRIGAN_CUDA
-    cuda::conv::backward_data(x.data(), w.data(), b ? b->data() : nullptr, y.data(), g, act, slope);
-#endif
-  }
-  return wrap(info.Env(), y);
-}
-
 MRIGAN_EXPORT("cudaSetTf32", SetTf32);
 MRIGAN_EXPORT("cudaTf32", GetTf32);
 MRIGAN_EXPORT("cudaSetConvAlgo", SetConvAlgo);
@@ -194,7 +115,5 @@ MRIGAN_EXPORT("cudaMemStats", MemStats);
 MRIGAN_EXPORT("cudaResetPeak", ResetPeak);
 MRIGAN_EXPORT("cudaEmptyCache", EmptyCache);
 MRIGAN_EXPORT("cudaSynchronize", Synchronize);
-MRIGAN_EXPORT("conv2dForwardAct", Conv2dForwardAct);
-MRIGAN_EXPORT("convTranspose2dForwardAct", ConvTranspose2dForwardAct);
 
 }  // namespace mrigan::addon

@@ -1,5 +1,5 @@
-// Dense (PyTorch Linear) and matmul bindings: validate, allocate, dispatch. JS names: lib/engine/ops/dense.ts.
-#include "addon/binding.h"
+// Dense (PyTorch Linear) and gemm / matmul bindings: validate, allocate, dispatch. JS names: lib/engine/ops/dense.ts.
+#include "addon/ops_args.h"
 #include "cpu/gemm.h"
 
 namespace mrigan::addon {
@@ -72,9 +72,9 @@ static Napi::Value DenseBackwardWeight(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-// matmul(a, b, transA, transB) → op(a)·op(b), 2-D.
-static Napi::Value Matmul(const Napi::CallbackInfo& info) {
-  const char* fn = "matmul";
+// gemm(a, b, transA, transB, alpha?, beta?, c?) → c = alpha·op(a)·op(b) + beta·c, 2-D row-major; without c (null or
+// absent) a new [m, n] tensor (beta unused). matmul(a, b, transA, transB) is gemm with alpha 1 and a new c.
+static Napi::Value GemmAny(const Napi::CallbackInfo& info, const char* fn) {
   need_args(info, 4, fn);
   Tensor& a = arg_tensor(info, 0, "a");
   Tensor& b = arg_tensor(info, 1, "b");
@@ -86,10 +86,22 @@ static Napi::Value Matmul(const Napi::CallbackInfo& info) {
   MRIGAN_CHECK(k == kb, fn, ": inner dimensions differ: op(a) is ", m, "x", k, " (a ", shape_str(a.shape),
                ta ? " transposed" : "", "), op(b) is ", kb, "x", n, " (b ", shape_str(b.shape), tb ? " transposed" : "", ")");
   same_device(a, 0, "a", b, 1, "b");
+  float alpha = info.Length() > 4 && !info[4].IsUndefined() ? arg_float(info, 4, "alpha") : 1.0f;
+  float beta = info.Length() > 5 && !info[5].IsUndefined() ? arg_float(info, 5, "beta") : 0.0f;
+  Tensor* cin = arg_tensor_or_null(info, 6, "c");
+  if (cin) {
+    check_shape(*cin, {m, n}, cat(fn, ": argument 7 (c)").c_str());
+    same_device(a, 0, "a", *cin, 6, "c");
+    MRIGAN_CHECK(cin->st != a.st && cin->st != b.st, fn, ": argument 7 (c) must not share storage with a or b");
+    MRIGAN_DISPATCH(a, gemm, ta, tb, m, n, k, alpha, a.data(), a.dim(1), b.data(), b.dim(1), beta, cin->data(), n);
+    return info[6];
+  }
   Tensor c = empty({m, n}, a.device());
-  MRIGAN_DISPATCH(a, gemm, ta, tb, m, n, k, 1.0f, a.data(), a.dim(1), b.data(), b.dim(1), 0.0f, c.data(), n);
+  MRIGAN_DISPATCH(a, gemm, ta, tb, m, n, k, alpha, a.data(), a.dim(1), b.data(), b.dim(1), 0.0f, c.data(), n);
   return wrap(info.Env(), c);
 }
+static Napi::Value Gemm(const Napi::CallbackInfo& info) { return GemmAny(info, "gemm"); }
+static Napi::Value Matmul(const Napi::CallbackInfo& info) { return GemmAny(info, "matmul"); }
 
 // gemmBackend(name?) → the CPU GEMM in use, "openblas" or "builtin"; with a name, selects it first.
 static Napi::Value GemmBackend(const Napi::CallbackInfo& info) {
@@ -109,6 +121,7 @@ static Napi::Value GemmBackend(const Napi::CallbackInfo& info) {
 MRIGAN_EXPORT("denseForward", DenseForward);
 MRIGAN_EXPORT("denseBackwardData", DenseBackwardData);
 MRIGAN_EXPORT("denseBackwardWeight", DenseBackwardWeight);
+MRIGAN_EXPORT("gemm", Gemm);
 MRIGAN_EXPORT("matmul", Matmul);
 MRIGAN_EXPORT("gemmBackend", GemmBackend);
 

@@ -57,6 +57,40 @@ static Napi::Value Sum(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), s);
 }
 
+// (x) → Σx (sumTo, Op 0) or Σx / n (meanTo, Op 1) as a [1] tensor on x's device: float64 inside, no host sync.
+template <int Op>
+static Napi::Value ReduceTo(const Napi::CallbackInfo& info) {
+  const char* fn = Op == 0 ? "sumTo" : "meanTo";
+  need_args(info, 1, fn);
+  Tensor& x = arg_tensor(info, 0, "x");
+  if (Op == 1) MRIGAN_CHECK(x.numel() > 0, fn, ": x is empty (the mean of no values is undefined)");
+  Tensor y = empty({1}, x.device());
+  if (Op == 0) MRIGAN_DISPATCH(x, sum_to, x.data(), y.data(), x.numel());
+  else MRIGAN_DISPATCH(x, mean_to, x.data(), y.data(), x.numel());
+  return wrap(info.Env(), y);
+}
+static Napi::Value SumTo(const Napi::CallbackInfo& info) { return ReduceTo<0>(info); }
+static Napi::Value MeanTo(const Napi::CallbackInfo& info) { return ReduceTo<1>(info); }
+
+// (scalars[] of 1-element tensors, device?) → [count] tensor of their values on their device (one copy reads them all);
+// device (default 'cpu') places the result of an empty list.
+static Napi::Value GatherScalars(const Napi::CallbackInfo& info) {
+  const char* fn = "gatherScalars";
+  need_args(info, 1, fn);
+  std::vector<Tensor*> ts = arg_tensor_list(info, 0, "scalars");
+  if (ts.empty()) return wrap(info.Env(), empty({0}, arg_device(info, 1, "device")));
+  std::vector<const float*> ptrs;
+  for (size_t k = 0; k < ts.size(); ++k) {
+    std::string name = cat(fn, ": scalars[", k, "]");
+    check_same_device(*ts[k], name.c_str(), *ts[0], "scalars[0]");
+    MRIGAN_CHECK(ts[k]->numel() == 1, name, " must have one element, got shape ", shape_str(ts[k]->shape));
+    ptrs.push_back(ts[k]->data());
+  }
+  Tensor y = empty({(int64_t)ts.size()}, ts[0]->device());
+  MRIGAN_DISPATCH(y, gather_scalars, ptrs.data(), y.data(), (int64_t)ts.size());
+  return wrap(info.Env(), y);
+}
+
 // (tensors[]) → index of the first tensor holding a NaN or ±Inf, or −1 (one pass; on a GPU one sync)
 static Napi::Value FirstNonFinite(const Napi::CallbackInfo& info) {
   need_args(info, 1, "firstNonFinite");
@@ -70,7 +104,7 @@ static Napi::Value FirstNonFinite(const Napi::CallbackInfo& info) {
     ptrs.push_back(ts[k]->data());
     sizes.push_back((int64_t)ts[k]->numel());
   }
-  int64_t r = MRIGAN_DISPATCH(*ts[0], first_nonfinite, ptrs.data(), sizes.data(), (int64_t)ts.size());
+  int64_t r = MRIGAN_DISPATCH(*ts[0], first_non_finite, ptrs.data(), sizes.data(), (int64_t)ts.size());
   return Napi::Number::New(info.Env(), (double)r);
 }
 
@@ -118,6 +152,9 @@ MRIGAN_EXPORT("scale", Scale);
 MRIGAN_EXPORT("axpy", Axpy);
 MRIGAN_EXPORT("fill", Fill);
 MRIGAN_EXPORT("sum", Sum);
+MRIGAN_EXPORT("sumTo", SumTo);
+MRIGAN_EXPORT("meanTo", MeanTo);
+MRIGAN_EXPORT("gatherScalars", GatherScalars);
 MRIGAN_EXPORT("firstNonFinite", FirstNonFinite);
 MRIGAN_EXPORT("lerpRows", LerpRows);
 MRIGAN_EXPORT("biasAdd", BiasAdd);

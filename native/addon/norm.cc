@@ -24,7 +24,7 @@ static Napi::Value BatchNormForwardTrain(const Napi::CallbackInfo& info) {
   MRIGAN_CHECK(g.n * g.hw > 1, fn, ": expected more than 1 value per channel in training mode, got x ",
                shape_str(x.shape), " (n·h·w = ", g.n * g.hw, "); use a larger batch or eval mode");
   Tensor y = empty(x.shape, x.device()), mean = empty({g.c}, x.device()), invstd = empty({g.c}, x.device());
-  MRIGAN_DISPATCH(x, batchnorm_forward_train, x.data(), gamma.data(), beta.data(), y.data(), mean.data(), invstd.data(),
+  MRIGAN_DISPATCH(x, batch_norm_forward_train, x.data(), gamma.data(), beta.data(), y.data(), mean.data(), invstd.data(),
                   rm.data(), rv.data(), g.n, g.c, g.hw, momentum, eps);
   Napi::Env env = info.Env();
   return result(env, {wrap(env, y), wrap(env, mean), wrap(env, invstd)});
@@ -43,7 +43,7 @@ static Napi::Value BatchNormForwardEval(const Napi::CallbackInfo& info) {
   NCHW g = nc_hw(x, fn, "x");
   check_per_channel(g.c, x, "x", {{&gamma, "gamma"}, {&beta, "beta"}, {&rm, "runMean"}, {&rv, "runVar"}});
   Tensor y = empty(x.shape, x.device());
-  MRIGAN_DISPATCH(x, batchnorm_forward_eval, x.data(), gamma.data(), beta.data(), rm.data(), rv.data(), y.data(), g.n,
+  MRIGAN_DISPATCH(x, batch_norm_forward_eval, x.data(), gamma.data(), beta.data(), rm.data(), rv.data(), y.data(), g.n,
                   g.c, g.hw, eps);
   return wrap(info.Env(), y);
 }
@@ -65,7 +65,7 @@ static Napi::Value BatchNormBackward(const Napi::CallbackInfo& info) {
                     {{&gamma, "gamma"}, {&mean, "mean"}, {&invstd, "invstd"}, {&dgamma, "dgamma"}, {&dbeta, "dbeta"}});
   MRIGAN_CHECK(g.n * g.hw > 0, fn, ": x is empty, shape ", shape_str(x.shape));
   Tensor dx = empty(x.shape, x.device());
-  MRIGAN_DISPATCH(x, batchnorm_backward, dy.data(), x.data(), gamma.data(), mean.data(), invstd.data(), dx.data(),
+  MRIGAN_DISPATCH(x, batch_norm_backward, dy.data(), x.data(), gamma.data(), mean.data(), invstd.data(), dx.data(),
                   dgamma.data(), dbeta.data(), g.n, g.c, g.hw);
   return wrap(info.Env(), dx);
 }

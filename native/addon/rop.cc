@@ -56,7 +56,7 @@ static Napi::Value BatchNormJvp(const Napi::CallbackInfo& info) {
   same(xd, "xdot", x, "x");
   BnGeom g = bn_geom(x, {{&gamma, "gamma"}, {&mean, "mean"}, {&invstd, "invstd"}});
   Tensor yd = empty(x.shape, x.device());
-  MRIGAN_DISPATCH(x, batchnorm_jvp, xd.data(), x.data(), gamma.data(), mean.data(), invstd.data(), yd.data(), g.n, g.c, g.hw);
+  MRIGAN_DISPATCH(x, batch_norm_jvp, xd.data(), x.data(), gamma.data(), mean.data(), invstd.data(), yd.data(), g.n, g.c, g.hw);
   return wrap(info.Env(), yd);
 }
 
@@ -77,7 +77,7 @@ static Napi::Value BatchNormPairBackward(const Napi::CallbackInfo& info) {
   same(xd, "xdot", x, "x");
   BnGeom g = bn_geom(x, {{&gamma, "gamma"}, {&mean, "mean"}, {&invstd, "invstd"}, {&dgamma, "dgamma"}, {&dbeta, "dbeta"}});
   Tensor xb = empty(x.shape, x.device()), xdb = empty(x.shape, x.device());
-  MRIGAN_DISPATCH(x, batchnorm_pair_backward, yb ? yb->data() : nullptr, ydb.data(), x.data(), xd.data(), gamma.data(),
+  MRIGAN_DISPATCH(x, batch_norm_pair_backward, yb ? yb->data() : nullptr, ydb.data(), x.data(), xd.data(), gamma.data(),
                   mean.data(), invstd.data(), xb.data(), xdb.data(), dgamma.data(), dbeta.data(), g.n, g.c, g.hw);
   Napi::Array r = Napi::Array::New(info.Env(), 2);
   r[0u] = wrap(info.Env(), xb);

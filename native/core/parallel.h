@@ -35,7 +35,7 @@ inline void parallel_chunks(int64_t n, int64_t min_chunk, F&& f) {
 }
 
 // Pieces of at most `chunk` elements over several tensors, so that many small tensors (BN) and a few large ones
-// (conv weights) balance across threads as one parallel_for (adam_step, first_nonfinite).
+// (conv weights) balance across threads as one parallel_for (adam_step, first_non_finite).
 struct Piece {
   int64_t t, lo, hi;  // tensor index, element range
 };

@@ -62,9 +62,16 @@ double sum(const float* x, size_t n) {
   return s;
 }
 
+// Device scalars: the float64 result rounded once into y[0] (on the CPU "the device" is host memory).
+void sum_to(const float* x, float* y, size_t n) { y[0] = (float)sum(x, n); }
+void mean_to(const float* x, float* y, size_t n) { y[0] = (float)(sum(x, n) / (double)n); }
+void gather_scalars(const float* const* xs, float* y, int64_t count) {
+  for (int64_t i = 0; i < count; ++i) y[i] = xs[i][0];
+}
+
 // Pieces of ≤ kBlock elements over all tensors run as one parallel loop (many small BN tensors, a few big
 // weights). x·0 is 0 for finite x and NaN for NaN / ±Inf, so a piece's Σ x·0 is 0 iff it is all finite (vectorises).
-int64_t first_nonfinite(const float* const* xs, const int64_t* sizes, int64_t count) {
+int64_t first_non_finite(const float* const* xs, const int64_t* sizes, int64_t count) {
   const std::vector<Piece> pieces = tensor_pieces(sizes, count, kBlock);
   std::vector<unsigned char> bad(pieces.size(), 0);
   const Piece* P = pieces.data();

@@ -45,4 +45,8 @@ double gp_norm_v(const float* g, float* v, float* norms, int64_t n, int64_t d, f
   return lam * gp / (double)n;
 }
 
+void gp_norm_v_to(const float* g, float* v, float* norms, float* gp, int64_t n, int64_t d, float lambda) {
+  gp[0] = (float)gp_norm_v(g, v, norms, n, d, lambda);
+}
+
 }  // namespace mrigan::cpu

@@ -31,4 +31,8 @@ double bce_with_logits(const float* logits, const float* targets, float* grad, s
   return s * inv_n;
 }
 
+void bce_with_logits_to(const float* logits, const float* targets, float* grad, float* loss, size_t n) {
+  loss[0] = (float)bce_with_logits(logits, targets, grad, n);
+}
+
 }  // namespace mrigan::cpu

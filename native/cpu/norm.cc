@@ -95,7 +95,7 @@ static void channel_affine(const float* x, float* y, const double* sub, const do
   });
 }
 
-void batchnorm_forward_train(const float* x, const float* gamma, const float* beta, float* y, float* mean,
+void batch_norm_forward_train(const float* x, const float* gamma, const float* beta, float* y, float* mean,
                              float* invstd, float* run_mean, float* run_var, int64_t n, int64_t c, int64_t hw,
                              float momentum, float eps) {
   const double N = (double)n * (double)hw, mo = momentum;
@@ -118,7 +118,7 @@ void batchnorm_forward_train(const float* x, const float* gamma, const float* be
   channel_affine(x, y, m.data(), mul.data(), add.data(), n, c, hw);
 }
 
-void batchnorm_forward_eval(const float* x, const float* gamma, const float* beta, const float* run_mean,
+void batch_norm_forward_eval(const float* x, const float* gamma, const float* beta, const float* run_mean,
                             const float* run_var, float* y, int64_t n, int64_t c, int64_t hw, float eps) {
   std::vector<double> m(c), mul(c), add(c);
   for (int64_t ch = 0; ch < c; ++ch) {
@@ -129,7 +129,7 @@ void batchnorm_forward_eval(const float* x, const float* gamma, const float* bet
   channel_affine(x, y, m.data(), mul.data(), add.data(), n, c, hw);
 }
 
-void batchnorm_backward(const float* dy, const float* x, const float* gamma, const float* mean, const float* invstd,
+void batch_norm_backward(const float* dy, const float* x, const float* gamma, const float* mean, const float* invstd,
                         float* dx, float* dgamma, float* dbeta, int64_t n, int64_t c, int64_t hw) {
   const double N = (double)n * (double)hw;
   std::vector<double> sdy(c), sdyx(c);  // Σdy, Σdy·(x − mean)

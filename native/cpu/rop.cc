@@ -77,7 +77,7 @@ static void tangent_moments(const float* xdot, const float* x, float mu, float r
   b = sb / m;
 }
 
-void batchnorm_jvp(const float* xdot, const float* x, const float* gamma, const float* mean, const float* invstd,
+void batch_norm_jvp(const float* xdot, const float* x, const float* gamma, const float* mean, const float* invstd,
                    float* ydot, int64_t n, int64_t c, int64_t hw) {
   parallel_for(c, [&](int64_t ch) {
     float mu = mean[ch], r = invstd[ch], g = gamma[ch];
@@ -93,7 +93,7 @@ void batchnorm_jvp(const float* xdot, const float* x, const float* gamma, const 
   });
 }
 
-void batchnorm_pair_backward(const float* ybar, const float* ydotbar, const float* x, const float* xdot,
+void batch_norm_pair_backward(const float* ybar, const float* ydotbar, const float* x, const float* xdot,
                              const float* gamma, const float* mean, const float* invstd, float* xbar, float* xdotbar,
                              float* dgamma, float* dbeta, int64_t n, int64_t c, int64_t hw) {
   parallel_for(c, [&](int64_t ch) {

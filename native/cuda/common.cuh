@@ -48,7 +48,7 @@ inline unsigned grid_for(size_t n, unsigned threads, unsigned cap = 8192) {
   return (unsigned)(b < 1 ? 1 : b > cap ? cap : b);
 }
 
-// Multi-tensor launches (adam, first_nonfinite): the tensors' pointers travel in a kernel-parameter table of at most
+// Multi-tensor launches (adam, first_non_finite): the tensors' pointers travel in a kernel-parameter table of at most
 // Max slots, so the nonempty tensors of sizes[0, count) go in groups. slot(c, j) puts tensor j in slot c; start[] gets
 // the prefix offsets of the group (start[n] = its element count); launch(n) runs a group of n tensors.
 template <int Max, class Slot, class Launch>

@@ -1,14 +1,11 @@
-// The convolution passes of the CUDA backend with an epilogue activation, in plain C++ (no CUDA types) so that the
-// addon can call the fused forms (native/addon/cuda.cc). Defined in conv.cu; call only when MRIGAN_CUDA.
-// Every pass takes the conv geometry s (cpu/ops.h ConvShape); the transpose reuses them with the roles of input and
-// output swapped (conv_transpose.cu).
+// The convolution passes of the CUDA backend with an epilogue activation (core/conv_shape.h Act), in plain C++.
+// Defined in conv.cu (algorithm choice and launches; kernels in conv_gemm.cuh, conv_simt.cu, conv_tf32.cu,
+// conv_direct.cu). Every pass takes the conv geometry s (core/conv_shape.h ConvShape); the transpose reuses them with
+// the roles of input and output swapped (conv_transpose.cu).
 #pragma once
-#include "cpu/ops.h"
+#include "core/conv_shape.h"
 
 namespace mrigan::cuda::conv {
-
-// Epilogue activation applied after the bias in the output write.
-enum Act : int { kNone = 0, kLeaky = 1, kTanh = 2, kSigmoid = 3 };
 
 // y[n, k, p, q] = act(b[k] + Σ x·w)                         (conv forward; b may be null)
 void forward(const float* x, const float* w, const float* b, float* y, const ConvShape& s, int act, float slope);

@@ -11,10 +11,14 @@
 namespace mrigan::cuda {
 
 void conv_transpose2d_forward(const float* x, const float* w, const float* b, float* y, const ConvShape& s) {
-  conv::backward_data(x, w, b, y, s, conv::kNone, 0.f);
+  conv::backward_data(x, w, b, y, s, kActNone, 0.f);
+}
+void conv_transpose2d_forward_act(const float* x, const float* w, const float* b, float* y, const ConvShape& s, int act,
+                                  float slope) {
+  conv::backward_data(x, w, b, y, s, act, slope);
 }
 void conv_transpose2d_backward_data(const float* dy, const float* w, float* dx, const ConvShape& s) {
-  conv::forward(dy, w, nullptr, dx, s, conv::kNone, 0.f);
+  conv::forward(dy, w, nullptr, dx, s, kActNone, 0.f);
 }
 void conv_transpose2d_backward_weight(const float* dy, const float* x, float* dw, const ConvShape& s) {
   conv::backward_weight(x, dy, dw, s);

@@ -2,7 +2,8 @@
 // Memory-bound: grid-stride loops of 256 threads, float4 when every pointer is 16-byte aligned (allocator blocks
 // are; offset views may not be) with a scalar tail. sum: each block reduces a slice in double and writes one
 // partial; a single block adds the partials in a fixed order (deterministic, no atomics), then one 8-byte copy to
-// the host. bias_grad: one block per channel reducing over n × hw in float per thread, double across threads.
+// the host (sum) or a rounded float written in place (sum_to / mean_to: no sync). gather_scalars copies the first
+// element of many tensors into one array (a multi-tensor table, like first_non_finite). bias_grad: one block per channel reducing over n × hw in float per thread, double across threads.
 #include "cuda/common.cuh"
 
 namespace mrigan::cuda {
@@ -97,6 +98,28 @@ __global__ void sum_final_kernel(const double* __restrict__ part, unsigned np, d
   s = block_sum(s, red);
   if (threadIdx.x == 0) *out = s;
 }
+__global__ void sum_final_to_kernel(const double* __restrict__ part, unsigned np, double scale, float* __restrict__ out) {
+  __shared__ double red[32];
+  double s = 0;
+  for (unsigned i = threadIdx.x; i < np; i += blockDim.x) s += part[i];
+  s = block_sum(s, red);
+  if (threadIdx.x == 0) *out = (float)(s * scale);
+}
+static void sum_into(const float* x, float* y, size_t n, double scale) {
+  use_device_of(y);
+  if (!n) {
+    fill(y, 1, 0.f);
+    return;
+  }
+  unsigned blocks = grid_for(n, kThreads, 1024);
+  Scratch part(2 * blocks, current_device());
+  double* dp = reinterpret_cast<double*>(part.p);
+  launch("sum_partial", sum_partial_kernel, blocks, kThreads, 0, x, n, dp);
+  launch("sum_final_to", sum_final_to_kernel, 1, 1024, 0, (const double*)dp, blocks, scale, y);
+}
+void sum_to(const float* x, float* y, size_t n) { sum_into(x, y, n, 1.0); }
+void mean_to(const float* x, float* y, size_t n) { sum_into(x, y, n, 1.0 / (double)n); }
+
 double sum(const float* x, size_t n) {
   if (!n) return 0.0;
   use_device_of(x);
@@ -110,7 +133,7 @@ double sum(const float* x, size_t n) {
   return r;
 }
 
-// ---- first_nonfinite: one flag for many tensors (the training loop's gradient check, one sync per model) ----
+// ---- first_non_finite: one flag for many tensors (the training loop's gradient check, one sync per model) ----
 // Multi-tensor table as in adam.cu: blocks take chunks of the concatenated tensors; a thread that meets a NaN / ±Inf
 // lowers the flag to its tensor's index with atomicMin (rare, so no block reduction).
 static constexpr int kFiniteTensors = 96;
@@ -123,7 +146,7 @@ struct FiniteTable {
 };
 static_assert(sizeof(FiniteTable) <= 4000, "kernel parameter block over 4 KB");
 __global__ void flag_init_kernel(int* flag) { *flag = 0x7fffffff; }
-__global__ void first_nonfinite_kernel(FiniteTable t, int* flag) {
+__global__ void first_non_finite_kernel(FiniteTable t, int* flag) {
   int64_t total = t.start[t.count];
   int64_t lo = (int64_t)blockIdx.x * kFiniteChunk, hi = lo + kFiniteChunk < total ? lo + kFiniteChunk : total;
   int k = 0, found = 0x7fffffff;
@@ -133,7 +156,7 @@ __global__ void first_nonfinite_kernel(FiniteTable t, int* flag) {
   }
   if (found != 0x7fffffff) atomicMin(flag, found);
 }
-int64_t first_nonfinite(const float* const* xs, const int64_t* sizes, int64_t count) {
+int64_t first_non_finite(const float* const* xs, const int64_t* sizes, int64_t count) {
   int64_t j = 0;
   while (j < count && sizes[j] <= 0) ++j;
   if (j == count) return -1;
@@ -146,11 +169,33 @@ int64_t first_nonfinite(const float* const* xs, const int64_t* sizes, int64_t co
       [&](int n) {
         t.count = n;
         int64_t blocks = (t.start[n] + kFiniteChunk - 1) / kFiniteChunk;
-        launch("first_nonfinite", first_nonfinite_kernel, (unsigned)blocks, kThreads, 0, t, f);
+        launch("first_non_finite", first_non_finite_kernel, (unsigned)blocks, kThreads, 0, t, f);
       });
   int r = 0;
   to_host(&r, f, sizeof r);
   return r == 0x7fffffff ? -1 : r;
+}
+
+// ---- gather_scalars: y[i] = xs[i][0], the pointers in kernel-parameter tables of kGatherTensors ----
+static constexpr int kGatherTensors = 448;
+struct GatherTable {
+  const float* x[kGatherTensors];
+  int count;
+};
+static_assert(sizeof(GatherTable) <= 4000, "kernel parameter block over 4 KB");
+__global__ void gather_scalars_kernel(GatherTable t, float* y) {
+  int i = blockIdx.x * blockDim.x + threadIdx.x;
+  if (i < t.count) y[i] = *t.x[i];
+}
+void gather_scalars(const float* const* xs, float* y, int64_t count) {
+  if (count <= 0) return;
+  use_device_of(y);
+  for (int64_t lo = 0; lo < count; lo += kGatherTensors) {
+    GatherTable t;
+    t.count = (int)(count - lo < kGatherTensors ? count - lo : kGatherTensors);
+    for (int c = 0; c < t.count; ++c) t.x[c] = xs[lo + c];
+    launch("gather_scalars", gather_scalars_kernel, grid_for((size_t)t.count, kThreads), kThreads, 0, t, y + lo);
+  }
 }
 
 // ---- bias ----

@@ -2,7 +2,8 @@
 // gp_norm_v: per sample i, ‖g_i‖ over its d values and v_i = 2λ(‖g_i‖ − 1) g_i / (n‖g_i‖) (0 where ‖g_i‖ = 0), in one
 // fused kernel: one block per sample reduces Σg² in double (as the CPU), then the same block
 // rescales its row into v (the row is still in L2 from the first read). The per-sample (‖g_i‖ − 1)² come back to the host
-// (n doubles) and GP = λ mean (‖g_i‖ − 1)² is summed there in double, in sample order.
+// (n doubles) and GP = λ mean (‖g_i‖ − 1)² is summed there in double, in sample order. gp_norm_v_to does that sum
+// on the device instead (one thread, same order, so the same double), writing GP as a float without a sync.
 #include <vector>
 
 #include "cuda/common.cuh"
@@ -25,6 +26,25 @@ __global__ void gp_norm_v_kernel(const float* __restrict__ g, float* __restrict_
     norms[i] = (float)nrm;
     pen[i] = (nrm - 1.0) * (nrm - 1.0);
   }
+}
+
+// One thread: Σ pen[i] in sample order, as the host loop of gp_norm_v (n is a batch size).
+__global__ void gp_sum_kernel(const double* __restrict__ pen, int64_t n, float lambda, float* __restrict__ gp) {
+  double s = 0;
+  for (int64_t i = 0; i < n; ++i) s += pen[i];
+  *gp = (float)((double)lambda * s / (double)n);
+}
+
+void gp_norm_v_to(const float* g, float* v, float* norms, float* gp, int64_t n, int64_t d, float lambda) {
+  use_device_of(gp);
+  if (n <= 0) {
+    fill(gp, 1, 0.f);
+    return;
+  }
+  Scratch pen(2 * (size_t)n, current_device());
+  double* dp = reinterpret_cast<double*>(pen.p);
+  launch("gp_norm_v", gp_norm_v_kernel, (unsigned)n, 256, 0, g, v, norms, dp, n, d, lambda);
+  launch("gp_sum", gp_sum_kernel, 1, 1, 0, (const double*)dp, n, lambda, gp);
 }
 
 double gp_norm_v(const float* g, float* v, float* norms, int64_t n, int64_t d, float lambda) {

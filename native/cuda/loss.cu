@@ -2,13 +2,15 @@
 //   loss = (1/n) Σ max(x, 0) − x t + log(1 + e^{−|x|}),   grad_i = (σ(x_i) − t_i) / n.
 // The logits of a GAN step are a handful of values (one per sample), so one block of 256 threads does it all:
 // each thread computes its terms and gradients in double (as the CPU does), then a block reduction and one
-// 8-byte copy back. Larger n still works (the loop strides), just on one SM.
+// 8-byte copy back (bce_with_logits) or a float written in place on the device (bce_with_logits_to, no sync).
+// Larger n still works (the loop strides), just on one SM.
 #include "cuda/common.cuh"
 
 namespace mrigan::cuda {
 
+template <typename Out>
 __global__ void bce_kernel(const float* __restrict__ x, const float* __restrict__ t, float* __restrict__ grad, size_t n,
-                           double* __restrict__ out) {
+                           Out* __restrict__ out) {
   __shared__ double red[32];
   double s = 0;
   double inv_n = 1.0 / (double)n;
@@ -19,7 +21,7 @@ __global__ void bce_kernel(const float* __restrict__ x, const float* __restrict_
     grad[i] = (float)((sig - tv) * inv_n);
   }
   s = block_sum(s, red);
-  if (threadIdx.x == 0) *out = s * inv_n;
+  if (threadIdx.x == 0) *out = (Out)(s * inv_n);
 }
 
 double bce_with_logits(const float* logits, const float* targets, float* grad, size_t n) {
@@ -27,10 +29,15 @@ double bce_with_logits(const float* logits, const float* targets, float* grad, s
   use_device_of(grad);
   Scratch out(2, current_device());
   double* d = reinterpret_cast<double*>(out.p);
-  launch("bce_with_logits", bce_kernel, 1, 256, 0, logits, targets, grad, n, d);
+  launch("bce_with_logits", bce_kernel<double>, 1, 256, 0, logits, targets, grad, n, d);
   double r = 0;
   to_host(&r, d, sizeof r);
   return r;
+}
+
+void bce_with_logits_to(const float* logits, const float* targets, float* grad, float* loss, size_t n) {
+  use_device_of(loss);
+  launch("bce_with_logits_to", bce_kernel<float>, 1, 256, 0, logits, targets, grad, n, loss);
 }
 
 }  // namespace mrigan::cuda

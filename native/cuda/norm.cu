@@ -108,7 +108,7 @@ struct BackwardApply {
 };
 }  // namespace
 
-void batchnorm_forward_train(const float* x, const float* gamma, const float* beta, float* y, float* mean, float* invstd,
+void batch_norm_forward_train(const float* x, const float* gamma, const float* beta, float* y, float* mean, float* invstd,
                              float* run_mean, float* run_var, int64_t n, int64_t c, int64_t hw, float momentum, float eps) {
   if (c <= 0) return;
   channel_check("batchnorm", n, c, hw);
@@ -120,7 +120,7 @@ void batchnorm_forward_train(const float* x, const float* gamma, const float* be
   channel_map("bn_apply", n, c, hw, ApplyAffine{x, y, affine.p});
 }
 
-void batchnorm_forward_eval(const float* x, const float* gamma, const float* beta, const float* run_mean,
+void batch_norm_forward_eval(const float* x, const float* gamma, const float* beta, const float* run_mean,
                             const float* run_var, float* y, int64_t n, int64_t c, int64_t hw, float eps) {
   if (c <= 0 || n * hw == 0) return;
   channel_check("batchnorm", n, c, hw);
@@ -131,7 +131,7 @@ void batchnorm_forward_eval(const float* x, const float* gamma, const float* bet
   channel_map("bn_apply", n, c, hw, ApplyAffine{x, y, affine.p});
 }
 
-void batchnorm_backward(const float* dy, const float* x, const float* gamma, const float* mean, const float* invstd,
+void batch_norm_backward(const float* dy, const float* x, const float* gamma, const float* mean, const float* invstd,
                         float* dx, float* dgamma, float* dbeta, int64_t n, int64_t c, int64_t hw) {
   if (c <= 0) return;
   channel_check("batchnorm", n, c, hw);

@@ -1,9 +1,9 @@
 // Second-order passes of the exact gradient penalty on the GPU (twins of native/cpu/rop.cc, DESIGN §5; the math
 // and notation are in that file's header).
 //   tanh/sigmoid pair-backward: elementwise, one grid-stride loop (σ′ and σ″ from the forward output y).
-//   batchnorm_jvp: per channel a = mean ẋ, b = mean x̂ẋ (two-level channel reduction of channel.cuh), then
+//   batch_norm_jvp: per channel a = mean ẋ, b = mean x̂ẋ (two-level channel reduction of channel.cuh), then
 //     ẏ = γr(ẋ − a − x̂b) elementwise.
-//   batchnorm_pair_backward: (1) the same tangent moments a, b; (2) a second channel reduction of Σȳ, Σȳx̂, Σẏ̄,
+//   batch_norm_pair_backward: (1) the same tangent moments a, b; (2) a second channel reduction of Σȳ, Σȳx̂, Σẏ̄,
 //     Σẏ̄x̂, Σẏ̄t (t = r(ẋ − a − x̂b)) whose per-channel finish computes the CPU's coefficients in double and
 //     accumulates dγ, dβ; (3) one elementwise pass writing x̄ and ẋ̄.
 #include "cuda/channel.cuh"
@@ -137,10 +137,10 @@ void sigmoid_pair_backward(const float* ybar, const float* ydotbar, const float*
          xdot, xbar, xdotbar, n);
 }
 
-void batchnorm_jvp(const float* xdot, const float* x, const float* gamma, const float* mean, const float* invstd,
+void batch_norm_jvp(const float* xdot, const float* x, const float* gamma, const float* mean, const float* invstd,
                    float* ydot, int64_t n, int64_t c, int64_t hw) {
   if (c <= 0) return;
-  channel_check("batchnorm_jvp", n, c, hw);
+  channel_check("batch_norm_jvp", n, c, hw);
   use_device_of(ydot);
   Scratch mom((size_t)c * 4, current_device());
   double* dm = reinterpret_cast<double*>(mom.p);
@@ -149,11 +149,11 @@ void batchnorm_jvp(const float* xdot, const float* x, const float* gamma, const 
   channel_map("bn_jvp_apply", n, c, hw, JvpApply{xdot, x, gamma, mean, invstd, dm, ydot});
 }
 
-void batchnorm_pair_backward(const float* ybar, const float* ydotbar, const float* x, const float* xdot,
+void batch_norm_pair_backward(const float* ybar, const float* ydotbar, const float* x, const float* xdot,
                              const float* gamma, const float* mean, const float* invstd, float* xbar, float* xdotbar,
                              float* dgamma, float* dbeta, int64_t n, int64_t c, int64_t hw) {
   if (c <= 0) return;
-  channel_check("batchnorm_pair_backward", n, c, hw);
+  channel_check("batch_norm_pair_backward", n, c, hw);
   use_device_of(xbar);
   double m = (double)n * (double)hw;
   Scratch mom((size_t)c * 4, current_device());

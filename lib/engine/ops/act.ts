@@ -18,3 +18,9 @@ export function dropout(x: Tensor, p: number, rng: RngState): { y: Tensor; mask:
   const [y, mask] = native().dropoutForward(x.h, p, rng.seed, rng.stream, rng.offset);
   return { y: new Tensor(y), mask: new Tensor(mask) };
 }
+
+// The registry names (native/core/ops.def: leaky_relu_forward → leakyReluForward …) of the wrappers above.
+export const leakyReluForward = leakyRelu;
+export const tanhForward = tanh;
+export const sigmoidForward = sigmoid;
+export const dropoutForward = dropout;

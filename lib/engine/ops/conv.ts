@@ -1,4 +1,5 @@
-// Conv2d and ConvTranspose2d with PyTorch semantics (native/cpu/conv.cc, conv_transpose.cc).
+// Conv2d and ConvTranspose2d with PyTorch semantics (native/cpu/conv.cc, conv_transpose.cc), and the fused
+// conv + bias + activation forwards (native/cpu/conv_act.cc; one output write on the GPU).
 // Conv weight OIHW [out, in, kh, kw]; conv-transpose weight IOHW [in, out, kh, kw].
 import { native } from '../native';
 import { Shape, Tensor } from '../tensor';
@@ -47,3 +48,16 @@ export const convTranspose2dBackwardData = (dy: Tensor, w: Tensor, o: ConvOpts =
 /** dw += ∂L/∂w. */
 export const convTranspose2dBackwardWeight = (dy: Tensor, x: Tensor, dw: Tensor, o: ConvOpts = {}): void =>
   native().convTranspose2dBackwardWeight(dy.h, x.h, dw.h, pair(o.stride, 1), pads(o.padding));
+
+/** The fused epilogue's activation (ReLU = LeakyReLU with slope 0). */
+export type Activation = 'none' | 'relu' | 'leaky_relu' | 'tanh' | 'sigmoid';
+
+/** act(conv2d(x, w) + b). slope is LeakyReLU's negative slope. */
+export const conv2dForwardAct = (x: Tensor, w: Tensor, b: Tensor | null, act: Activation, o: ConvOpts = {}, slope = 0.2): Tensor =>
+  new Tensor(native().conv2dForwardAct(x.h, w.h, b ? b.h : null, pair(o.stride, 1), pads(o.padding), act, slope));
+
+/** act(convTranspose2d(x, w) + b). */
+export const convTranspose2dForwardAct = (x: Tensor, w: Tensor, b: Tensor | null, act: Activation, o: ConvTransposeOpts = {},
+  slope = 0.2): Tensor =>
+  new Tensor(native().convTranspose2dForwardAct(x.h, w.h, b ? b.h : null, pair(o.stride, 1), pads(o.padding),
+    pair(o.outputPadding, 0), act, slope));

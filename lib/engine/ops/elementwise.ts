@@ -20,3 +20,15 @@ export const firstNonFinite = (ts: readonly Tensor[]): number => native().firstN
 export const biasAdd = (y: Tensor, b: Tensor): void => native().biasAdd(y.h, b.h);
 /** db[c] += Σ over n and space of dy[n, c, ...]. */
 export const biasGrad = (dy: Tensor, db: Tensor): void => native().biasGrad(dy.h, db.h);
+
+// ---- device scalars: results stay on the tensor's device (no host sync); read many at once with gatherScalars ----
+/** Σx as a [1] tensor on x's device (float64 accumulation, rounded once). */
+export const sumTo = (x: Tensor): Tensor => new Tensor(native().sumTo(x.h));
+/** mean(x) as a [1] tensor on x's device (float64 accumulation, rounded once); x must not be empty. */
+export const meanTo = (x: Tensor): Tensor => new Tensor(native().meanTo(x.h));
+/**
+ * The values of 1-element tensors (all on one device) gathered into one [count] tensor on that device, so the host
+ * reads an iteration's scalars with a single copy: gatherScalars([lossD, lossG, gp]).toArray().
+ */
+export const gatherScalars = (scalars: readonly Tensor[]): Tensor =>
+  new Tensor(native().gatherScalars(scalars.map((t) => t.h)));

@@ -7,3 +7,9 @@ export function gpNormV(g: Tensor, lambda: number): { gp: number; v: Tensor; nor
   const [gp, v, norms] = native().gpNormV(g.h, lambda);
   return { gp, v: new Tensor(v), norms: new Tensor(norms) };
 }
+
+/** gpNormV with GP as a [1] tensor on g's device (no host sync; see gatherScalars). */
+export function gpNormVTo(g: Tensor, lambda: number): { gp: Tensor; v: Tensor; norms: Tensor } {
+  const [gp, v, norms] = native().gpNormVTo(g.h, lambda);
+  return { gp: new Tensor(gp), v: new Tensor(v), norms: new Tensor(norms) };
+}

@@ -13,3 +13,7 @@ export const batchNormEval = (x: Tensor, gamma: Tensor, beta: Tensor, runMean: T
 /** Training-mode backward: returns dx; dgamma and dbeta accumulate. */
 export const batchNormBackward = (dy: Tensor, x: Tensor, gamma: Tensor, mean: Tensor, invstd: Tensor, dgamma: Tensor, dbeta: Tensor): Tensor =>
   new Tensor(native().batchNormBackward(dy.h, x.h, gamma.h, mean.h, invstd.h, dgamma.h, dbeta.h));
+
+// The registry names (native/core/ops.def: batch_norm_forward_train → batchNormForwardTrain) of the wrappers above.
+export const batchNormForwardTrain = batchNormTrain;
+export const batchNormForwardEval = batchNormEval;

@@ -23,7 +23,7 @@ fi
 mkdir -p "$out/obj" "$out/Release"
 srcs=(native/core/*.cc native/cpu/*.cc native/addon/*.cc native/cuda/*.cu native/cuda/emu/emu.cc)
 [ -n "$(ls native/nccl/*.cc 2>/dev/null)" ] && srcs+=(native/nccl/*.cc)
-newest_header=$(ls -t native/*/*.h native/cuda/*.cuh native/cuda/emu/*.h native/cpu/ops.def 2>/dev/null | head -1)
+newest_header=$(ls -t native/*/*.h native/cuda/*.cuh native/cuda/emu/*.h native/core/ops.def 2>/dev/null | head -1)
 jobs=()
 for s in "${srcs[@]}"; do
   o="$out/obj/$(echo "$s" | tr '/' '_').o"
