@@ -110,6 +110,23 @@ export interface NativeAddon {
   cudaResetPeak(device: Dev): void;
   cudaEmptyCache(device: Dev): void;
   cudaSynchronize(device: Dev): void;
+  // ---- dist.cc (native/nccl: the communicator; typed wrappers in lib/dist)
+  distInit(device?: 'auto' | 'cpu' | 'cuda'): {
+    rank: number; size: number; localRank: number; localSize: number; transport: 'none' | 'mpi' | 'nccl'; device: Dev;
+    mpi: boolean; ncclVersion: number; timeoutSeconds: number;
+  };
+  distAllReduceMean(ts: T[]): void;
+  distAllReduceSum(ts: T[]): void;
+  distStartAllReduce(ts: T[], op: 'mean' | 'sum'): number;
+  distWait(handle: number): void;
+  distPending(): number;
+  distBroadcast(ts: T[], root: number): void;
+  distBarrier(): void;
+  distAllReduceScalars(x: Float64Array, op: 'sum' | 'max' | 'min'): Float64Array;
+  distAbort(code: number, message: string): never;
+  distFinalize(): void;
+  distLaunched(): boolean;
+  distMpiInitialized(): boolean;
 }
 
 let addon: NativeAddon | undefined;

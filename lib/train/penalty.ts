@@ -6,7 +6,7 @@
 // The tangent adjoints ẏ̄ of step (5) obey the same recursion as the input gradient of step (2) (ẋ̄ = Jᵀẏ̄ from
 // ẏ̄ = 1), so step (2) keeps its per-layer gradients and step (5) only propagates the primal adjoint x̄: for the
 // textbook critic x̄ stays zero and step (5) is just the weight-gradient convolutions W̄ += ẏ̄ ẋᵀ.
-import { Tensor, gpNormV, lerpRows } from '../engine';
+import { Tensor, gpNormV, gpNormVTo, lerpRows } from '../engine';
 import { Sequential } from '../nn';
 
 export interface PenaltyResult {
@@ -35,13 +35,12 @@ export interface PenaltyScalars { gp: Tensor; norms: Tensor }
  * statistics over the interpolates, fresh dropout masks), as the penalty term of the paper's critic loss does.
  */
 export function gradientPenaltyScalars(critic: Sequential, real: Tensor, fake: Tensor, eps: Tensor, lambda: number): PenaltyScalars {
-  const p = penalty(critic, real, fake, eps, lambda);
-  return { gp: Tensor.fromArray(new Float32Array([p.gp]), [1], real.device), norms: p.norms }; // NaN kept for the guard
+  return penalty(critic, real, fake, eps, lambda, gpNormVTo); // GP stays on the device (read once per iteration)
 }
 
 /** gradientPenaltyScalars read to the host (GP in float64). */
 export function gradientPenalty(critic: Sequential, real: Tensor, fake: Tensor, eps: Tensor, lambda: number): PenaltyResult {
-  const p = penalty(critic, real, fake, eps, lambda);
+  const p = penalty(critic, real, fake, eps, lambda, gpNormV);
   try {
     return { gp: p.gp, norms: p.norms.toArray() };
   } finally {
@@ -49,7 +48,9 @@ export function gradientPenalty(critic: Sequential, real: Tensor, fake: Tensor, 
   }
 }
 
-function penalty(critic: Sequential, real: Tensor, fake: Tensor, eps: Tensor, lambda: number): { gp: number; norms: Tensor } {
+/** Steps (1)–(5); `norm` computes GP (as a host number or a device scalar), v and the norms from g. */
+function penalty<G>(critic: Sequential, real: Tensor, fake: Tensor, eps: Tensor, lambda: number,
+  norm: (g: Tensor, lambda: number) => { gp: G; v: Tensor; norms: Tensor }): { gp: G; norms: Tensor } {
   const xhat = interpolate(real, fake, eps);
   const tmp: Tensor[] = [xhat];
   try {
@@ -60,7 +61,7 @@ function penalty(critic: Sequential, real: Tensor, fake: Tensor, eps: Tensor, la
     tmp.push(g, ...signals);
     const n = xhat.shape[0];
     const g2 = g.reshape([n, g.numel / n]);
-    const r = gpNormV(g2, lambda);
+    const r = norm(g2, lambda);
     tmp.push(g2, r.v);
     const v = r.v.reshape(xhat.shape);
     tmp.push(v);

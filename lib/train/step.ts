@@ -6,7 +6,7 @@
 // all-reduce goes) → non-finite guard (one pass over the loss and every gradient) → optimizer step.
 // Losses come back as 1-element device tensors ("scalars"); the caller reads an iteration's scalars once
 // (readScalars), so a GPU step waits for the host only in the guard and in that one read.
-import { Tensor, Device, Rng, Shape, axpy, firstNonFinite, bceWithLogits, mean } from '../engine';
+import { Tensor, Device, Rng, Shape, axpy, firstNonFinite, bceWithLogitsTo, meanTo, gatherScalars } from '../engine';
 import { Sequential, Adam, Param } from '../nn';
 import { TrainConfig } from './config';
 import { gradientPenaltyScalars } from './penalty';
@@ -70,23 +70,23 @@ export function update(m: StepModels, which: 'G' | 'D', step: number, lossName: 
   opt.step();
 }
 
-/** Reads scalars to the host in one go. */
+/** Reads scalars to the host in one copy (one GPU sync). */
 export function readScalars(s: Scalars): Record<string, number> {
-  const out: Record<string, number> = {};
-  for (const [k, t] of Object.entries(s)) out[k] = t.toFloat32Array()[0];
-  return out;
+  const keys = Object.keys(s);
+  if (!keys.length) return {};
+  const all = gatherScalars(keys.map((k) => s[k]));
+  try {
+    const v = all.toFloat32Array();
+    return Object.fromEntries(keys.map((k, i) => [k, v[i]]));
+  } finally {
+    all.dispose();
+  }
 }
 export const disposeScalars = (s: Scalars): void => { for (const t of Object.values(s)) t.dispose(); };
 
 // ---- device scalars ----
-const scalar = (v: number, device: Device): Tensor => Tensor.fromArray(new Float32Array([v]), [1], device); // NaN kept
-/** mean(x) as a scalar. */
-const meanScalar = (x: Tensor): Tensor => scalar(mean(x), x.device);
-/** Mean BCE-with-logits as a scalar, and its gradient. */
-function bce(logits: Tensor, targets: Tensor): { loss: Tensor; grad: Tensor } {
-  const r = bceWithLogits(logits, targets);
-  return { loss: scalar(r.loss, logits.device), grad: r.grad };
-}
+const meanScalar = meanTo;
+const bce = bceWithLogitsTo;
 /** Σ cᵢ·tᵢ as a new scalar. */
 function combine(terms: [number, Tensor][]): Tensor {
   const y = Tensor.zeros([1], terms[0][1].device);

@@ -5,12 +5,12 @@
 //  2. Cases per export: no arguments; each template with one position replaced by each bad value (wrong types,
 //     wrong shapes, disposed and empty handles, fake devices, absurd sizes); and seeded random argument lists.
 import * as fs from 'fs';
-import { native } from '../../lib/engine/native';
+import { nativeUnchecked } from '../../lib/engine/native';
 import { Trainer, memorySource, resolveConfig } from '../../lib/train';
 import { mulberry32 } from '../../lib/util/prng';
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
-const m = native();
+const m = nativeUnchecked();
 const names = Object.keys(m).filter((k) => typeof m[k] === 'function' && k !== 'NativeTensor').sort();
 const T = (shape: number[]) => m.tensorFromArray(Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, (_, i) => (i % 7) / 7 - 0.4), shape, 'cpu');
 const isTensor = (x: any) => x instanceof m.NativeTensor;
