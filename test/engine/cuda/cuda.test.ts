@@ -13,13 +13,13 @@
 // CPU op on |inputs| (the scale of float32 rounding in a sum); rel = 2e-5 in fp32, 4e-3 for TF32 (10-bit mantissa
 // inputs, ~2^-11 relative rounding each).
 import { expect } from 'chai';
-import * as E from '../lib/engine';
-import { Tensor, Device } from '../lib/engine';
-import * as C from '../lib/engine/cuda';
-import { native } from '../lib/engine/native';
-import { randArray, expectClose, maxAbs } from './helpers';
-import { Sequential, Conv2d, ConvTranspose2d, LeakyReLU, ReLU, Tanh, Sigmoid, fusablePairs } from '../lib/nn';
-import { layerJvp, layerPairBackward, releaseTangents } from '../lib/train/tangent';
+import * as E from '../../../lib/engine';
+import { Tensor, Device } from '../../../lib/engine';
+import * as C from '../../../lib/engine/cuda';
+import { native } from '../../../lib/engine/native';
+import { randArray, expectClose, maxAbs } from '../../helpers';
+import { Sequential, Conv2d, ConvTranspose2d, LeakyReLU, ReLU, Tanh, Sigmoid, fusablePairs } from '../../../lib/nn';
+import { layerJvp, layerPairBackward, releaseTangents } from '../../../lib/train/tangent';
 
 const info = E.engineInfo();
 const GPU: Device = 'cuda:0';
@@ -497,8 +497,8 @@ describe('cuda: GPU vs CPU parity', function () {
       for (const tf of [false, true]) {
         it(`${model}-${size} (arch dcgan, batch ${batch}${tf ? ', TF32' : ''}): two iterations, losses and weights within the CPU's own float32 spread`, async function () {
           if (tf && emulated) this.skip();
-          const { Trainer, memorySource } = await import('../lib/train/trainer');
-          const { resolveConfig } = await import('../lib/train/config');
+          const { Trainer, memorySource } = await import('../../../lib/train/trainer');
+          const { resolveConfig } = await import('../../../lib/train/config');
           const data = randArray(batch * 2 * size * size, 300, -1, 1);
           const src = memorySource(data, [batch * 2, 1, size, size]);
           const cfg = resolveConfig({ model, arch: 'dcgan', size, batch, epochs: 1, seed: 11, lr: 2e-4, nCritic: 2, ...(width ? { width } : {}) });

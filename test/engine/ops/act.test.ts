@@ -6,10 +6,10 @@
 // float32 backward must agree to rtol 1e-5, atol 1e-6. Dropout: the mask and y must equal, bit for bit, the rule of
 // ops.def recomputed from the raw philox4x32 block.
 import { expect } from 'chai';
-import { Tensor, leakyRelu, leakyReluBackward, relu, reluBackward, tanh, tanhBackward, sigmoid, sigmoidBackward, dropout } from '../lib/engine';
-import { native } from '../lib/engine/native';
-import { randArray, expectClose, maxAbs, rng } from './helpers';
-import { philoxWords, u01 } from './philox-ref';
+import { Tensor, leakyRelu, leakyReluBackward, relu, reluBackward, tanh, tanhBackward, sigmoid, sigmoidBackward, dropout } from '../../../lib/engine';
+import { native } from '../../../lib/engine/native';
+import { randArray, expectClose, maxAbs, rng } from '../../helpers';
+import { philoxWords, u01 } from '../../helpers/philox-ref';
 
 const f32 = Math.fround;
 const sig = (x: number): number => 1 / (1 + Math.exp(-x));

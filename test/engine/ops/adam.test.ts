@@ -5,9 +5,9 @@
 // (a positive sum, float32 rounding only). β crosses the binding as a double and 1 − β is formed in double before
 // rounding, as PyTorch does; with 1 − fround(0.999) formed in float32 v would be 1.3e-5 off and fail this bound.
 import { expect } from 'chai';
-import { Tensor, adamStep, AdamHyper } from '../lib/engine';
-import { native } from '../lib/engine/native';
-import { randArray, expectClose } from './helpers';
+import { Tensor, adamStep, AdamHyper } from '../../../lib/engine';
+import { native } from '../../../lib/engine/native';
+import { randArray, expectClose } from '../../helpers';
 
 /** One torch.optim.Adam step in float64 on plain arrays. */
 function adamRef(p: number[], g: ArrayLike<number>, m: number[], v: number[], h: AdamHyper): void {

@@ -11,9 +11,9 @@ import {
   Tensor, engineInfo, setThreads, tidy,
   conv2dForward, conv2dBackwardData, conv2dBackwardWeight,
   convTranspose2dForward, convTranspose2dBackwardData, convTranspose2dBackwardWeight,
-} from '../lib/engine';
-import { native } from '../lib/engine/native';
-import { randArray, rng } from './helpers';
+} from '../../../lib/engine';
+import { native } from '../../../lib/engine/native';
+import { randArray, rng } from '../../helpers';
 
 type P2 = [number, number];
 type P4 = [number, number, number, number];

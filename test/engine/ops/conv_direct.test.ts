@@ -12,9 +12,9 @@
 import { expect } from 'chai';
 import {
   Tensor, engineInfo, setThreads, tidy, conv2dForward, conv2dBackwardData, convTranspose2dForward,
-} from '../lib/engine';
-import { native } from '../lib/engine/native';
-import { randArray } from './helpers';
+} from '../../../lib/engine';
+import { native } from '../../../lib/engine/native';
+import { randArray } from '../../helpers';
 
 const REL = 1e-5;
 const ABS = 1e-7;

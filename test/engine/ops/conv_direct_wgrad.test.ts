@@ -11,9 +11,9 @@
 import { expect } from 'chai';
 import {
   Tensor, engineInfo, setThreads, tidy, conv2dBackwardWeight, convTranspose2dBackwardWeight,
-} from '../lib/engine';
-import { native } from '../lib/engine/native';
-import { randArray } from './helpers';
+} from '../../../lib/engine';
+import { native } from '../../../lib/engine/native';
+import { randArray } from '../../helpers';
 
 type P2 = [number, number];
 type P4 = [number, number, number, number];

@@ -6,9 +6,9 @@
 // Tolerance: |got − want| ≤ 1e-5 · mag + 1e-7 per element, mag = Σ|terms| in float64 (≥ |want|); float32 dot
 // products of a few hundred terms stay near 1e-6 · mag.
 import { expect } from 'chai';
-import { Tensor, engineInfo, setThreads, tidy, denseForward, denseBackwardData, denseBackwardWeight, matmul } from '../lib/engine';
-import { native } from '../lib/engine/native';
-import { randArray } from './helpers';
+import { Tensor, engineInfo, setThreads, tidy, denseForward, denseBackwardData, denseBackwardWeight, matmul } from '../../../lib/engine';
+import { native } from '../../../lib/engine/native';
+import { randArray } from '../../helpers';
 
 const REL = 1e-5;
 const ABS = 1e-7;

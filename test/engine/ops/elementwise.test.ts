@@ -3,9 +3,9 @@
 // be fused (one rounding instead of two): rtol 1e-6; sum is float64-accumulated: |err| <= 1e-12·Σ|x|; biasGrad is
 // a float64 sum rounded to float32 and added to db in float32: rtol 1e-6 + atol 1e-6·Σ|dy|/n.
 import { expect } from 'chai';
-import { Tensor, add, mul, scale, axpy, fill, sum, mean, biasAdd, biasGrad, lerpRows, firstNonFinite } from '../lib/engine';
-import { native } from '../lib/engine/native';
-import { randArray, expectClose, rng } from './helpers';
+import { Tensor, add, mul, scale, axpy, fill, sum, mean, biasAdd, biasGrad, lerpRows, firstNonFinite } from '../../../lib/engine';
+import { native } from '../../../lib/engine/native';
+import { randArray, expectClose, rng } from '../../helpers';
 
 const f32 = Math.fround;
 const numel = (s: number[]): number => s.reduce((a, b) => a * b, 1);

@@ -3,9 +3,9 @@
 // float64 GP. Tolerances: norms (float64 sums rounded to float32) rtol 1e-6; GP (float64 from float32 inputs)
 // rtol 1e-9; v (a float32 coefficient times g) rtol 1e-6 + atol 1e-7·max|v|; FD: rtol 1e-5 + atol 1e-7·max|v|.
 import { expect } from 'chai';
-import { Tensor, gpNormV } from '../lib/engine';
-import { native } from '../lib/engine/native';
-import { randArray, expectClose, maxAbs } from './helpers';
+import { Tensor, gpNormV } from '../../../lib/engine';
+import { native } from '../../../lib/engine/native';
+import { randArray, expectClose, maxAbs } from '../../helpers';
 
 function gpRef(g: ArrayLike<number>, n: number, lambda: number) {
   const d = g.length / n, norms: number[] = [], v = new Float64Array(g.length);

@@ -3,9 +3,9 @@
 // is one float32 rounding of a float64 value: rtol 1e-6 + atol 1e-9/n. The gradient is also checked against
 // central finite differences (h = 1e-5) of the float64 loss: rtol 1e-6 + atol 1e-9 (truncation ~h²·|ℓ'''| ≈ 1e-11).
 import { expect } from 'chai';
-import { Tensor, bceWithLogits } from '../lib/engine';
-import { native } from '../lib/engine/native';
-import { randArray, expectClose } from './helpers';
+import { Tensor, bceWithLogits } from '../../../lib/engine';
+import { native } from '../../../lib/engine/native';
+import { randArray, expectClose } from '../../helpers';
 
 const lossRef = (x: ArrayLike<number>, t: ArrayLike<number>): number => {
   let s = 0;

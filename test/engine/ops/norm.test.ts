@@ -8,9 +8,9 @@
 // Decision for one value per channel (n·h·w = 1) in training mode: an error, as in PyTorch (the unbiased variance
 // of the running-var update is undefined there); n = 1 with h·w > 1 is fine.
 import { expect } from 'chai';
-import { Tensor, batchNormTrain, batchNormEval, batchNormBackward } from '../lib/engine';
-import { native } from '../lib/engine/native';
-import { randArray, expectClose, maxAbs, rng } from './helpers';
+import { Tensor, batchNormTrain, batchNormEval, batchNormBackward } from '../../../lib/engine';
+import { native } from '../../../lib/engine/native';
+import { randArray, expectClose, maxAbs, rng } from '../../helpers';
 
 type Arr = ArrayLike<number>;
 const numel = (s: number[]): number => s.reduce((a, b) => a * b, 1);

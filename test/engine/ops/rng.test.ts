@@ -8,9 +8,9 @@
 // Offsets are exact: a draw at offset k equals the draw at offset 0 shifted by 4k elements.
 // Statistics on 1e5 draws: mean and variance within 5 standard errors of the exact moments.
 import { expect } from 'chai';
-import { Rng, randUniform, randNormal, philox4x32, philoxBlocks } from '../lib/engine';
-import { native } from '../lib/engine/native';
-import { philoxWords, philoxNormals, u01 } from './philox-ref';
+import { Rng, randUniform, randNormal, philox4x32, philoxBlocks } from '../../../lib/engine';
+import { native } from '../../../lib/engine/native';
+import { philoxWords, philoxNormals, u01 } from '../../helpers/philox-ref';
 
 const hex = (ws: number[]): string[] => ws.map((w) => w.toString(16).padStart(8, '0'));
 

@@ -2,8 +2,8 @@
 // the tangent (jvp) against central differences of a float64 forward along ẋ, and the pair-backward against
 // central differences of L = Σȳ·y + Σẏ̄·ẏ (ẏ from the float64 jvp, itself checked first) w.r.t. x, ẋ, γ, β.
 import { expect } from 'chai';
-import { Tensor, tanhPairBackward, sigmoidPairBackward, batchNormJvp, batchNormPairBackward } from '../lib/engine';
-import { randArray, expectClose, maxAbs } from './helpers';
+import { Tensor, tanhPairBackward, sigmoidPairBackward, batchNormJvp, batchNormPairBackward } from '../../../lib/engine';
+import { randArray, expectClose, maxAbs } from '../../helpers';
 
 const f32 = (a: ArrayLike<number>): Float32Array => Float32Array.from(a);
 const f64 = (a: ArrayLike<number>): Float64Array => Float64Array.from(a);
