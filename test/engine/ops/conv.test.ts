@@ -14,6 +14,7 @@ import {
 } from '../../../lib/engine';
 import { native } from '../../../lib/engine/native';
 import { randArray, rng } from '../../helpers';
+import { opCase } from '../devices';
 
 type P2 = [number, number];
 type P4 = [number, number, number, number];
@@ -217,7 +218,7 @@ const tCases: TCase[] = [
 // ---------------------------------------------------------------- conv2d
 describe('conv2d (CPU)', () => {
   convCases.forEach((cs, ci) => {
-    it(`${cs.name}: [${cs.n},${cs.c},${cs.H},${cs.W}] * [${cs.k},${cs.c},${cs.r},${cs.s}] s${cs.stride} p[${cs.pad}] matches float64 loops in every mode`, () => tidy(() => {
+    opCase({ ops: ['conv2d_forward', 'conv2d_backward_data', 'conv2d_backward_weight'], name: `${cs.name}: [${cs.n},${cs.c},${cs.H},${cs.W}] * [${cs.k},${cs.c},${cs.r},${cs.s}] s${cs.stride} p[${cs.pad}] matches float64 loops in every mode`, cpu: () => tidy(() => {
       const { p, q } = geom(cs);
       const seed = 1000 * ci;
       const x = randArray(cs.n * cs.c * cs.H * cs.W, seed + 1);
@@ -242,10 +243,10 @@ describe('conv2d (CPU)', () => {
         conv2dBackwardWeight(DY, X, dw, o);
         expectRef(dw.toFloat32Array(), dwRef, `${m.name}: dw (2 calls)`, dw0, 2);
       });
-    }));
+    }) });
   });
 
-  it('backward ops equal central finite differences of the float64 forward, and the adjoint identities hold', () => tidy(() => {
+  opCase({ ops: ['conv2d_backward_data', 'conv2d_backward_weight'], name: 'backward ops equal central finite differences of the float64 forward, and the adjoint identities hold', cpu: () => tidy(() => {
     for (const cs of [convCases[2], convCases[4], convCases[9]]) {
       const { p, q } = geom(cs);
       const x = randArray(cs.n * cs.c * cs.H * cs.W, 11), w = randArray(cs.k * cs.c * cs.r * cs.s, 12);
@@ -277,14 +278,14 @@ describe('conv2d (CPU)', () => {
       expect(Math.abs(dot(y, g) - dot(x, dx))).to.be.at.most(REL * (absDot(yMag, g) + absDot(x, dxMag)));
       expect(Math.abs(dot(y, g) - dot(w, dw))).to.be.at.most(REL * (absDot(yMag, g) + absDot(w, dwMag)));
     }
-  }));
+  }) });
 
-  it('accepts an empty batch', () => tidy(() => {
+  opCase({ ops: ['conv2d_forward', 'conv2d_backward_data', 'conv2d_backward_weight'], name: 'accepts an empty batch', cpu: () => tidy(() => {
     const y = conv2dForward(Tensor.zeros([0, 2, 5, 5]), Tensor.zeros([3, 2, 3, 3]), null, { padding: 1 });
     expect(y.shape).to.deep.equal([0, 3, 5, 5]);
     const dx = conv2dBackwardData(y, Tensor.zeros([3, 2, 3, 3]), [0, 2, 5, 5], { padding: 1 });
     expect(dx.shape).to.deep.equal([0, 2, 5, 5]);
-  }));
+  }) });
 
   it('rejects bad arguments with errors that name them', () => tidy(() => {
     const n = native();
@@ -331,7 +332,7 @@ describe('conv2d (CPU)', () => {
 describe('conv_transpose2d (CPU)', () => {
   tCases.forEach((t, ti) => {
     const { Ho, Wo } = tOut(t);
-    it(`${t.name}: [${t.n},${t.cin},${t.p},${t.q}] → [${t.n},${t.cout},${Ho},${Wo}] k${t.r}x${t.s} s${t.stride} p[${t.pad}] op${t.outPad} matches the scatter definition in every mode`, () => tidy(() => {
+    opCase({ ops: ['conv_transpose2d_forward', 'conv_transpose2d_backward_data', 'conv_transpose2d_backward_weight'], name: `${t.name}: [${t.n},${t.cin},${t.p},${t.q}] → [${t.n},${t.cout},${Ho},${Wo}] k${t.r}x${t.s} s${t.stride} p[${t.pad}] op${t.outPad} matches the scatter definition in every mode`, cpu: () => tidy(() => {
       const seed = 5000 + 100 * ti;
       const x = randArray(t.n * t.cin * t.p * t.q, seed + 1), w = randArray(t.cin * t.cout * t.r * t.s, seed + 2);
       const b = t.bias ? randArray(t.cout, seed + 3) : null;
@@ -352,10 +353,10 @@ describe('conv_transpose2d (CPU)', () => {
         convTranspose2dBackwardWeight(DY, X, dw, o);
         expectRef(dw.toFloat32Array(), dwRef, `${m.name}: dw (2 calls)`, dw0, 2);
       });
-    }));
+    }) });
   });
 
-  it('output sizes follow PyTorch: H_out = (H_in − 1)·stride − 2·padding + (kernel − 1) + output_padding + 1', () => tidy(() => {
+  opCase({ ops: ['conv_transpose2d_forward'], name: 'output sizes follow PyTorch: H_out = (H_in − 1)·stride − 2·padding + (kernel − 1) + output_padding + 1', cpu: () => tidy(() => {
     // [H_in, kernel, stride, padding, output_padding, H_out from torch.nn.ConvTranspose2d]
     const rows: number[][] = [[1, 4, 1, 0, 0, 4], [4, 4, 2, 1, 0, 8], [128, 4, 2, 1, 0, 256], [5, 3, 2, 1, 1, 10], [3, 3, 3, 0, 2, 11], [7, 5, 1, 2, 0, 7]];
     for (const [hin, k, s, p, op, want] of rows) {
@@ -365,9 +366,9 @@ describe('conv_transpose2d (CPU)', () => {
       // Backward-data maps the output size back to the input size by the conv rule.
       expect(convTranspose2dBackwardData(y, Tensor.zeros([2, 1, k, 1]), { stride: [s, 1], padding: [p, 0] }).shape).to.deep.equal([1, 2, hin, 3]);
     }
-  }));
+  }) });
 
-  it('backward ops equal finite differences of the float64 scatter forward, and the adjoint identities hold', () => tidy(() => {
+  opCase({ ops: ['conv_transpose2d_backward_data', 'conv_transpose2d_backward_weight'], name: 'backward ops equal finite differences of the float64 scatter forward, and the adjoint identities hold', cpu: () => tidy(() => {
     for (const t of [tCases[2], tCases[4], tCases[7]]) {
       const { Ho, Wo } = tOut(t);
       const x = randArray(t.n * t.cin * t.p * t.q, 21), w = randArray(t.cin * t.cout * t.r * t.s, 22);
@@ -396,7 +397,7 @@ describe('conv_transpose2d (CPU)', () => {
       expect(Math.abs(dot(y, g) - dot(x, dx))).to.be.at.most(REL * (absDot(yMag, g) + absDot(x, dxMag)));
       expect(Math.abs(dot(y, g) - dot(w, dw))).to.be.at.most(REL * (absDot(yMag, g) + absDot(w, dwMag)));
     }
-  }));
+  }) });
 
   it('rejects bad arguments with errors that name them', () => tidy(() => {
     const n = native();

@@ -6,6 +6,7 @@ import { expect } from 'chai';
 import { Tensor, gpNormV } from '../../../lib/engine';
 import { native } from '../../../lib/engine/native';
 import { randArray, expectClose, maxAbs } from '../../helpers';
+import { opCase } from '../devices';
 
 function gpRef(g: ArrayLike<number>, n: number, lambda: number) {
   const d = g.length / n, norms: number[] = [], v = new Float64Array(g.length);
@@ -26,7 +27,7 @@ describe('gpNormV', () => {
   // batch 1, odd sizes, a sample larger than one parallel chunk (16384), a one-value-per-sample case
   const shapes = [[1, 1, 4, 4], [4, 3, 5, 7], [3, 1], [2, 50001], [1, 40000], [8, 1, 16, 16]];
 
-  it('norms, GP and v match float64, including an all-zero sample', () => {
+  opCase({ ops: ['gp_norm_v'], name: 'norms, GP and v match float64, including an all-zero sample', cpu: () => {
     shapes.forEach((s, k) => {
       const n = s[0], numel = s.reduce((a, b) => a * b, 1), d = numel / n;
       // per-sample scale so norms straddle 1 (the penalty's target)
@@ -46,9 +47,9 @@ describe('gpNormV', () => {
         expect(Array.from(v.subarray(d, 2 * d)).every((x) => x === 0)).to.equal(true);
       }
     });
-  });
+  } });
 
-  it('v is the gradient of GP (finite differences), and a zero sample still counts λ/n', () => {
+  opCase({ ops: ['gp_norm_v'], name: 'v is the gradient of GP (finite differences), and a zero sample still counts λ/n', cpu: () => {
     const s = [3, 2, 3, 3], n = 3, lambda = 2.5;
     const g = Float32Array.from(randArray(54, 1200, -0.6, 0.6));
     const { v, gp } = gpNormV(Tensor.fromArray(g, s), lambda);
@@ -67,7 +68,7 @@ describe('gpNormV', () => {
     const zl = gpNormV(Tensor.fromArray(g, s), 0);
     expect(zl.gp).to.equal(0);
     expect(zl.v.toArray().every((x) => x === 0)).to.equal(true);
-  });
+  } });
 
   it('rejects bad arguments with errors that name them', () => {
     const g = Tensor.zeros([2, 3]);

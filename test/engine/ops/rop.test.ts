@@ -4,6 +4,7 @@
 import { expect } from 'chai';
 import { Tensor, tanhPairBackward, sigmoidPairBackward, batchNormJvp, batchNormPairBackward } from '../../../lib/engine';
 import { randArray, expectClose, maxAbs } from '../../helpers';
+import { opCase } from '../devices';
 
 const f32 = (a: ArrayLike<number>): Float32Array => Float32Array.from(a);
 const f64 = (a: ArrayLike<number>): Float64Array => Float64Array.from(a);
@@ -23,7 +24,7 @@ describe('rop: activation pair-backward', () => {
     sigmoid: { f: (v: number) => 1 / (1 + Math.exp(-v)), op: sigmoidPairBackward },
   };
   for (const [name, { f, op }] of Object.entries(acts)) {
-    it(`${name}: xbar = σ′ȳ + σ″ẋẏ̄, xdotbar = σ′ẏ̄ match float64 finite differences`, () => {
+    opCase({ ops: [`${name}_pair_backward`], name: `${name}: xbar = σ′ȳ + σ″ẋẏ̄, xdotbar = σ′ẏ̄ match float64 finite differences`, cpu: () => {
       const n = 257;
       const x = f64(f32(randArray(n, 1, -3, 3))), xd = f64(f32(randArray(n, 2)));
       const yb = f64(f32(randArray(n, 3))), ydb = f64(f32(randArray(n, 4)));
@@ -45,7 +46,7 @@ describe('rop: activation pair-backward', () => {
       const z0 = op(Tensor.zeros([n]), Tensor.fromArray(f32(ydb), [n]), y, Tensor.fromArray(f32(xd), [n]));
       expect(z.xbar.toArray()).to.deep.equal(z0.xbar.toArray());
       expect(z.xdotbar.toArray()).to.deep.equal(r.xdotbar.toArray());
-    });
+    } });
   }
 
   it('rejects mismatched shapes and non-tensors with the argument name', () => {
@@ -121,7 +122,7 @@ describe('rop: BatchNorm training mode', () => {
   const geoms: Bn[] = [{ n: 4, c: 3, hw: 6, eps: 1e-5 }, { n: 5, c: 4, hw: 1, eps: 1e-3 }];
   for (const g of geoms) {
     const tag = g.hw === 1 ? '[n, c]' : '[n, c, h, w]';
-    it(`jvp matches float64 central differences of the forward along ẋ ${tag}`, () => {
+    opCase({ ops: ['batch_norm_jvp'], name: `jvp matches float64 central differences of the forward along ẋ ${tag}`, cpu: () => {
       const k = bnCase(g, 10);
       const want = new Float64Array(k.N);
       const p = k.x.map((v, i) => v + H * k.xd[i]), m = k.x.map((v, i) => v - H * k.xd[i]);
@@ -131,9 +132,9 @@ describe('rop: BatchNorm training mode', () => {
       const got = batchNormJvp(k.T(k.xd), k.T(k.x), k.T(k.gamma, [g.c]), k.T(k.mu, [g.c]), k.T(k.r, [g.c]));
       expect(got.shape).to.deep.equal(k.shape);
       expectClose(got.toArray(), want, 1e-4, 1e-5 * maxAbs(want), 'ydot');
-    });
+    } });
 
-    it(`pair-backward matches float64 finite differences of Σȳy + Σẏ̄ẏ ${tag}`, () => {
+    opCase({ ops: ['batch_norm_pair_backward'], name: `pair-backward matches float64 finite differences of Σȳy + Σẏ̄ẏ ${tag}`, cpu: () => {
       const k = bnCase(g, 20);
       const L = (x: Float64Array, xd: Float64Array, gamma: Float64Array, beta: Float64Array) =>
         dot(k.yb, bnForward(x, gamma, beta, g)) + dot(k.ydb, bnJvp(x, xd, gamma, g));
@@ -149,10 +150,10 @@ describe('rop: BatchNorm training mode', () => {
       expectClose(r.xdotbar.toArray(), wantXdb, 1e-4, 1e-5 * maxAbs(wantXdb), 'xdotbar');
       expectClose(dg.toArray(), wantG.map((v) => v + 0.25), 1e-4, 1e-5 * maxAbs(wantG), 'dgamma');
       expectClose(db.toArray(), wantB.map((v) => v - 0.5), 1e-4, 1e-5 * maxAbs(wantB), 'dbeta');
-    });
+    } });
   }
 
-  it('ybar = null is a zero primal adjoint', () => {
+  opCase({ ops: ['batch_norm_pair_backward'], name: 'ybar = null is a zero primal adjoint', cpu: () => {
     const g = geoms[0], k = bnCase(g, 30);
     const run = (yb: Tensor | null) => {
       const dg = Tensor.zeros([g.c]), db = Tensor.zeros([g.c]);
@@ -161,7 +162,7 @@ describe('rop: BatchNorm training mode', () => {
       return [r.xbar.toArray(), r.xdotbar.toArray(), dg.toArray(), db.toArray()];
     };
     expect(run(null)).to.deep.equal(run(Tensor.zeros(k.shape)));
-  });
+  } });
 
   it('rejects bad shapes with the argument name', () => {
     const x = Tensor.zeros([2, 3, 2, 2]), c3 = Tensor.zeros([3]), c4 = Tensor.zeros([4]);
