@@ -10,7 +10,8 @@ import { Tensor, leakyRelu, leakyReluBackward, relu, reluBackward, tanh, tanhBac
 import { native } from '../../../lib/engine/native';
 import { randArray, expectClose, maxAbs, rng } from '../../helpers';
 import { philoxWords, u01 } from '../../helpers/philox-ref';
-import { opCase } from '../devices';
+import * as E from '../../../lib/engine';
+import { opCase, both, same } from '../devices';
 
 const f32 = Math.fround;
 const sig = (x: number): number => 1 / (1 + Math.exp(-x));
@@ -180,4 +181,28 @@ describe('dropout', () => {
     d.dispose();
     expect(() => sigmoid(d)).to.throw(/disposed/);
   });
+});
+
+// ---------------------------------------------------------------- CUDA: parity with the CPU twin (rules: ../devices.ts)
+describe('activations, dropout (CUDA vs the CPU twin)', () => {
+  opCase({ ops: ['leaky_relu_forward', 'leaky_relu_backward', 'tanh_forward', 'tanh_backward', 'sigmoid_forward', 'sigmoid_backward'], name: 'LeakyReLU, ReLU, tanh, sigmoid forward and backward', cuda: (dev) => {
+    const x = both(dev, [3, 1001], 40, -6, 6), dy = both(dev, [3, 1001], 41);
+    same(E.leakyRelu(x.g, 0.2), E.leakyRelu(x.c, 0.2), 0, 0, 'leakyRelu');
+    same(E.leakyReluBackward(dy.g, x.g, 0.2), E.leakyReluBackward(dy.c, x.c, 0.2), 0, 0, 'leakyReluBackward');
+    same(E.relu(x.g), E.relu(x.c), 0, 0, 'relu');
+    const tg = E.tanh(x.g), tc = E.tanh(x.c), sg = E.sigmoid(x.g), sc = E.sigmoid(x.c);
+    same(tg, tc, 1e-6, 1e-7, 'tanh');
+    same(sg, sc, 1e-6, 1e-7, 'sigmoid');
+    same(E.tanhBackward(dy.g, tc.to(dev)), E.tanhBackward(dy.c, tc), 1e-6, 1e-7, 'tanhBackward');
+    same(E.sigmoidBackward(dy.g, sc.to(dev)), E.sigmoidBackward(dy.c, sc), 1e-6, 1e-7, 'sigmoidBackward');
+  } });
+
+  opCase({ ops: ['dropout_forward'], name: 'dropout draws the same Philox masks on both devices', cuda: (dev) => {
+    for (const [n, p] of [[1001, 0.5], [7, 0.2], [4096, 0.9]] as const) {
+      const x = both(dev, [n], 50 + n), st = { seed: 12345, stream: 202, offset: 17 };
+      const g = E.dropout(x.g, p, st), c = E.dropout(x.c, p, st);
+      expect(g.mask.toFloat32Array(), `mask n=${n} p=${p}`).to.deep.equal(c.mask.toFloat32Array());
+      same(g.y, c.y, 0, 0, 'dropout y');
+    }
+  } });
 });

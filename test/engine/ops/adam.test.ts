@@ -8,7 +8,8 @@ import { expect } from 'chai';
 import { Tensor, adamStep, AdamHyper } from '../../../lib/engine';
 import { native } from '../../../lib/engine/native';
 import { randArray, expectClose } from '../../helpers';
-import { opCase } from '../devices';
+import * as E from '../../../lib/engine';
+import { opCase, both, same } from '../devices';
 
 /** One torch.optim.Adam step in float64 on plain arrays. */
 function adamRef(p: number[], g: ArrayLike<number>, m: number[], v: number[], h: AdamHyper): void {
@@ -93,4 +94,21 @@ describe('adamStep', () => {
     d.dispose();
     expect(() => adamStep([p], [g], [d], [v], h)).to.throw(/m.*\[0\] is a disposed tensor/);
   });
+});
+
+// ---------------------------------------------------------------- CUDA: parity with the CPU twin (rules: ../devices.ts)
+describe('adamStep (CUDA vs the CPU twin)', () => {
+  opCase({ ops: ['adam_step'], name: 'Adam over 60 tensors in one call (two launches), with and without weight decay', cuda: (dev) => {
+    const sizes = Array.from({ length: 60 }, (_, i) => (i * 37) % 500 + (i % 7 === 0 ? 0 : 1));
+    const mk = (seed: number, lo = -1, hi = 1) => sizes.map((s, i) => both(dev, [s], seed * 1000 + i, lo, hi));
+    const p = mk(1), g = mk(2), m = mk(3, -0.1, 0.1), v = mk(4, 0, 0.01);
+    for (const [step, wd] of [[1, 0], [2, 0.01], [3, 0]]) {
+      const h = { lr: 2e-4, beta1: 0.5, beta2: 0.999, eps: 1e-8, weightDecay: wd, step };
+      E.adamStep(p.map((t) => t.g), g.map((t) => t.g), m.map((t) => t.g), v.map((t) => t.g), h);
+      E.adamStep(p.map((t) => t.c), g.map((t) => t.c), m.map((t) => t.c), v.map((t) => t.c), h);
+    }
+    p.forEach((t, i) => same(t.g, t.c, 1e-6, 1e-9, `param ${i}`));
+    m.forEach((t, i) => same(t.g, t.c, 1e-6, 1e-9, `m ${i}`));
+    v.forEach((t, i) => same(t.g, t.c, 1e-6, 1e-12, `v ${i}`));
+  } });
 });

@@ -9,7 +9,8 @@ import { expect } from 'chai';
 import { Tensor, engineInfo, setThreads, tidy, denseForward, denseBackwardData, denseBackwardWeight, matmul } from '../../../lib/engine';
 import { native } from '../../../lib/engine/native';
 import { randArray } from '../../helpers';
-import { opCase } from '../devices';
+import * as E from '../../../lib/engine';
+import { opCase, both, closeMag, abs } from '../devices';
 
 const REL = 1e-5;
 const ABS = 1e-7;
@@ -149,4 +150,32 @@ describe('matmul (CPU)', () => {
     expect(matmul(Tensor.zeros([0, 4]), Tensor.zeros([4, 2])).shape).to.deep.equal([0, 2]);
     expect(denseForward(Tensor.zeros([0, 4]), Tensor.zeros([2, 4]), Tensor.zeros([2])).shape).to.deep.equal([0, 2]);
   }) });
+});
+
+// ---------------------------------------------------------------- CUDA: parity with the CPU twin (rules: ../devices.ts)
+describe('dense, gemm (CUDA vs the CPU twin)', () => {
+  for (const [n, i, o] of [[3, 5, 7], [8, 128, 16384], [4, 16384, 1], [65, 70, 33]]) {
+    opCase({ ops: ['dense_forward', 'dense_backward_data', 'dense_backward_weight'], name: `dense forward / backward-data / backward-weight [${n}, ${i}] → ${o}`, cuda: (dev) => {
+      const x = both(dev, [n, i], 60), w = both(dev, [o, i], 61, -0.1, 0.1), b = both(dev, [o], 62), dy = both(dev, [n, o], 63);
+      const wa = abs(w.c), xa = abs(x.c), dya = abs(dy.c);
+      const y = E.denseForward(x.g, w.g, b.g).toFloat32Array(), yc = E.denseForward(x.c, w.c, b.c).toFloat32Array();
+      closeMag(y, yc, E.denseForward(xa, wa, abs(b.c)).toFloat32Array(), 2e-5, 'dense forward');
+      closeMag(E.denseBackwardData(dy.g, w.g).toFloat32Array(), E.denseBackwardData(dy.c, w.c).toFloat32Array(),
+        E.denseBackwardData(dya, wa).toFloat32Array(), 2e-5, 'dense backward-data');
+      const dw = both(dev, [o, i], 64), dwa = Tensor.zeros([o, i]);
+      E.denseBackwardWeight(dy.g, x.g, dw.g);
+      E.denseBackwardWeight(dy.c, x.c, dw.c);
+      E.denseBackwardWeight(dya, xa, dwa);
+      closeMag(dw.g.toFloat32Array(), dw.c.toFloat32Array(), E.add(dwa, abs(Tensor.fromArray(dw.a, [o, i]))).toFloat32Array(), 2e-5, 'dense backward-weight');
+    } });
+  }
+
+  opCase({ ops: ['gemm'], name: 'matmul with every transpose combination', cuda: (dev) => {
+    for (const [ta, tb] of [[false, false], [true, false], [false, true], [true, true]] as const) {
+      const [m, n, k] = [37, 70, 129];
+      const a = both(dev, ta ? [k, m] : [m, k], 70), b = both(dev, tb ? [n, k] : [k, n], 71);
+      closeMag(E.matmul(a.g, b.g, ta, tb).toFloat32Array(), E.matmul(a.c, b.c, ta, tb).toFloat32Array(),
+        E.matmul(abs(a.c), abs(b.c), ta, tb).toFloat32Array(), 2e-5, `matmul ta=${ta} tb=${tb}`);
+    }
+  } });
 });

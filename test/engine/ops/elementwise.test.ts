@@ -6,7 +6,8 @@ import { expect } from 'chai';
 import { Tensor, add, mul, scale, axpy, fill, sum, mean, biasAdd, biasGrad, lerpRows, firstNonFinite } from '../../../lib/engine';
 import { native } from '../../../lib/engine/native';
 import { randArray, expectClose, rng } from '../../helpers';
-import { opCase } from '../devices';
+import * as E from '../../../lib/engine';
+import { opCase, both, same } from '../devices';
 
 const f32 = Math.fround;
 const numel = (s: number[]): number => s.reduce((a, b) => a * b, 1);
@@ -177,4 +178,57 @@ describe('elementwise', () => {
     expect(() => add(a, d)).to.throw(/disposed/);
     expect(() => biasGrad(a, d)).to.throw(/disposed/);
   });
+});
+
+// ---------------------------------------------------------------- CUDA: parity with the CPU twin (rules: ../devices.ts)
+describe('elementwise (CUDA vs the CPU twin)', () => {
+  for (const n of [1, 3, 4, 1023, 4099]) {
+    opCase({ ops: ['add', 'mul', 'scale', 'axpy', 'sum', 'lerp_rows', 'fill'], name: `add, mul, scale, axpy, fill, sum, mean (n = ${n})`, cuda: (dev) => {
+      const a = both(dev, [n], 10 + n), b = both(dev, [n], 20 + n);
+      same(E.add(a.g, b.g), E.add(a.c, b.c), 0, 0, 'add');
+      same(E.mul(a.g, b.g), E.mul(a.c, b.c), 0, 0, 'mul');
+      same(E.scale(a.g, -1.5), E.scale(a.c, -1.5), 0, 0, 'scale');
+      E.axpy(0.75, a.g, b.g);
+      E.axpy(0.75, a.c, b.c);
+      same(b.g, b.c, 1e-7, 0, 'axpy');
+      expect(E.sum(a.g)).to.be.closeTo(E.sum(a.c), 1e-9 * n);
+      expect(E.mean(a.g)).to.be.closeTo(E.mean(a.c), 1e-9);
+      const t = both(dev, [n], 40 + n, 0, 1);
+      same(E.lerpRows(a.g, b.g, t.g), E.lerpRows(a.c, b.c, t.c), 1e-6, 1e-6, 'lerpRows');
+      E.fill(a.g, 3.25);
+      expect(a.g.toFloat32Array().every((v) => v === 3.25)).to.equal(true);
+    } });
+  }
+
+  opCase({ ops: ['first_nonfinite'], name: 'firstNonFinite over 100 tensors (two launches): the same index as the CPU for each planted NaN / ±Inf', cuda: (dev) => {
+    const sizes = Array.from({ length: 100 }, (_, i) => (i === 50 ? 0 : 1 + ((i * 7919) % 9000)));
+    const data = sizes.map((n, i) => randArray(n, 600 + i));
+    const gs = data.map((d, i) => Tensor.fromArray(d, [sizes[i]], dev));
+    expect(E.firstNonFinite(gs)).to.equal(-1);
+    for (const [t, v] of [[0, NaN], [37, Infinity], [95, -Infinity], [99, NaN]] as [number, number][]) {
+      const d = data[t].slice();
+      d[d.length - 1] = v;
+      const planted = gs.slice();
+      planted[t] = Tensor.fromArray(d, [sizes[t]], dev);
+      expect(E.firstNonFinite(planted), `${v} in tensor ${t}`).to.equal(t);
+      const c = planted.map((g) => g.to('cpu'));
+      expect(E.firstNonFinite(c)).to.equal(t);
+      for (const u of [...c, planted[t]]) u.dispose();
+    }
+    expect(() => E.firstNonFinite([gs[0], Tensor.zeros([3])])).to.throw(/tensors\[1\]/);
+    for (const g of gs) g.dispose();
+  } });
+
+  for (const shape of [[2, 3, 5, 1], [4, 7], [3, 5, 20, 15]]) {
+    opCase({ ops: ['bias_add', 'bias_grad'], name: `biasAdd and biasGrad [${shape}]`, cuda: (dev) => {
+      const c = shape[1], y = both(dev, shape, 30), b = both(dev, [c], 31);
+      E.biasAdd(y.g, b.g);
+      E.biasAdd(y.c, b.c);
+      same(y.g, y.c, 0, 0, 'biasAdd');
+      const db = both(dev, [c], 32);
+      E.biasGrad(y.g, db.g);
+      E.biasGrad(y.c, db.c);
+      same(db.g, db.c, 1e-6, 1e-6, 'biasGrad');
+    } });
+  }
 });

@@ -6,7 +6,8 @@ import { expect } from 'chai';
 import { Tensor, gpNormV } from '../../../lib/engine';
 import { native } from '../../../lib/engine/native';
 import { randArray, expectClose, maxAbs } from '../../helpers';
-import { opCase } from '../devices';
+import * as E from '../../../lib/engine';
+import { opCase, both, same } from '../devices';
 
 function gpRef(g: ArrayLike<number>, n: number, lambda: number) {
   const d = g.length / n, norms: number[] = [], v = new Float64Array(g.length);
@@ -81,4 +82,17 @@ describe('gpNormV', () => {
     expect(() => native().gpNormV(g.h)).to.throw(/gpNormV: expected 2 arguments/);
     expect(() => native().gpNormV('g', 1)).to.throw(/g.*must be a Tensor/);
   });
+});
+
+// ---------------------------------------------------------------- CUDA: parity with the CPU twin (rules: ../devices.ts)
+describe('gpNormV (CUDA vs the CPU twin)', () => {
+  opCase({ ops: ['gp_norm_v'], name: 'gradient-penalty norms, v and GP', cuda: (dev) => {
+    for (const [n, d] of [[1, 5], [8, 4096], [3, 1000]]) {
+      const gr = both(dev, [n, d], 90, -0.05, 0.05);
+      const a = E.gpNormV(gr.g, 5), b = E.gpNormV(gr.c, 5);
+      expect(a.gp).to.be.closeTo(b.gp, 1e-12 * Math.max(1, b.gp));
+      same(a.norms, b.norms, 1e-6, 0, 'norms');
+      same(a.v, b.v, 1e-6, 1e-12, 'v');
+    }
+  } });
 });

@@ -6,7 +6,8 @@ import { expect } from 'chai';
 import { Tensor, bceWithLogits } from '../../../lib/engine';
 import { native } from '../../../lib/engine/native';
 import { randArray, expectClose } from '../../helpers';
-import { opCase } from '../devices';
+import * as E from '../../../lib/engine';
+import { opCase, both, same } from '../devices';
 
 const lossRef = (x: ArrayLike<number>, t: ArrayLike<number>): number => {
   let s = 0;
@@ -68,4 +69,16 @@ describe('bceWithLogits', () => {
     d.dispose();
     expect(() => bceWithLogits(d, x)).to.throw(/logits.*disposed/);
   });
+});
+
+// ---------------------------------------------------------------- CUDA: parity with the CPU twin (rules: ../devices.ts)
+describe('bceWithLogits (CUDA vs the CPU twin)', () => {
+  opCase({ ops: ['bce_with_logits'], name: 'BCE-with-logits: loss and gradient', cuda: (dev) => {
+    for (const n of [1, 8, 1000]) {
+      const x = both(dev, [n], 80, -20, 20), t = both(dev, [n], 81, 0, 1);
+      const g = E.bceWithLogits(x.g, t.g), c = E.bceWithLogits(x.c, t.c);
+      expect(g.loss).to.be.closeTo(c.loss, 1e-12 * Math.max(1, Math.abs(c.loss)) * n);
+      same(g.grad, c.grad, 1e-6, 1e-9, 'bce grad');
+    }
+  } });
 });

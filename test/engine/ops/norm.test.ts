@@ -11,7 +11,8 @@ import { expect } from 'chai';
 import { Tensor, batchNormTrain, batchNormEval, batchNormBackward } from '../../../lib/engine';
 import { native } from '../../../lib/engine/native';
 import { randArray, expectClose, maxAbs, rng } from '../../helpers';
-import { opCase } from '../devices';
+import * as E from '../../../lib/engine';
+import { opCase, both, same } from '../devices';
 
 type Arr = ArrayLike<number>;
 const numel = (s: number[]): number => s.reduce((a, b) => a * b, 1);
@@ -245,4 +246,29 @@ describe('batchnorm', () => {
     rm.dispose();
     expect(() => batchNormTrain(x, p, p, rm, rv, 0.1, 1e-5)).to.throw(/runMean.*disposed/);
   });
+});
+
+// ---------------------------------------------------------------- CUDA: parity with the CPU twin (rules: ../devices.ts)
+describe('batchnorm (CUDA vs the CPU twin)', () => {
+  const bnShape = (n: number, c: number, hw: number): number[] => (hw === 1 ? [n, c] : [n, c, 1, hw]);
+  for (const [n, c, hw, off] of [[4, 3, 25, 0], [8, 16, 1, 0], [2, 5, 4099, 0], [3, 4, 64, 1000]]) {
+    opCase({ ops: ['batch_norm_forward_train', 'batch_norm_forward_eval', 'batch_norm_backward'], name: `train / eval / backward [${n}, ${c}, ${hw}]${off ? ' with mean ≫ std' : ''}`, cuda: (dev) => {
+      const x = both(dev, bnShape(n, c, hw), 100, off - 1, off + 1), gm = both(dev, [c], 101, 0.5, 1.5), bt = both(dev, [c], 102);
+      const rm = both(dev, [c], 103), rv = both(dev, [c], 104, 0.5, 2), dy = both(dev, bnShape(n, c, hw), 105);
+      const g = E.batchNormTrain(x.g, gm.g, bt.g, rm.g, rv.g, 0.1, 1e-5), k = E.batchNormTrain(x.c, gm.c, bt.c, rm.c, rv.c, 0.1, 1e-5);
+      same(g.mean, k.mean, 1e-6, 1e-6, 'mean');
+      same(g.invstd, k.invstd, 1e-5, 0, 'invstd');
+      same(g.y, k.y, 1e-5, 1e-5, 'y');
+      same(rm.g, rm.c, 1e-6, 1e-6, 'running mean');
+      same(rv.g, rv.c, 1e-5, 1e-6, 'running var');
+      same(E.batchNormEval(x.g, gm.g, bt.g, rm.g, rv.g, 1e-5), E.batchNormEval(x.c, gm.c, bt.c, rm.c, rv.c, 1e-5), 1e-5, 1e-5, 'eval y');
+      const dgg = both(dev, [c], 106), dbg = both(dev, [c], 107);
+      const dxg = E.batchNormBackward(dy.g, x.g, gm.g, g.mean, g.invstd, dgg.g, dbg.g);
+      const dxc = E.batchNormBackward(dy.c, x.c, gm.c, k.mean, k.invstd, dgg.c, dbg.c);
+      const scale = maxAbs(dxc.toFloat32Array());
+      same(dxg, dxc, 1e-4, 1e-5 * scale, 'dx');
+      same(dgg.g, dgg.c, 1e-5, 1e-5 * Math.sqrt(n * hw), 'dgamma');
+      same(dbg.g, dbg.c, 1e-5, 1e-5 * Math.sqrt(n * hw), 'dbeta');
+    } });
+  }
 });

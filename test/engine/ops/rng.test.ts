@@ -11,6 +11,8 @@ import { expect } from 'chai';
 import { Rng, randUniform, randNormal, philox4x32, philoxBlocks } from '../../../lib/engine';
 import { native } from '../../../lib/engine/native';
 import { philoxWords, philoxNormals, u01 } from '../../helpers/philox-ref';
+import { expectClose } from '../../helpers';
+import * as E from '../../../lib/engine';
 import { opCase } from '../devices';
 
 const hex = (ws: number[]): string[] => ws.map((w) => w.toString(16).padStart(8, '0'));
@@ -123,4 +125,16 @@ describe('random draws', () => {
     expect(() => native().randUniform([3], 1, 0)).to.throw(/randUniform: expected 4 arguments/);
     expect(randUniform([0, 3], r).shape).to.deep.equal([0, 3]);
   });
+});
+
+// ---------------------------------------------------------------- CUDA: parity with the CPU twin (rules: ../devices.ts)
+describe('random draws (CUDA vs the CPU twin)', () => {
+  opCase({ ops: ['rand_uniform', 'rand_normal'], name: 'uniform and normal draws agree bit for bit (normal: within 1 ulp)', cuda: (dev) => {
+    for (const n of [1, 5, 1000, 4099]) {
+      const st = { seed: 2n ** 40n + 7n, stream: 301, offset: 3 };
+      expect(E.randUniform([n], st, dev).toFloat32Array()).to.deep.equal(E.randUniform([n], st).toFloat32Array());
+      const g = E.randNormal([n], st, dev).toFloat32Array(), c = E.randNormal([n], st).toFloat32Array();
+      expectClose(g, c, 2 ** -23, 0, 'normal');
+    }
+  } });
 });

@@ -4,7 +4,8 @@
 import { expect } from 'chai';
 import { Tensor, tanhPairBackward, sigmoidPairBackward, batchNormJvp, batchNormPairBackward } from '../../../lib/engine';
 import { randArray, expectClose, maxAbs } from '../../helpers';
-import { opCase } from '../devices';
+import * as E from '../../../lib/engine';
+import { opCase, both, same } from '../devices';
 
 const f32 = (a: ArrayLike<number>): Float32Array => Float32Array.from(a);
 const f64 = (a: ArrayLike<number>): Float64Array => Float64Array.from(a);
@@ -173,4 +174,43 @@ describe('rop: BatchNorm training mode', () => {
     expect(() => batchNormPairBackward(null, x, x, x, c3, c3, c3, c3, c4)).to.throw(/dbeta/);
     expect(() => batchNormPairBackward(Tensor.zeros([2, 3, 2, 1]), x, x, x, c3, c3, c3, c3, c3)).to.throw(/ybar/);
   });
+});
+
+// ---------------------------------------------------------------- CUDA: parity with the CPU twin (rules: ../devices.ts)
+describe('rop: pair-backward, batchnorm jvp (CUDA vs the CPU twin)', () => {
+  const bnShape = (n: number, c: number, hw: number): number[] => (hw === 1 ? [n, c] : [n, c, 1, hw]);
+
+  opCase({ ops: ['tanh_pair_backward', 'sigmoid_pair_backward'], name: 'tanh / sigmoid pair-backward (with and without the primal adjoint)', cuda: (dev) => {
+    const y = both(dev, [1000], 110, -0.99, 0.99), yb = both(dev, [1000], 111), ydb = both(dev, [1000], 112), xd = both(dev, [1000], 113);
+    const ys = both(dev, [1000], 114, 0.01, 0.99);
+    for (const withY of [true, false]) {
+      const a = E.tanhPairBackward(withY ? yb.g : null, ydb.g, y.g, xd.g), b = E.tanhPairBackward(withY ? yb.c : null, ydb.c, y.c, xd.c);
+      same(a.xbar, b.xbar, 1e-6, 1e-7, 'tanh xbar');
+      same(a.xdotbar, b.xdotbar, 1e-6, 1e-7, 'tanh xdotbar');
+      const s = E.sigmoidPairBackward(withY ? yb.g : null, ydb.g, ys.g, xd.g), t = E.sigmoidPairBackward(withY ? yb.c : null, ydb.c, ys.c, xd.c);
+      same(s.xbar, t.xbar, 1e-6, 1e-7, 'sigmoid xbar');
+      same(s.xdotbar, t.xdotbar, 1e-6, 1e-7, 'sigmoid xdotbar');
+    }
+  } });
+
+  for (const [n, c, hw] of [[4, 3, 25], [8, 6, 1], [2, 4, 3000]]) {
+    opCase({ ops: ['batch_norm_jvp', 'batch_norm_pair_backward'], name: `batchnorm jvp and pair-backward [${n}, ${c}, ${hw}]`, cuda: (dev) => {
+      const sh = bnShape(n, c, hw);
+      const x = both(dev, sh, 120), gm = both(dev, [c], 121, 0.5, 1.5), bt = both(dev, [c], 122), xd = both(dev, sh, 123);
+      const yb = both(dev, sh, 124), ydb = both(dev, sh, 125);
+      const st = E.batchNormTrain(x.c, gm.c, bt.c, Tensor.zeros([c]), Tensor.full([c], 1), 0.1, 1e-5);
+      const mean = { c: st.mean, g: st.mean.to(dev) }, inv = { c: st.invstd, g: st.invstd.to(dev) };
+      const jc = E.batchNormJvp(xd.c, x.c, gm.c, mean.c, inv.c);
+      same(E.batchNormJvp(xd.g, x.g, gm.g, mean.g, inv.g), jc, 1e-4, 1e-5 * maxAbs(jc.toFloat32Array()), 'jvp');
+      for (const withY of [true, false]) {
+        const dg = both(dev, [c], 126), db = both(dev, [c], 127);
+        const a = E.batchNormPairBackward(withY ? yb.g : null, ydb.g, x.g, xd.g, gm.g, mean.g, inv.g, dg.g, db.g);
+        const b = E.batchNormPairBackward(withY ? yb.c : null, ydb.c, x.c, xd.c, gm.c, mean.c, inv.c, dg.c, db.c);
+        same(a.xbar, b.xbar, 1e-4, 1e-5 * maxAbs(b.xbar.toFloat32Array()), 'xbar');
+        same(a.xdotbar, b.xdotbar, 1e-4, 1e-5 * maxAbs(b.xdotbar.toFloat32Array()), 'xdotbar');
+        same(dg.g, dg.c, 1e-5, 1e-5 * Math.sqrt(n * hw), 'dgamma');
+        same(db.g, db.c, 1e-5, 1e-5 * Math.sqrt(n * hw), 'dbeta');
+      }
+    } });
+  }
 });
