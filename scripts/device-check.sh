@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # scripts/device-check.sh — everything the lent GPU machine has to tell us, in one command of ≤ 6 minutes:
-#   1. GPU-vs-CPU parity tests: test/cuda.test.js (every op, every conv kernel, fused epilogues, allocator, whole
-#      DCGAN-256 / WGAN-GP-256 iterations) and test/train/gpu.test.js (GP gradient, training losses), with
-#      MRIGAN_CUDA_DEBUG=1 (synchronise + check after every launch, so a failing kernel names itself);
+#   1. GPU-vs-CPU parity tests, with MRIGAN_CUDA_DEBUG=1 (synchronise + check after every launch, so a failing kernel
+#      names itself): the op files test/engine/ops/*.test.js (each op's CPU cases and its `[cuda:N]` parity cases:
+#      every op, every conv kernel, fused epilogues), test/engine/cuda/*.test.js (runtime, allocator, full-size conv
+#      rows, fused Sequential) and test/train/gpu*.test.js (GP gradient, training losses, whole DCGAN-256 /
+#      WGAN-GP-256 iterations);
 #   2. PyTorch + cuDNN timings on the same card (bench/reference/gpu_ops.py): every DCGAN-256 conv layer shape in
 #      forward / backward-data / backward-weight and whole training iterations, fp32 and TF32, batches 8 and 64;
 #   3. the same timings of mrigan (bench/gpu.js), which prints the comparison table;
@@ -121,13 +123,13 @@ say "node $(node --version); addon $BUILD: $(node -e "const i=require('./$BUILD/
 say "python $PY: $($PY -c 'import torch; print("torch", torch.__version__, "cuda", torch.version.cuda, "cudnn", torch.backends.cudnn.version())' 2>&1 | tail -1)"
 
 # ---- 1. parity tests (the training-iteration parity needs lib/train: present since the training issue landed)
-tests=(dist/test/cuda.test.js)
+tests=(dist/test/engine/ops/*.test.js dist/test/engine/cuda/*.test.js)
 if [ -f dist/lib/train/trainer.js ]; then
-  [ -f dist/test/train/gpu.test.js ] && tests+=(dist/test/train/gpu.test.js)
+  for f in dist/test/train/gpu*.test.js; do [ -f "$f" ] && tests+=("$f"); done
 else
-  say "lib/train not built: the whole-iteration parity tests inside test/cuda.test.js will fail to import it"
+  say "lib/train not built: test/train/gpu*.test.js skipped (they import it)"
 fi
-say "1. parity tests: ${tests[*]} (limit ${DC_TESTS:-140} s, MRIGAN_CUDA_DEBUG=1)"
+say "1. parity tests: ${#tests[@]} files under dist/test/engine/{ops,cuda} and dist/test/train/gpu* (limit ${DC_TESTS:-140} s, MRIGAN_CUDA_DEBUG=1)"
 MRIGAN_CUDA_DEBUG=1 timeout "${DC_TESTS:-140}" "${MOCHA[@]}" "${tests[@]}" > "$OUT/tests.log" 2>&1
 rc=$?
 say "   exit $rc: $(grep -E '^\s+[0-9]+ (passing|failing|pending)' "$OUT/tests.log" | tr -s ' ' | tr '\n' ';')"
@@ -161,7 +163,7 @@ lf=$(left)
 if [ "$mode" = run ] && [ -n "$SAN" ] && [ $lf -gt 40 ]; then
   say "4. compute-sanitizer memcheck, DCGAN-shaped conv kernels (limit $(( lf - 10 )) s)"
   MRIGAN_CUDA_DEBUG=1 timeout $(( lf - 10 )) "$SAN" --tool memcheck --print-limit 20 \
-    "${MOCHA[@]}" dist/test/cuda.test.js -g "DCGAN" > "$OUT/memcheck.log" 2>&1
+    "${MOCHA[@]}" dist/test/engine/ops/conv.test.js -g "DCGAN.*\\[cuda" > "$OUT/memcheck.log" 2>&1
   say "   exit $?: $(grep -E 'ERROR SUMMARY|passing|failing' "$OUT/memcheck.log" | tr -s ' ' | tr '\n' ';')"
 else
   say "4. memcheck skipped ($( [ "$mode" = dry ] && echo dry run || echo "no compute-sanitizer or ${lf} s left"))"

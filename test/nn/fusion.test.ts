@@ -2,7 +2,7 @@
 // path gives bit-identical forward, backward, tangent (jvp), pair-backward and gradient penalty. Fusion runs on the
 // GPU only; here `fusion.cpu` sends the same Sequential code path through the CPU twin of the fused epilogue (the
 // separate ops composed), so any difference could only come from the fusion bookkeeping: the adopted activation
-// caches (LeakyReLU keeps y instead of x), the missing pre-activation tensors, ownership. test/cuda.test.ts checks
+// caches (LeakyReLU keeps y instead of x), the missing pre-activation tensors, ownership. test/engine/cuda/sequential.test.ts checks
 // the GPU kernels of the same path against the CPU.
 import { expect } from 'chai';
 import { Tensor, tidy } from '../../lib/engine';

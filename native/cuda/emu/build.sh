@@ -5,7 +5,8 @@
 #   MRIGAN_EMU_ASAN=1 native/cuda/emu/build.sh → build-cuda-emu-asan/… with AddressSanitizer (out-of-bounds global
 #                                               and shared-memory accesses); run node with
 #                                               LD_PRELOAD=$(gcc -print-file-name=libasan.so) ASAN_OPTIONS=detect_leaks=0
-# Then: npx tsc -p . && MRIGAN_BUILD_DIR=build-cuda-emu npx mocha dist/test/cuda.test.js
+# Then: npx tsc -p . && MRIGAN_BUILD_DIR=build-cuda-emu npx mocha --no-config dist/test/engine/ops/*.test.js \
+#   dist/test/engine/cuda/*.test.js dist/test/train/gpu_iterations.test.js
 # The emulator is slow (every GPU thread is a fiber): tests keep shapes small. MRIGAN_EMU_ORDER=reverse runs the
 # threads of a block in reverse order between barriers, which exposes a missing __syncthreads().
 # Every .cu file is compiled as C++ with MRIGAN_CUDA_EMU; runtime.cu runs unchanged against the emulated runtime API.

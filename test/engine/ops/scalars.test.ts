@@ -11,6 +11,7 @@ import {
 } from '../../../lib/engine';
 import { nativeUnchecked } from '../../../lib/engine/native';
 import { expectClose, randArray } from '../../helpers';
+import { forDevices } from '../devices';
 
 const ULP = 2 ** -24;
 const within1Rounding = (got: number, ref: number, what: string): void => {
@@ -41,8 +42,8 @@ const gp64 = (g: ArrayLike<number>, n: number, d: number, lambda: number): numbe
 // sizes: one element, odd, several CPU chunks / GPU blocks (the GPU sum uses up to 1024 blocks of 256)
 const SIZES = [[1], [7], [3, 5, 7], [300001]];
 
-function checkOn(device: Device): void {
-  it('sumTo / meanTo: float64 sum rounded once, a [1] tensor on the device', () => {
+const CASES: { name: string; ops: string[]; check: (device: Device) => void }[] = [
+  { name: 'sumTo / meanTo: float64 sum rounded once, a [1] tensor on the device', ops: ['sum_to', 'mean_to'], check: (device: Device) => {
     SIZES.forEach((s, k) => {
       const n = s.reduce((a, b) => a * b, 1);
       const a = randArray(n, 70 + k, -1, 3);
@@ -58,15 +59,15 @@ function checkOn(device: Device): void {
       expect(st.item()).to.equal(Math.fround(s64));
       expect(mt.item()).to.equal(Math.fround(s64 / n));
     });
-  });
+  } },
 
-  it('sumTo of an empty tensor is 0; meanTo of one is an error', () => {
+  { name: 'sumTo of an empty tensor is 0; meanTo of one is an error', ops: ['sum_to', 'mean_to'], check: (device: Device) => {
     const e = Tensor.zeros([0, 3], device);
     expect(sumTo(e).item()).to.equal(0);
     expect(() => meanTo(e)).to.throw(/meanTo: x is empty/);
-  });
+  } },
 
-  it('gatherScalars: the values of many 1-element tensors in one [count] tensor', () => {
+  { name: 'gatherScalars: the values of many 1-element tensors in one [count] tensor', ops: ['gather_scalars'], check: (device: Device) => {
     const vals = [1.5, -2.25, 3e-30, 7e30, 0, -0.1];
     // mixed 1-element shapes, and results of the other scalar ops
     const shapes = [[1], [1, 1], [], [1, 1, 1, 1], [1], [1]];
@@ -80,17 +81,17 @@ function checkOn(device: Device): void {
     expect(gatherScalars(many).toArray()).to.deep.equal(Array.from({ length: 1000 }, (_, i) => i * 0.5 - 7));
     const z = gatherScalars([]);
     expect(z.shape).to.deep.equal([0]);
-  });
+  } },
 
-  it('gatherScalars rejects tensors that are not one element, naming them', () => {
+  { name: 'gatherScalars rejects tensors that are not one element, naming them', ops: ['gather_scalars'], check: (device: Device) => {
     const one = Tensor.fromArray([1], [1], device), two = Tensor.fromArray([1, 2], [2], device);
     expect(() => gatherScalars([one, two])).to.throw(/gatherScalars: scalars\[1\] must have one element, got shape \[2\]/);
     expect(() => gatherScalars([Tensor.zeros([0], device)])).to.throw(/scalars\[0\] must have one element/);
     expect(() => nativeUnchecked().gatherScalars([one.h, 3])).to.throw(/scalars.*\[1\] must be a Tensor/);
     expect(() => nativeUnchecked().gatherScalars(one.h)).to.throw(/scalars.*array of Tensors/);
-  });
+  } },
 
-  it('bceWithLogitsTo: the loss of bceWithLogits as a [1] tensor, the same gradient', () => {
+  { name: 'bceWithLogitsTo: the loss of bceWithLogits as a [1] tensor, the same gradient', ops: ['bce_with_logits_to'], check: (device: Device) => {
     [[1], [8, 1], [64, 1], [20001]].forEach((s, k) => {
       const n = s.reduce((a, b) => a * b, 1);
       const xa = randArray(n, 300 + k, -8, 8);
@@ -106,9 +107,9 @@ function checkOn(device: Device): void {
     const x = Tensor.zeros([0], device);
     expect(() => bceWithLogitsTo(x, x)).to.throw(/bceWithLogitsTo: logits is empty/);
     expect(() => bceWithLogitsTo(Tensor.zeros([2], device), Tensor.zeros([3], device))).to.throw(/targets/);
-  });
+  } },
 
-  it('gpNormVTo: GP of gpNormV as a [1] tensor, the same v and norms', () => {
+  { name: 'gpNormVTo: GP of gpNormV as a [1] tensor, the same v and norms', ops: ['gp_norm_v_to'], check: (device: Device) => {
     [[1, 5], [4, 3, 8, 8], [2, 70000]].forEach((s, k) => {
       const n = s[0], d = s.slice(1).reduce((a, b) => a * b, 1);
       const ga = randArray(n * d, 500 + k, -0.05, 0.05);
@@ -123,38 +124,30 @@ function checkOn(device: Device): void {
     });
     expect(() => gpNormVTo(Tensor.zeros([2, 2], device), -1)).to.throw(/gpNormVTo: lambda must be finite and >= 0/);
     expect(() => gpNormVTo(Tensor.zeros([0], device), 1)).to.throw(/gpNormVTo: g must be a non-empty/);
-  });
+  } },
 
-  it('an iteration\'s scalars read with one copy', () => {
+  { name: 'an iteration\'s scalars read with one copy', ops: ['gather_scalars', 'bce_with_logits_to', 'mean_to', 'gp_norm_v_to', 'sum_to'], check: (device: Device) => {
     const x = Tensor.fromArray(randArray(16, 7, -3, 3), [16, 1], device);
     const t = Tensor.fromArray(randArray(16, 8, 0, 1), [16, 1], device);
     const g = Tensor.fromArray(randArray(4 * 12, 9, -1, 1), [4, 12], device);
     const parts = [bceWithLogitsTo(x, t).loss, meanTo(x), gpNormVTo(g, 10).gp, sumTo(g)];
     const all = gatherScalars(parts).toArray();
     expect(all).to.deep.equal(parts.map((p) => p.item()));
-  });
-}
+  } },
+];
 
-describe('device scalars on cpu', () => checkOn('cpu'));
+describe('device scalars', () => forDevices(CASES.map((c) => ({ name: c.name, ops: c.ops, cpu: () => c.check('cpu'), cuda: (dev: Device) => c.check(dev) }))));
 
-describe('device scalars on cuda:0', () => {
-  const info = engineInfo();
-  if (!info.cuda || info.cudaDevices === 0) {
-    it.skip(`needs a GPU (${info.cudaStatus})`);
-    return;
-  }
-  checkOn('cuda:0');
-
-  it('GPU results equal the CPU ones within one float32 rounding', () => {
+describe('device scalars: GPU vs CPU', () => forDevices([{ name: 'GPU results equal the CPU ones within one float32 rounding',
+  ops: ['sum_to', 'mean_to', 'gp_norm_v_to', 'gather_scalars'], cuda: (dev: Device) => {
     const a = randArray(100003, 11, -2, 2);
-    const c = Tensor.fromArray(a, [100003]), g = c.to('cuda:0');
+    const c = Tensor.fromArray(a, [100003]), g = c.to(dev);
     within1Rounding(sumTo(g).item(), sumTo(c).item(), 'sumTo');
     within1Rounding(meanTo(g).item(), meanTo(c).item(), 'meanTo');
     const gr = randArray(3 * 999, 12, -0.1, 0.1);
     const gc = Tensor.fromArray(gr, [3, 999]);
-    within1Rounding(gpNormVTo(gc.to('cuda:0'), 5).gp.item(), gpNormVTo(gc, 5).gp.item(), 'gp');
-    expectClose(gpNormVTo(gc.to('cuda:0'), 5).v.toFloat32Array(), gpNormVTo(gc, 5).v.toFloat32Array(), 1e-6, 1e-12, 'v');
+    within1Rounding(gpNormVTo(gc.to(dev), 5).gp.item(), gpNormVTo(gc, 5).gp.item(), 'gp');
+    expectClose(gpNormVTo(gc.to(dev), 5).v.toFloat32Array(), gpNormVTo(gc, 5).v.toFloat32Array(), 1e-6, 1e-12, 'v');
     // scalars on two devices cannot be gathered together
-    expect(() => gatherScalars([Tensor.zeros([1]), Tensor.zeros([1], 'cuda:0')])).to.throw(/scalars\[1\].*is on cuda:0/);
-  });
-});
+    expect(() => gatherScalars([Tensor.zeros([1]), Tensor.zeros([1], dev)])).to.throw(/scalars\[1\].*is on cuda:0/);
+  } }]));

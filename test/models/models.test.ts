@@ -5,13 +5,13 @@
 import { expect } from 'chai';
 import * as fs from 'fs';
 import * as path from 'path';
-import { Tensor, Rng } from '../lib/engine';
-import { buildModel, inputShape, Arch, Role, ImageSize } from '../lib/models';
-import { Sequential } from '../lib/nn';
-import { randArray } from './helpers';
+import { Tensor, Rng } from '../../lib/engine';
+import { buildModel, inputShape, Arch, Role, ImageSize } from '../../lib/models';
+import { Sequential } from '../../lib/nn';
+import { randArray } from '../helpers';
 
 interface RefModel { arch: Arch; role: Role; size: ImageSize; params: number; names: Record<string, number[]>; shapes: number[][] }
-const refs: RefModel[] = JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'bench', 'reference', 'models.json'), 'utf8'));
+const refs: RefModel[] = JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', '..', 'bench', 'reference', 'models.json'), 'utf8'));
 
 const NETS: [Arch, Role][] = [['dcgan', 'generator'], ['dcgan', 'discriminator'], ['dcgan', 'critic'], ['cepa2024', 'generator'], ['cepa2024', 'discriminator']];
 

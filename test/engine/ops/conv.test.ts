@@ -11,9 +11,14 @@ import {
   Tensor, engineInfo, setThreads, tidy,
   conv2dForward, conv2dBackwardData, conv2dBackwardWeight,
   convTranspose2dForward, convTranspose2dBackwardData, convTranspose2dBackwardWeight,
-} from '../lib/engine';
-import { nativeUnchecked as native } from '../lib/engine/native';  // misuse tests call the addon with wrong arguments
-import { randArray, rng } from './helpers';
+} from '../../../lib/engine';
+import { nativeUnchecked as native } from '../../../lib/engine/native';  // misuse tests call the addon with wrong arguments
+import { randArray, rng } from '../../helpers';
+import * as E from '../../../lib/engine';
+import { Device } from '../../../lib/engine';
+import * as C from '../../../lib/engine/cuda';
+import { opCase, forDevices, both, same, emulated } from '../devices';
+import { ConvGeom, ConvTGeom, conv2dParity, convTranspose2dParity } from './conv_parity';
 
 type P2 = [number, number];
 type P4 = [number, number, number, number];
@@ -217,7 +222,7 @@ const tCases: TCase[] = [
 // ---------------------------------------------------------------- conv2d
 describe('conv2d (CPU)', () => {
   convCases.forEach((cs, ci) => {
-    it(`${cs.name}: [${cs.n},${cs.c},${cs.H},${cs.W}] * [${cs.k},${cs.c},${cs.r},${cs.s}] s${cs.stride} p[${cs.pad}] matches float64 loops in every mode`, () => tidy(() => {
+    opCase({ ops: ['conv2d_forward', 'conv2d_backward_data', 'conv2d_backward_weight'], name: `${cs.name}: [${cs.n},${cs.c},${cs.H},${cs.W}] * [${cs.k},${cs.c},${cs.r},${cs.s}] s${cs.stride} p[${cs.pad}] matches float64 loops in every mode`, cpu: () => tidy(() => {
       const { p, q } = geom(cs);
       const seed = 1000 * ci;
       const x = randArray(cs.n * cs.c * cs.H * cs.W, seed + 1);
@@ -242,10 +247,10 @@ describe('conv2d (CPU)', () => {
         conv2dBackwardWeight(DY, X, dw, o);
         expectRef(dw.toFloat32Array(), dwRef, `${m.name}: dw (2 calls)`, dw0, 2);
       });
-    }));
+    }) });
   });
 
-  it('backward ops equal central finite differences of the float64 forward, and the adjoint identities hold', () => tidy(() => {
+  opCase({ ops: ['conv2d_backward_data', 'conv2d_backward_weight'], name: 'backward ops equal central finite differences of the float64 forward, and the adjoint identities hold', cpu: () => tidy(() => {
     for (const cs of [convCases[2], convCases[4], convCases[9]]) {
       const { p, q } = geom(cs);
       const x = randArray(cs.n * cs.c * cs.H * cs.W, 11), w = randArray(cs.k * cs.c * cs.r * cs.s, 12);
@@ -277,14 +282,14 @@ describe('conv2d (CPU)', () => {
       expect(Math.abs(dot(y, g) - dot(x, dx))).to.be.at.most(REL * (absDot(yMag, g) + absDot(x, dxMag)));
       expect(Math.abs(dot(y, g) - dot(w, dw))).to.be.at.most(REL * (absDot(yMag, g) + absDot(w, dwMag)));
     }
-  }));
+  }) });
 
-  it('accepts an empty batch', () => tidy(() => {
+  opCase({ ops: ['conv2d_forward', 'conv2d_backward_data', 'conv2d_backward_weight'], name: 'accepts an empty batch', cpu: () => tidy(() => {
     const y = conv2dForward(Tensor.zeros([0, 2, 5, 5]), Tensor.zeros([3, 2, 3, 3]), null, { padding: 1 });
     expect(y.shape).to.deep.equal([0, 3, 5, 5]);
     const dx = conv2dBackwardData(y, Tensor.zeros([3, 2, 3, 3]), [0, 2, 5, 5], { padding: 1 });
     expect(dx.shape).to.deep.equal([0, 2, 5, 5]);
-  }));
+  }) });
 
   it('rejects bad arguments with errors that name them', () => tidy(() => {
     const n = native();
@@ -331,7 +336,7 @@ describe('conv2d (CPU)', () => {
 describe('conv_transpose2d (CPU)', () => {
   tCases.forEach((t, ti) => {
     const { Ho, Wo } = tOut(t);
-    it(`${t.name}: [${t.n},${t.cin},${t.p},${t.q}] → [${t.n},${t.cout},${Ho},${Wo}] k${t.r}x${t.s} s${t.stride} p[${t.pad}] op${t.outPad} matches the scatter definition in every mode`, () => tidy(() => {
+    opCase({ ops: ['conv_transpose2d_forward', 'conv_transpose2d_backward_data', 'conv_transpose2d_backward_weight'], name: `${t.name}: [${t.n},${t.cin},${t.p},${t.q}] → [${t.n},${t.cout},${Ho},${Wo}] k${t.r}x${t.s} s${t.stride} p[${t.pad}] op${t.outPad} matches the scatter definition in every mode`, cpu: () => tidy(() => {
       const seed = 5000 + 100 * ti;
       const x = randArray(t.n * t.cin * t.p * t.q, seed + 1), w = randArray(t.cin * t.cout * t.r * t.s, seed + 2);
       const b = t.bias ? randArray(t.cout, seed + 3) : null;
@@ -352,10 +357,10 @@ describe('conv_transpose2d (CPU)', () => {
         convTranspose2dBackwardWeight(DY, X, dw, o);
         expectRef(dw.toFloat32Array(), dwRef, `${m.name}: dw (2 calls)`, dw0, 2);
       });
-    }));
+    }) });
   });
 
-  it('output sizes follow PyTorch: H_out = (H_in − 1)·stride − 2·padding + (kernel − 1) + output_padding + 1', () => tidy(() => {
+  opCase({ ops: ['conv_transpose2d_forward'], name: 'output sizes follow PyTorch: H_out = (H_in − 1)·stride − 2·padding + (kernel − 1) + output_padding + 1', cpu: () => tidy(() => {
     // [H_in, kernel, stride, padding, output_padding, H_out from torch.nn.ConvTranspose2d]
     const rows: number[][] = [[1, 4, 1, 0, 0, 4], [4, 4, 2, 1, 0, 8], [128, 4, 2, 1, 0, 256], [5, 3, 2, 1, 1, 10], [3, 3, 3, 0, 2, 11], [7, 5, 1, 2, 0, 7]];
     for (const [hin, k, s, p, op, want] of rows) {
@@ -365,9 +370,9 @@ describe('conv_transpose2d (CPU)', () => {
       // Backward-data maps the output size back to the input size by the conv rule.
       expect(convTranspose2dBackwardData(y, Tensor.zeros([2, 1, k, 1]), { stride: [s, 1], padding: [p, 0] }).shape).to.deep.equal([1, 2, hin, 3]);
     }
-  }));
+  }) });
 
-  it('backward ops equal finite differences of the float64 scatter forward, and the adjoint identities hold', () => tidy(() => {
+  opCase({ ops: ['conv_transpose2d_backward_data', 'conv_transpose2d_backward_weight'], name: 'backward ops equal finite differences of the float64 scatter forward, and the adjoint identities hold', cpu: () => tidy(() => {
     for (const t of [tCases[2], tCases[4], tCases[7]]) {
       const { Ho, Wo } = tOut(t);
       const x = randArray(t.n * t.cin * t.p * t.q, 21), w = randArray(t.cin * t.cout * t.r * t.s, 22);
@@ -396,7 +401,7 @@ describe('conv_transpose2d (CPU)', () => {
       expect(Math.abs(dot(y, g) - dot(x, dx))).to.be.at.most(REL * (absDot(yMag, g) + absDot(x, dxMag)));
       expect(Math.abs(dot(y, g) - dot(w, dw))).to.be.at.most(REL * (absDot(yMag, g) + absDot(w, dwMag)));
     }
-  }));
+  }) });
 
   it('rejects bad arguments with errors that name them', () => tidy(() => {
     const n = native();
@@ -417,4 +422,78 @@ describe('conv_transpose2d (CPU)', () => {
     expect(() => n.convTranspose2dBackwardWeight(dy, x, Tensor.zeros([4, 2, 4, 4]).h, s2, p1)).to.throw(/argument 3 \(dw\).*argument 1 \(dy\)/);
     expect(() => n.convTranspose2dBackwardWeight(dy, x, Tensor.zeros([5, 3, 4, 4]).h, s2, p1)).to.throw(/argument 2 \(x\) must have shape \[2, 5, 4, 4\]/);
   }));
+});
+
+// ---------------------------------------------------------------- fused conv + bias + activation (CPU twin)
+describe('conv2d_forward_act, conv_transpose2d_forward_act (CPU)', () => {
+  // The CPU twin of the GPU's fused epilogues is the composition of the separate ops (each checked above and in
+  // act.test.ts against float64), bit for bit.
+  opCase({ ops: ['conv2d_forward_act', 'conv_transpose2d_forward_act'], name: 'fused conv / conv-transpose + bias + activation on the CPU equal the separate ops', cpu: () => {
+    const x = Tensor.fromArray(randArray(2 * 3 * 7 * 7, 400), [2, 3, 7, 7]), w = Tensor.fromArray(randArray(4 * 3 * 3 * 3, 401), [4, 3, 3, 3]);
+    const b = Tensor.fromArray(randArray(4, 402), [4]), o = { stride: 2, padding: 1 };
+    const y = E.conv2dForward(x, w, b, o);
+    expect(C.conv2dForwardAct(x, w, b, 'none', o).toFloat32Array()).to.deep.equal(y.toFloat32Array());
+    expect(C.conv2dForwardAct(x, w, b, 'relu', o).toFloat32Array()).to.deep.equal(E.relu(y).toFloat32Array());
+    expect(C.conv2dForwardAct(x, w, b, 'leaky_relu', o, 0.2).toFloat32Array()).to.deep.equal(E.leakyRelu(y, 0.2).toFloat32Array());
+    expect(C.conv2dForwardAct(x, w, null, 'tanh', o).toFloat32Array()).to.deep.equal(E.tanh(E.conv2dForward(x, w, null, o)).toFloat32Array());
+    const wt = Tensor.fromArray(randArray(3 * 5 * 4 * 4, 403), [3, 5, 4, 4]), ot = { stride: 2, padding: 1, outputPadding: 1 };
+    const yt = E.convTranspose2dForward(x, wt, null, ot);
+    expect(C.convTranspose2dForwardAct(x, wt, null, 'sigmoid', ot).toFloat32Array()).to.deep.equal(E.sigmoid(yt).toFloat32Array());
+  } });
+});
+
+// ---------------------------------------------------------------- CUDA: parity with the CPU twin (rules: ../devices.ts)
+// Every kernel variant forced in turn (conv_parity.ts); the full-size DCGAN-256 rows are in ../cuda/conv_full.test.ts.
+describe('conv2d, conv_transpose2d, fused epilogues (CUDA vs the CPU twin)', () => {
+  const geoms: ConvGeom[] = [
+    { name: 'k3 s1 p1', n: 2, c: 3, h: 9, w: 9, k: 5, r: 3, s: 3, stride: [1, 1], pad: [1, 1, 1, 1] },
+    { name: 'k4 s2 p1 (DCGAN)', n: 3, c: 8, h: 16, w: 12, k: 20, r: 4, s: 4, stride: [2, 2], pad: [1, 1, 1, 1] },
+    { name: 'k4 s1 p0 to 1×1 (DCGAN head)', n: 5, c: 16, h: 4, w: 4, k: 1, r: 4, s: 4, stride: [1, 1], pad: [0, 0, 0, 0] },
+    { name: 'k4 s2 p1 from 1 channel (D1: backward-data has one output channel)', n: 2, c: 1, h: 16, w: 14, k: 8, r: 4, s: 4, stride: [2, 2], pad: [1, 1, 1, 1] },
+    { name: 'k1 s1, K·RS % 4 ≠ 0', n: 2, c: 7, h: 5, w: 6, k: 9, r: 1, s: 1, stride: [1, 1], pad: [0, 0, 0, 0] },
+    { name: 'k3 s2 asymmetric pad (TF same)', n: 2, c: 4, h: 11, w: 10, k: 6, r: 3, s: 3, stride: [2, 2], pad: [0, 1, 1, 1] },
+    { name: 'k5×2 s3×1, kernel ≠ stride multiple', n: 1, c: 3, h: 14, w: 7, k: 4, r: 5, s: 2, stride: [3, 1], pad: [2, 1, 0, 1] },
+    { name: 'k2 s3 (phases without taps)', n: 2, c: 3, h: 9, w: 9, k: 4, r: 2, s: 2, stride: [3, 3], pad: [0, 0, 0, 0] },
+    { name: 'many tiles: 300 px × 130 filters, C·R·S = 144', n: 3, c: 16, h: 10, w: 10, k: 130, r: 3, s: 3, stride: [1, 1], pad: [1, 1, 1, 1] },
+  ];
+  // the emulator skips k2 s3 unless MRIGAN_EMU_FULL=1 (slow there)
+  const quick = emulated && !process.env.MRIGAN_EMU_FULL;
+  forDevices(geoms.filter((g) => !(quick && g.name.startsWith('k2 s3'))).map((gm) => ({
+    ops: ['conv2d_forward', 'conv2d_backward_data', 'conv2d_backward_weight'],
+    name: `conv2d ${gm.name}: forward, backward-data, backward-weight × every kernel`,
+    cuda: (dev: Device) => conv2dParity(dev, gm),
+  })));
+
+  const tgeoms: ConvTGeom[] = [
+    { name: 'k4 s2 p1 (DCGAN)', n: 2, cin: 12, cout: 6, p: 5, q: 4, r: 4, s: 4, stride: [2, 2], pad: [1, 1, 1, 1], op: [0, 0] },
+    { name: 'k4 s1 p0 from 1×1 (DCGAN first layer)', n: 3, cin: 10, cout: 24, p: 1, q: 1, r: 4, s: 4, stride: [1, 1], pad: [0, 0, 0, 0], op: [0, 0] },
+    { name: 'k3 s2 output padding 1', n: 2, cin: 5, cout: 3, p: 4, q: 5, r: 3, s: 3, stride: [2, 2], pad: [1, 1, 1, 1], op: [1, 1] },
+    { name: 'k4 s2 p1 to 1 channel (G7)', n: 2, cin: 6, cout: 1, p: 8, q: 7, r: 4, s: 4, stride: [2, 2], pad: [1, 1, 1, 1], op: [0, 0] },
+    { name: 'k3 s1 p1 to 1 channel (cepa2024 head)', n: 2, cin: 8, cout: 1, p: 6, q: 6, r: 3, s: 3, stride: [1, 1], pad: [1, 1, 1, 1], op: [0, 0] },
+  ];
+  forDevices(tgeoms.map((t) => ({
+    ops: ['conv_transpose2d_forward', 'conv_transpose2d_backward_data', 'conv_transpose2d_backward_weight'],
+    name: `convTranspose2d ${t.name}: forward, backward-data, backward-weight × every kernel`,
+    cuda: (dev: Device) => convTranspose2dParity(dev, t),
+  })));
+
+  opCase({ ops: ['conv2d_forward_act', 'conv_transpose2d_forward_act'], name: 'fused bias + activation epilogues match the separate CPU ops', cuda: (dev) => {
+    const x = both(dev, [2, 4, 9, 9], 220), w = both(dev, [6, 4, 4, 4], 221, -0.3, 0.3), b = both(dev, [6], 222);
+    const xt = both(dev, [2, 6, 5, 5], 223), wt = both(dev, [6, 3, 4, 4], 224, -0.3, 0.3), bt = both(dev, [3], 225);
+    const o = { stride: [2, 2] as [number, number], padding: 1 };
+    for (const act of ['none', 'relu', 'leaky_relu', 'tanh', 'sigmoid'] as const) {
+      for (const tf of [false, true]) {
+        C.setTf32(tf);
+        const tol = tf ? 5e-3 : 2e-5;
+        const yc = C.conv2dForwardAct(x.c, w.c, b.c, act, o, 0.2);
+        same(C.conv2dForwardAct(x.g, w.g, b.g, act, o, 0.2), yc, tol, tol, `conv ${act} tf32=${tf}`);
+        const tc = C.convTranspose2dForwardAct(xt.c, wt.c, bt.c, act, o, 0.2);
+        same(C.convTranspose2dForwardAct(xt.g, wt.g, bt.g, act, o, 0.2), tc, tol, tol, `conv-T ${act} tf32=${tf}`);
+      }
+    }
+    // the CPU twin is the composition of the separate ops
+    const sep = E.leakyRelu(E.conv2dForward(x.c, w.c, b.c, o), 0.2);
+    same(C.conv2dForwardAct(x.c, w.c, b.c, 'leaky_relu', o, 0.2).to(dev), sep, 0, 0, 'CPU fused = separate');
+    expect(() => C.conv2dForwardAct(x.g, w.g, b.g, 'gelu' as C.Activation, o)).to.throw(/act/);
+  } });
 });

@@ -2,7 +2,7 @@
 // known-answer vectors in rng.test.ts), following the layout written in native/core/philox.h: element i of a draw
 // at (seed, stream, offset) takes lane i % 4 of the block with counter (lo32, hi32 of offset + ⌊i/4⌋, stream, 0)
 // and key (lo32, hi32 of seed).
-import { philox4x32 } from '../lib/engine';
+import { philox4x32 } from '../../lib/engine';
 
 const M32 = 0xffffffffn;
 

@@ -8,9 +8,11 @@
 // Decision for one value per channel (n·h·w = 1) in training mode: an error, as in PyTorch (the unbiased variance
 // of the running-var update is undefined there); n = 1 with h·w > 1 is fine.
 import { expect } from 'chai';
-import { Tensor, batchNormTrain, batchNormEval, batchNormBackward } from '../lib/engine';
-import { nativeUnchecked as native } from '../lib/engine/native';  // misuse tests call the addon with wrong arguments
-import { randArray, expectClose, maxAbs, rng } from './helpers';
+import { Tensor, batchNormTrain, batchNormEval, batchNormBackward } from '../../../lib/engine';
+import { nativeUnchecked as native } from '../../../lib/engine/native';  // misuse tests call the addon with wrong arguments
+import { randArray, expectClose, maxAbs, rng } from '../../helpers';
+import * as E from '../../../lib/engine';
+import { opCase, both, same } from '../devices';
 
 type Arr = ArrayLike<number>;
 const numel = (s: number[]): number => s.reduce((a, b) => a * b, 1);
@@ -99,7 +101,7 @@ function inputs(s: number[], seed: number) {
 }
 
 describe('batchnorm', () => {
-  it('training forward: y, mean, invstd and the PyTorch running-stat update', () => {
+  opCase({ ops: ['batch_norm_forward_train'], name: 'training forward: y, mean, invstd and the PyTorch running-stat update', cpu: () => {
     shapes.forEach((s, k) => {
       const { x, gamma, beta, rm, rv } = inputs(s, 1000 + 10 * k);
       const { n, c, hw } = geom(s);
@@ -116,9 +118,9 @@ describe('batchnorm', () => {
       expectClose(trm.toFloat32Array(), Array.from(rm, (v, i) => (1 - mom) * v + mom * ref.mean[i]), 1e-5, 1e-6, `runMean ${s}`);
       expectClose(trv.toFloat32Array(), Array.from(rv, (v, i) => (1 - mom) * v + mom * ref.vr[i] * N / (N - 1)), 1e-5, 0, `runVar ${s}`);
     });
-  });
+  } });
 
-  it('running stats follow the PyTorch recursion over several steps, and momentum 0 / 1', () => {
+  opCase({ ops: ['batch_norm_forward_train'], name: 'running stats follow the PyTorch recursion over several steps, and momentum 0 / 1', cpu: () => {
     const s = [4, 3, 5, 5], c = 3, N = 4 * 25, eps = 1e-3;
     const { gamma, beta } = inputs(s, 2000);
     let rm = [0, 0, 0], rv = [1, 1, 1];
@@ -141,9 +143,9 @@ describe('batchnorm', () => {
     batchNormTrain(Tensor.fromArray(x, s), Tensor.fromArray(gamma, [c]), Tensor.fromArray(beta, [c]), m0, v0, 1, eps);
     expectClose(m0.toFloat32Array(), r.mean, 1e-6, 1e-7, 'momentum 1 mean');
     expectClose(v0.toFloat32Array(), Array.from(r.vr, (v) => v * N / (N - 1)), 1e-6, 0, 'momentum 1 var');
-  });
+  } });
 
-  it('stays accurate when |mean| ≫ std (shifted accumulation)', () => {
+  opCase({ ops: ['batch_norm_forward_train'], name: 'stays accurate when |mean| ≫ std (shifted accumulation)', cpu: () => {
     const s = [8, 2, 16, 16], c = 2;
     const x = randArray(numel(s), 2300, -1, 1).map((v) => 1000 + v);  // std ≈ 0.58 around 1000
     const gamma = [1, 2], beta = [0, 0.5], eps = 1e-5;
@@ -153,9 +155,9 @@ describe('batchnorm', () => {
     expectClose(out.invstd.toFloat32Array(), ref.invstd, 1e-5, 0, 'invstd at mean 1000');
     // x − mean in float32 would cost ulp(1000)/std ≈ 1e-4 here; the kernel's float64 affine keeps y to float32 rounding
     expectClose(out.y.toFloat32Array(), ref.y, 1e-6, 1e-6 * maxAbs(ref.y), 'y at mean 1000');
-  });
+  } });
 
-  it('eval forward uses the running statistics', () => {
+  opCase({ ops: ['batch_norm_forward_eval'], name: 'eval forward uses the running statistics', cpu: () => {
     shapes.concat([[1, 5], [1, 3, 1, 1]]).forEach((s, k) => {
       const { x, gamma, beta, rm, rv } = inputs(s, 3000 + 10 * k);
       const { n, c, hw } = geom(s);
@@ -169,9 +171,9 @@ describe('batchnorm', () => {
       expect(y.length).to.equal(n * c * hw);
       expectClose(y, want, 1e-6, 1e-6 * maxAbs(want), `eval ${s}`);
     });
-  });
+  } });
 
-  it('backward through the batch statistics matches the float64 analytic gradient (dgamma, dbeta accumulate)', () => {
+  opCase({ ops: ['batch_norm_backward'], name: 'backward through the batch statistics matches the float64 analytic gradient (dgamma, dbeta accumulate)', cpu: () => {
     shapes.forEach((s, k) => {
       const { x, gamma, beta } = inputs(s, 4000 + 10 * k);
       const c = s[1], eps = 1e-5;
@@ -187,9 +189,9 @@ describe('batchnorm', () => {
       expectClose(tdg.toFloat32Array(), Array.from(ref.dgamma, (v, i) => v + dg0[i]), 1e-4, 1e-5 * maxAbs(ref.dgamma), `dgamma ${s}`);
       expectClose(tdb.toFloat32Array(), Array.from(ref.dbeta, (v, i) => v + db0[i]), 1e-4, 1e-5 * maxAbs(ref.dbeta), `dbeta ${s}`);
     });
-  });
+  } });
 
-  it('backward matches finite differences of the float64 forward', () => {
+  opCase({ ops: ['batch_norm_backward'], name: 'backward matches finite differences of the float64 forward', cpu: () => {
     for (const s of [[3, 2, 2, 3], [1, 3, 2, 2], [5, 4], [2, 1, 1, 1]]) {
       const { x, gamma, beta } = inputs(s, 5000 + s[0]);
       const c = s[1], eps = 1e-5;
@@ -208,7 +210,7 @@ describe('batchnorm', () => {
       expectClose(tdg.toFloat32Array(), fd.dgamma, 1e-4, 1e-5 * maxAbs(fd.dgamma), `dgamma vs FD ${s}`);
       expectClose(tdb.toFloat32Array(), fd.dbeta, 1e-4, 1e-5 * maxAbs(fd.dbeta), `dbeta vs FD ${s}`);
     }
-  });
+  } });
 
   it('one value per channel in training mode is an error; eval mode accepts it', () => {
     for (const s of [[1, 3], [1, 3, 1, 1]]) {
@@ -244,4 +246,29 @@ describe('batchnorm', () => {
     rm.dispose();
     expect(() => batchNormTrain(x, p, p, rm, rv, 0.1, 1e-5)).to.throw(/runMean.*disposed/);
   });
+});
+
+// ---------------------------------------------------------------- CUDA: parity with the CPU twin (rules: ../devices.ts)
+describe('batchnorm (CUDA vs the CPU twin)', () => {
+  const bnShape = (n: number, c: number, hw: number): number[] => (hw === 1 ? [n, c] : [n, c, 1, hw]);
+  for (const [n, c, hw, off] of [[4, 3, 25, 0], [8, 16, 1, 0], [2, 5, 4099, 0], [3, 4, 64, 1000]]) {
+    opCase({ ops: ['batch_norm_forward_train', 'batch_norm_forward_eval', 'batch_norm_backward'], name: `train / eval / backward [${n}, ${c}, ${hw}]${off ? ' with mean ≫ std' : ''}`, cuda: (dev) => {
+      const x = both(dev, bnShape(n, c, hw), 100, off - 1, off + 1), gm = both(dev, [c], 101, 0.5, 1.5), bt = both(dev, [c], 102);
+      const rm = both(dev, [c], 103), rv = both(dev, [c], 104, 0.5, 2), dy = both(dev, bnShape(n, c, hw), 105);
+      const g = E.batchNormTrain(x.g, gm.g, bt.g, rm.g, rv.g, 0.1, 1e-5), k = E.batchNormTrain(x.c, gm.c, bt.c, rm.c, rv.c, 0.1, 1e-5);
+      same(g.mean, k.mean, 1e-6, 1e-6, 'mean');
+      same(g.invstd, k.invstd, 1e-5, 0, 'invstd');
+      same(g.y, k.y, 1e-5, 1e-5, 'y');
+      same(rm.g, rm.c, 1e-6, 1e-6, 'running mean');
+      same(rv.g, rv.c, 1e-5, 1e-6, 'running var');
+      same(E.batchNormEval(x.g, gm.g, bt.g, rm.g, rv.g, 1e-5), E.batchNormEval(x.c, gm.c, bt.c, rm.c, rv.c, 1e-5), 1e-5, 1e-5, 'eval y');
+      const dgg = both(dev, [c], 106), dbg = both(dev, [c], 107);
+      const dxg = E.batchNormBackward(dy.g, x.g, gm.g, g.mean, g.invstd, dgg.g, dbg.g);
+      const dxc = E.batchNormBackward(dy.c, x.c, gm.c, k.mean, k.invstd, dgg.c, dbg.c);
+      const scale = maxAbs(dxc.toFloat32Array());
+      same(dxg, dxc, 1e-4, 1e-5 * scale, 'dx');
+      same(dgg.g, dgg.c, 1e-5, 1e-5 * Math.sqrt(n * hw), 'dgamma');
+      same(dbg.g, dbg.c, 1e-5, 1e-5 * Math.sqrt(n * hw), 'dbeta');
+    } });
+  }
 });

@@ -12,9 +12,10 @@
 import { expect } from 'chai';
 import {
   Tensor, engineInfo, setThreads, tidy, conv2dForward, conv2dBackwardData, convTranspose2dForward,
-} from '../lib/engine';
-import { native } from '../lib/engine/native';
-import { randArray } from './helpers';
+} from '../../../lib/engine';
+import { native } from '../../../lib/engine/native';
+import { randArray } from '../../helpers';
+import { opCase } from '../devices';
 
 const REL = 1e-5;
 const ABS = 1e-7;
@@ -118,7 +119,7 @@ const cases: Case[] = [
 describe('conv2d direct kernels (CPU, channel-blocked)', () => {
   cases.forEach((cs, ci) => {
     const { p, q } = geom(cs);
-    it(`${cs.name}: [${cs.n},${cs.c},${cs.H},${cs.W}] * [${cs.k},${cs.c},${cs.r},${cs.s}] s${cs.stride} p[${cs.pad}]: forward, backward-data and conv-transpose forward match float64 and the GEMM path`, () => tidy(() => {
+    opCase({ ops: ['conv2d_forward', 'conv2d_backward_data', 'conv_transpose2d_forward'], name: `${cs.name}: [${cs.n},${cs.c},${cs.H},${cs.W}] * [${cs.k},${cs.c},${cs.r},${cs.s}] s${cs.stride} p[${cs.pad}]: forward, backward-data and conv-transpose forward match float64 and the GEMM path`, cpu: () => tidy(() => {
       const seed = 300 * ci + 7;
       const x = randArray(cs.n * cs.c * cs.H * cs.W, seed + 1), w = randArray(cs.k * cs.c * cs.r * cs.s, seed + 2);
       const b = cs.bias ? randArray(cs.k, seed + 3) : null, bT = cs.bias ? randArray(cs.c, seed + 5) : null;
@@ -149,7 +150,7 @@ describe('conv2d direct kernels (CPU, channel-blocked)', () => {
       const [ya, dxa] = run('auto', modes[1]);
       expectRef(ya, yRef, 'auto: y');
       expectRef(dxa, dxRef, 'auto: dx');
-    }));
+    }) });
   });
 
   it('a DCGAN-sized layer (k4 s2 p1, 64→128, 32x32 → 16x16, batch 2) matches the GEMM path on 2 threads', () => tidy(() => {

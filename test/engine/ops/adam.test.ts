@@ -5,9 +5,11 @@
 // (a positive sum, float32 rounding only). β crosses the binding as a double and 1 − β is formed in double before
 // rounding, as PyTorch does; with 1 − fround(0.999) formed in float32 v would be 1.3e-5 off and fail this bound.
 import { expect } from 'chai';
-import { Tensor, adamStep, AdamHyper } from '../lib/engine';
-import { nativeUnchecked as native } from '../lib/engine/native';  // misuse tests call the addon with wrong arguments
-import { randArray, expectClose } from './helpers';
+import { Tensor, adamStep, AdamHyper } from '../../../lib/engine';
+import { nativeUnchecked as native } from '../../../lib/engine/native';  // misuse tests call the addon with wrong arguments
+import { randArray, expectClose } from '../../helpers';
+import * as E from '../../../lib/engine';
+import { opCase, both, same } from '../devices';
 
 /** One torch.optim.Adam step in float64 on plain arrays. */
 function adamRef(p: number[], g: ArrayLike<number>, m: number[], v: number[], h: AdamHyper): void {
@@ -25,7 +27,7 @@ describe('adamStep', () => {
   const shapes = [[64, 32, 4, 4], [7], [1], [3, 5], [0, 4], [100003]];
 
   for (const weightDecay of [0, 0.01]) {
-    it(`matches float64 torch.optim.Adam over 6 steps (weight decay ${weightDecay})`, () => {
+    opCase({ ops: ['adam_step'], name: `matches float64 torch.optim.Adam over 6 steps (weight decay ${weightDecay})`, cpu: () => {
       const lr = 2e-4, base = { lr, beta1: 0.5, beta2: 0.999, eps: 1e-8, weightDecay };
       const p0 = shapes.map((s, k) => randArray(s.reduce((a, b) => a * b, 1), 1300 + k, -0.1, 0.1));
       const P = p0.map((a, k) => Tensor.fromArray(a, shapes[k]));
@@ -45,10 +47,10 @@ describe('adamStep', () => {
         expectClose(M[k].toFloat32Array(), rm[k], 1e-5, 1e-7, `m ${s}`);
         expectClose(V[k].toFloat32Array(), rv[k], 2e-6, 0, `v ${s}`);
       });
-    });
+    } });
   }
 
-  it('uses the step it is given for the bias correction (step 1: the update is ≈ lr·sign(g))', () => {
+  opCase({ ops: ['adam_step'], name: 'uses the step it is given for the bias correction (step 1: the update is ≈ lr·sign(g))', cpu: () => {
     const p = Tensor.fromArray([1, 1, 1], [3]), m = Tensor.zeros([3]), v = Tensor.zeros([3]);
     adamStep([p], [Tensor.fromArray([0.5, -2, 1e-3], [3])], [m], [v], { lr: 0.1, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, step: 1 });
     // step 1: m̂ = g, v̂ = g², so p −= lr·g/(|g| + eps)
@@ -62,7 +64,7 @@ describe('adamStep', () => {
     expectClose(P.toFloat32Array(), rp, 1e-6, 1e-9, 'step 3 params');
     expectClose(M.toFloat32Array(), rm, 1e-6, 1e-9, 'step 3 m');
     adamStep([], [], [], [], h);  // nothing to do
-  });
+  } });
 
   it('rejects bad arguments with errors that name them', () => {
     const p = Tensor.zeros([2, 3]), g = Tensor.zeros([2, 3]), m = Tensor.zeros([2, 3]), v = Tensor.zeros([2, 3]);
@@ -92,4 +94,21 @@ describe('adamStep', () => {
     d.dispose();
     expect(() => adamStep([p], [g], [d], [v], h)).to.throw(/m.*\[0\] is a disposed tensor/);
   });
+});
+
+// ---------------------------------------------------------------- CUDA: parity with the CPU twin (rules: ../devices.ts)
+describe('adamStep (CUDA vs the CPU twin)', () => {
+  opCase({ ops: ['adam_step'], name: 'Adam over 60 tensors in one call (two launches), with and without weight decay', cuda: (dev) => {
+    const sizes = Array.from({ length: 60 }, (_, i) => (i * 37) % 500 + (i % 7 === 0 ? 0 : 1));
+    const mk = (seed: number, lo = -1, hi = 1) => sizes.map((s, i) => both(dev, [s], seed * 1000 + i, lo, hi));
+    const p = mk(1), g = mk(2), m = mk(3, -0.1, 0.1), v = mk(4, 0, 0.01);
+    for (const [step, wd] of [[1, 0], [2, 0.01], [3, 0]]) {
+      const h = { lr: 2e-4, beta1: 0.5, beta2: 0.999, eps: 1e-8, weightDecay: wd, step };
+      E.adamStep(p.map((t) => t.g), g.map((t) => t.g), m.map((t) => t.g), v.map((t) => t.g), h);
+      E.adamStep(p.map((t) => t.c), g.map((t) => t.c), m.map((t) => t.c), v.map((t) => t.c), h);
+    }
+    p.forEach((t, i) => same(t.g, t.c, 1e-6, 1e-9, `param ${i}`));
+    m.forEach((t, i) => same(t.g, t.c, 1e-6, 1e-9, `m ${i}`));
+    v.forEach((t, i) => same(t.g, t.c, 1e-6, 1e-12, `v ${i}`));
+  } });
 });

@@ -6,10 +6,12 @@
 // float32 backward must agree to rtol 1e-5, atol 1e-6. Dropout: the mask and y must equal, bit for bit, the rule of
 // ops.def recomputed from the raw philox4x32 block.
 import { expect } from 'chai';
-import { Tensor, leakyRelu, leakyReluBackward, relu, reluBackward, tanh, tanhBackward, sigmoid, sigmoidBackward, dropout } from '../lib/engine';
-import { nativeUnchecked as native } from '../lib/engine/native';  // misuse tests call the addon with wrong arguments
-import { randArray, expectClose, maxAbs, rng } from './helpers';
-import { philoxWords, u01 } from './philox-ref';
+import { Tensor, leakyRelu, leakyReluBackward, relu, reluBackward, tanh, tanhBackward, sigmoid, sigmoidBackward, dropout } from '../../../lib/engine';
+import { nativeUnchecked as native } from '../../../lib/engine/native';  // misuse tests call the addon with wrong arguments
+import { randArray, expectClose, maxAbs, rng } from '../../helpers';
+import { philoxWords, u01 } from '../../helpers/philox-ref';
+import * as E from '../../../lib/engine';
+import { opCase, both, same } from '../devices';
 
 const f32 = Math.fround;
 const sig = (x: number): number => 1 / (1 + Math.exp(-x));
@@ -26,7 +28,7 @@ const fdElementwise = (f: (x: number) => number, x: ArrayLike<number>, dy: Array
   Array.from(x, (v, i) => ((f(v + h) - f(v - h)) / (2 * h)) * dy[i]);
 
 describe('activations', () => {
-  it('LeakyReLU and ReLU forward/backward are exact, with the slope side at x = 0 (as PyTorch)', () => {
+  opCase({ ops: ['leaky_relu_forward', 'leaky_relu_backward'], name: 'LeakyReLU and ReLU forward/backward are exact, with the slope side at x = 0 (as PyTorch)', cpu: () => {
     for (const slope of [0.2, 0, 0.01, -0.5]) {
       shapes.forEach((s, k) => {
         const n = numel(s);
@@ -44,18 +46,18 @@ describe('activations', () => {
         }
       });
     }
-  });
+  } });
 
-  it('LeakyReLU backward matches finite differences', () => {
+  opCase({ ops: ['leaky_relu_backward'], name: 'LeakyReLU backward matches finite differences', cpu: () => {
     const n = 1000, slope = 0.2;
     const x = randArray(n, 301, -2, 2).map((v) => (Math.abs(v) < 1e-3 ? 0.5 : v));  // away from the kink
     const dy = randArray(n, 302);
     const f = (v: number): number => (v > 0 ? v : slope * v);
     const got = leakyReluBackward(Tensor.fromArray(dy, [n]), Tensor.fromArray(x, [n]), slope).toFloat32Array();
     expectClose(got, fdElementwise(f, x, dy), 1e-5, 1e-6, 'lrelu dx vs FD');
-  });
+  } });
 
-  it('tanh and sigmoid forward are within 1e-6 relative of float64', () => {
+  opCase({ ops: ['tanh_forward', 'sigmoid_forward'], name: 'tanh and sigmoid forward are within 1e-6 relative of float64', cpu: () => {
     shapes.forEach((s, k) => {
       const n = numel(s);
       const x = randArray(n, 400 + k, -12, 12);
@@ -66,9 +68,9 @@ describe('activations', () => {
       expectClose(tanh(tx).toFloat32Array(), Array.from(x, Math.tanh), 1e-6, 0, `tanh ${s}`);
       expectClose(sigmoid(tx).toFloat32Array(), Array.from(x, sig), 1e-6, 0, `sigmoid ${s}`);
     });
-  });
+  } });
 
-  it('tanh and sigmoid saturate cleanly and keep NaN', () => {
+  opCase({ ops: ['tanh_forward', 'sigmoid_forward'], name: 'tanh and sigmoid saturate cleanly and keep NaN', cpu: () => {
     const x = [100, -100, 1e30, -1e30, Infinity, -Infinity, NaN, -0];
     const t = tanh(Tensor.fromArray(x, [x.length])).toArray();
     const s = sigmoid(Tensor.fromArray(x, [x.length])).toArray();
@@ -80,9 +82,9 @@ describe('activations', () => {
     expect([s[2], s[3], s[4], s[5]]).to.deep.equal([1, 0, 1, 0]);
     expect(Number.isNaN(s[6])).to.equal(true);
     expect(s[7]).to.equal(0.5);
-  });
+  } });
 
-  it('tanh and sigmoid backward from y match the float64 formula and finite differences', () => {
+  opCase({ ops: ['tanh_backward', 'sigmoid_backward'], name: 'tanh and sigmoid backward from y match the float64 formula and finite differences', cpu: () => {
     shapes.forEach((s, k) => {
       const n = numel(s);
       const x = randArray(n, 500 + k, -4, 4), dy = randArray(n, 600 + k, -2, 2);
@@ -96,7 +98,7 @@ describe('activations', () => {
       expectClose(dxt, fdElementwise(Math.tanh, x, dy), 1e-5, 1e-6, `tanh' vs FD ${s}`);
       expectClose(dxs, fdElementwise(sig, x, dy), 1e-5, 1e-6, `sigmoid' vs FD ${s}`);
     });
-  });
+  } });
 });
 
 describe('dropout', () => {
@@ -110,7 +112,7 @@ describe('dropout', () => {
     { shape: [4, 9], p: 0, seed: 9, stream: 1, offset: 0 },
   ];
 
-  it('mask and y follow the Philox rule (keep iff uniform >= p, mask = keep / (1 − p)) exactly', () => {
+  opCase({ ops: ['dropout_forward'], name: 'mask and y follow the Philox rule (keep iff uniform >= p, mask = keep / (1 − p)) exactly', cpu: () => {
     cases.forEach((c, k) => {
       const n = numel(c.shape);
       const x = randArray(n, 700 + k, -3, 3);
@@ -130,9 +132,9 @@ describe('dropout', () => {
       if (n > 10000) expect(Math.abs(kept / n - (1 - c.p))).to.be.below(5 * Math.sqrt(c.p * (1 - c.p) / n));
       if (c.p === 0) expect(kept).to.equal(n);
     });
-  });
+  } });
 
-  it('keeps an element whose uniform equals p exactly (keep iff u >= p)', () => {
+  opCase({ ops: ['dropout_forward'], name: 'keeps an element whose uniform equals p exactly (keep iff u >= p)', cpu: () => {
     const r = { seed: 31, stream: 2, offset: 7 };
     const w = philoxWords(16, r.seed, r.stream, r.offset);
     const i = w.findIndex((x) => u01(x) > 0.05 && u01(x) < 0.95);
@@ -141,9 +143,9 @@ describe('dropout', () => {
     const m = mask.toArray();
     expect(m[i]).to.equal(Math.fround(1 / Math.fround(1 - p)));
     for (let j = 0; j < 16; j++) expect(m[j] !== 0).to.equal(u01(w[j]) >= p);
-  });
+  } });
 
-  it('the same (seed, stream, offset) gives the same mask; another stream or offset does not', () => {
+  opCase({ ops: ['dropout_forward'], name: 'the same (seed, stream, offset) gives the same mask; another stream or offset does not', cpu: () => {
     const x = Tensor.full([1000], 1);
     const a = dropout(x, 0.5, { seed: 5, stream: 1, offset: 10 }).mask.toArray();
     const b = dropout(x, 0.5, { seed: 5n, stream: 1, offset: 10 }).mask.toArray();
@@ -152,7 +154,7 @@ describe('dropout', () => {
     expect(a).to.deep.equal(b);
     expect(a).to.not.deep.equal(c);
     expect(d.slice(0, 996)).to.deep.equal(a.slice(4));  // one block later = 4 elements later
-  });
+  } });
 
   it('rejects bad arguments with errors that name them', () => {
     const x = Tensor.zeros([2, 3]);
@@ -179,4 +181,28 @@ describe('dropout', () => {
     d.dispose();
     expect(() => sigmoid(d)).to.throw(/disposed/);
   });
+});
+
+// ---------------------------------------------------------------- CUDA: parity with the CPU twin (rules: ../devices.ts)
+describe('activations, dropout (CUDA vs the CPU twin)', () => {
+  opCase({ ops: ['leaky_relu_forward', 'leaky_relu_backward', 'tanh_forward', 'tanh_backward', 'sigmoid_forward', 'sigmoid_backward'], name: 'LeakyReLU, ReLU, tanh, sigmoid forward and backward', cuda: (dev) => {
+    const x = both(dev, [3, 1001], 40, -6, 6), dy = both(dev, [3, 1001], 41);
+    same(E.leakyRelu(x.g, 0.2), E.leakyRelu(x.c, 0.2), 0, 0, 'leakyRelu');
+    same(E.leakyReluBackward(dy.g, x.g, 0.2), E.leakyReluBackward(dy.c, x.c, 0.2), 0, 0, 'leakyReluBackward');
+    same(E.relu(x.g), E.relu(x.c), 0, 0, 'relu');
+    const tg = E.tanh(x.g), tc = E.tanh(x.c), sg = E.sigmoid(x.g), sc = E.sigmoid(x.c);
+    same(tg, tc, 1e-6, 1e-7, 'tanh');
+    same(sg, sc, 1e-6, 1e-7, 'sigmoid');
+    same(E.tanhBackward(dy.g, tc.to(dev)), E.tanhBackward(dy.c, tc), 1e-6, 1e-7, 'tanhBackward');
+    same(E.sigmoidBackward(dy.g, sc.to(dev)), E.sigmoidBackward(dy.c, sc), 1e-6, 1e-7, 'sigmoidBackward');
+  } });
+
+  opCase({ ops: ['dropout_forward'], name: 'dropout draws the same Philox masks on both devices', cuda: (dev) => {
+    for (const [n, p] of [[1001, 0.5], [7, 0.2], [4096, 0.9]] as const) {
+      const x = both(dev, [n], 50 + n), st = { seed: 12345, stream: 202, offset: 17 };
+      const g = E.dropout(x.g, p, st), c = E.dropout(x.c, p, st);
+      expect(g.mask.toFloat32Array(), `mask n=${n} p=${p}`).to.deep.equal(c.mask.toFloat32Array());
+      same(g.y, c.y, 0, 0, 'dropout y');
+    }
+  } });
 });

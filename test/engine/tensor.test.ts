@@ -1,6 +1,6 @@
 import { expect } from 'chai';
-import { Tensor, engineInfo, defaultDevice, hostMemStats, hostEmptyCache, hostResetPeak } from '../lib/engine';
-import { nativeUnchecked as native } from '../lib/engine/native';  // misuse tests call the addon with wrong arguments
+import { Tensor, engineInfo, defaultDevice, hostMemStats, hostEmptyCache, hostResetPeak } from '../../lib/engine';
+import { nativeUnchecked as native } from '../../lib/engine/native';  // misuse tests call the addon with wrong arguments
 
 describe('tensor', () => {
   it('round-trips data and shape', () => {
@@ -51,7 +51,7 @@ describe('tensor', () => {
 
 describe('tidy', () => {
   it('disposes what it created except the result and kept tensors', async () => {
-    const { tidy, keep } = await import('../lib/engine');
+    const { tidy, keep } = await import('../../lib/engine');
     const outer = Tensor.zeros([2]);
     let inner!: Tensor;
     let kept!: Tensor;
@@ -74,7 +74,7 @@ describe('tidy', () => {
   });
 
   it('disposes everything when fn throws', async () => {
-    const { tidy } = await import('../lib/engine');
+    const { tidy } = await import('../../lib/engine');
     let t!: Tensor;
     expect(() => tidy(() => { t = Tensor.zeros([1]); throw new Error('boom'); })).to.throw('boom');
     expect(t.disposed).to.equal(true);

@@ -6,9 +6,11 @@
 // Tolerance: |got − want| ≤ 1e-5 · mag + 1e-7 per element, mag = Σ|terms| in float64 (≥ |want|); float32 dot
 // products of a few hundred terms stay near 1e-6 · mag.
 import { expect } from 'chai';
-import { Tensor, engineInfo, setThreads, tidy, denseForward, denseBackwardData, denseBackwardWeight, matmul } from '../lib/engine';
-import { nativeUnchecked as native } from '../lib/engine/native';  // misuse tests call the addon with wrong arguments
-import { randArray } from './helpers';
+import { Tensor, engineInfo, setThreads, tidy, denseForward, denseBackwardData, denseBackwardWeight, matmul } from '../../../lib/engine';
+import { nativeUnchecked as native } from '../../../lib/engine/native';  // misuse tests call the addon with wrong arguments
+import { randArray } from '../../helpers';
+import * as E from '../../../lib/engine';
+import { opCase, both, closeMag, abs } from '../devices';
 
 const REL = 1e-5;
 const ABS = 1e-7;
@@ -66,7 +68,7 @@ describe('dense (CPU)', () => {
   // [n, in, out]
   const shapes: [number, number, number][] = [[1, 1, 1], [3, 7, 5], [1, 100, 3], [9, 130, 70], [5, 300, 33], [150, 17, 40]];
   shapes.forEach(([n, inF, outF], si) => {
-    it(`[${n}, ${inF}] → [${n}, ${outF}]: forward, backward-data and backward-weight match float64 loops under every GEMM`, () => tidy(() => {
+    opCase({ ops: ['dense_forward', 'dense_backward_data', 'dense_backward_weight'], name: `[${n}, ${inF}] → [${n}, ${outF}]: forward, backward-data and backward-weight match float64 loops under every GEMM`, cpu: () => tidy(() => {
       const x = randArray(n * inF, 10 * si + 1), w = randArray(outF * inF, 10 * si + 2), b = randArray(outF, 10 * si + 3);
       const dy = randArray(n * outF, 10 * si + 4), dw0 = randArray(outF * inF, 10 * si + 5);
       const y0 = matmulRef(x, w, n, outF, inF, false, true);  // x · wᵀ
@@ -88,10 +90,10 @@ describe('dense (CPU)', () => {
         denseBackwardWeight(DY, X, dw);  // accumulates: dw0 + 2·dyᵀx
         expectRef(dw.toFloat32Array(), dwRef, `${m.name}: dw (2 calls)`, dw0, 2);
       });
-    }));
+    }) });
   });
 
-  it('adjoint identity <dense(x), g> = <x, denseBackwardData(g)> and <w, dW> in float64', () => tidy(() => {
+  opCase({ ops: ['dense_forward', 'dense_backward_data', 'dense_backward_weight'], name: 'adjoint identity <dense(x), g> = <x, denseBackwardData(g)> and <w, dW> in float64', cpu: () => tidy(() => {
     const [n, inF, outF] = [4, 37, 23];
     const x = randArray(n * inF, 71), w = randArray(outF * inF, 72), g = randArray(n * outF, 73);
     const X = Tensor.fromArray(x, [n, inF]), W = Tensor.fromArray(w, [outF, inF]), G = Tensor.fromArray(g, [n, outF]);
@@ -106,7 +108,7 @@ describe('dense (CPU)', () => {
     for (let i = 0; i < n; i++) for (let o = 0; o < outF; o++) for (let p = 0; p < inF; p++) scale += Math.abs(x[i * inF + p] * w[o * inF + p] * g[i * outF + o]);
     expect(Math.abs(yg - xdx)).to.be.at.most(3 * REL * scale);
     expect(Math.abs(yg - wdw)).to.be.at.most(3 * REL * scale);
-  }));
+  }) });
 
   it('rejects bad arguments with errors that name them', () => tidy(() => {
     const nat = native();
@@ -132,7 +134,7 @@ describe('matmul (CPU)', () => {
   for (const [m, n, k] of shapes)
     for (const ta of [false, true])
       for (const tb of [false, true])
-        it(`${ta ? 'aᵀ' : 'a'}·${tb ? 'bᵀ' : 'b'} for m ${m}, n ${n}, k ${k} matches float64 under every GEMM`, () => tidy(() => {
+        opCase({ ops: ['gemm'], name: `${ta ? 'aᵀ' : 'a'}·${tb ? 'bᵀ' : 'b'} for m ${m}, n ${n}, k ${k} matches float64 under every GEMM`, cpu: () => tidy(() => {
           const a = randArray(m * k, m + 3 * k + (ta ? 1 : 0)), b = randArray(k * n, n + 5 * k + (tb ? 1 : 0));
           const want = matmulRef(a, b, m, n, k, ta, tb);
           const A = Tensor.fromArray(a, ta ? [k, m] : [m, k]), B = Tensor.fromArray(b, tb ? [n, k] : [k, n]);
@@ -141,11 +143,39 @@ describe('matmul (CPU)', () => {
             expect(c.shape).to.deep.equal([m, n]);
             expectRef(c.toFloat32Array(), want, `${md.name}: c`);
           });
-        }));
+        }) });
 
-  it('empty inner dimension gives zeros, empty outer dimension an empty tensor', () => tidy(() => {
+  opCase({ ops: ['gemm'], name: 'empty inner dimension gives zeros, empty outer dimension an empty tensor', cpu: () => tidy(() => {
     expect(matmul(Tensor.zeros([3, 0]), Tensor.zeros([0, 2])).toArray()).to.deep.equal([0, 0, 0, 0, 0, 0]);
     expect(matmul(Tensor.zeros([0, 4]), Tensor.zeros([4, 2])).shape).to.deep.equal([0, 2]);
     expect(denseForward(Tensor.zeros([0, 4]), Tensor.zeros([2, 4]), Tensor.zeros([2])).shape).to.deep.equal([0, 2]);
-  }));
+  }) });
+});
+
+// ---------------------------------------------------------------- CUDA: parity with the CPU twin (rules: ../devices.ts)
+describe('dense, gemm (CUDA vs the CPU twin)', () => {
+  for (const [n, i, o] of [[3, 5, 7], [8, 128, 16384], [4, 16384, 1], [65, 70, 33]]) {
+    opCase({ ops: ['dense_forward', 'dense_backward_data', 'dense_backward_weight'], name: `dense forward / backward-data / backward-weight [${n}, ${i}] → ${o}`, cuda: (dev) => {
+      const x = both(dev, [n, i], 60), w = both(dev, [o, i], 61, -0.1, 0.1), b = both(dev, [o], 62), dy = both(dev, [n, o], 63);
+      const wa = abs(w.c), xa = abs(x.c), dya = abs(dy.c);
+      const y = E.denseForward(x.g, w.g, b.g).toFloat32Array(), yc = E.denseForward(x.c, w.c, b.c).toFloat32Array();
+      closeMag(y, yc, E.denseForward(xa, wa, abs(b.c)).toFloat32Array(), 2e-5, 'dense forward');
+      closeMag(E.denseBackwardData(dy.g, w.g).toFloat32Array(), E.denseBackwardData(dy.c, w.c).toFloat32Array(),
+        E.denseBackwardData(dya, wa).toFloat32Array(), 2e-5, 'dense backward-data');
+      const dw = both(dev, [o, i], 64), dwa = Tensor.zeros([o, i]);
+      E.denseBackwardWeight(dy.g, x.g, dw.g);
+      E.denseBackwardWeight(dy.c, x.c, dw.c);
+      E.denseBackwardWeight(dya, xa, dwa);
+      closeMag(dw.g.toFloat32Array(), dw.c.toFloat32Array(), E.add(dwa, abs(Tensor.fromArray(dw.a, [o, i]))).toFloat32Array(), 2e-5, 'dense backward-weight');
+    } });
+  }
+
+  opCase({ ops: ['gemm'], name: 'matmul with every transpose combination', cuda: (dev) => {
+    for (const [ta, tb] of [[false, false], [true, false], [false, true], [true, true]] as const) {
+      const [m, n, k] = [37, 70, 129];
+      const a = both(dev, ta ? [k, m] : [m, k], 70), b = both(dev, tb ? [n, k] : [k, n], 71);
+      closeMag(E.matmul(a.g, b.g, ta, tb).toFloat32Array(), E.matmul(a.c, b.c, ta, tb).toFloat32Array(),
+        E.matmul(abs(a.c), abs(b.c), ta, tb).toFloat32Array(), 2e-5, `matmul ta=${ta} tb=${tb}`);
+    }
+  } });
 });

@@ -3,9 +3,11 @@
 // float64 GP. Tolerances: norms (float64 sums rounded to float32) rtol 1e-6; GP (float64 from float32 inputs)
 // rtol 1e-9; v (a float32 coefficient times g) rtol 1e-6 + atol 1e-7·max|v|; FD: rtol 1e-5 + atol 1e-7·max|v|.
 import { expect } from 'chai';
-import { Tensor, gpNormV } from '../lib/engine';
-import { nativeUnchecked as native } from '../lib/engine/native';  // misuse tests call the addon with wrong arguments
-import { randArray, expectClose, maxAbs } from './helpers';
+import { Tensor, gpNormV } from '../../../lib/engine';
+import { nativeUnchecked as native } from '../../../lib/engine/native';  // misuse tests call the addon with wrong arguments
+import { randArray, expectClose, maxAbs } from '../../helpers';
+import * as E from '../../../lib/engine';
+import { opCase, both, same } from '../devices';
 
 function gpRef(g: ArrayLike<number>, n: number, lambda: number) {
   const d = g.length / n, norms: number[] = [], v = new Float64Array(g.length);
@@ -26,7 +28,7 @@ describe('gpNormV', () => {
   // batch 1, odd sizes, a sample larger than one parallel chunk (16384), a one-value-per-sample case
   const shapes = [[1, 1, 4, 4], [4, 3, 5, 7], [3, 1], [2, 50001], [1, 40000], [8, 1, 16, 16]];
 
-  it('norms, GP and v match float64, including an all-zero sample', () => {
+  opCase({ ops: ['gp_norm_v'], name: 'norms, GP and v match float64, including an all-zero sample', cpu: () => {
     shapes.forEach((s, k) => {
       const n = s[0], numel = s.reduce((a, b) => a * b, 1), d = numel / n;
       // per-sample scale so norms straddle 1 (the penalty's target)
@@ -46,9 +48,9 @@ describe('gpNormV', () => {
         expect(Array.from(v.subarray(d, 2 * d)).every((x) => x === 0)).to.equal(true);
       }
     });
-  });
+  } });
 
-  it('v is the gradient of GP (finite differences), and a zero sample still counts λ/n', () => {
+  opCase({ ops: ['gp_norm_v'], name: 'v is the gradient of GP (finite differences), and a zero sample still counts λ/n', cpu: () => {
     const s = [3, 2, 3, 3], n = 3, lambda = 2.5;
     const g = Float32Array.from(randArray(54, 1200, -0.6, 0.6));
     const { v, gp } = gpNormV(Tensor.fromArray(g, s), lambda);
@@ -67,7 +69,7 @@ describe('gpNormV', () => {
     const zl = gpNormV(Tensor.fromArray(g, s), 0);
     expect(zl.gp).to.equal(0);
     expect(zl.v.toArray().every((x) => x === 0)).to.equal(true);
-  });
+  } });
 
   it('rejects bad arguments with errors that name them', () => {
     const g = Tensor.zeros([2, 3]);
@@ -80,4 +82,17 @@ describe('gpNormV', () => {
     expect(() => native().gpNormV(g.h)).to.throw(/gpNormV: expected 2 arguments/);
     expect(() => native().gpNormV('g', 1)).to.throw(/g.*must be a Tensor/);
   });
+});
+
+// ---------------------------------------------------------------- CUDA: parity with the CPU twin (rules: ../devices.ts)
+describe('gpNormV (CUDA vs the CPU twin)', () => {
+  opCase({ ops: ['gp_norm_v'], name: 'gradient-penalty norms, v and GP', cuda: (dev) => {
+    for (const [n, d] of [[1, 5], [8, 4096], [3, 1000]]) {
+      const gr = both(dev, [n, d], 90, -0.05, 0.05);
+      const a = E.gpNormV(gr.g, 5), b = E.gpNormV(gr.c, 5);
+      expect(a.gp).to.be.closeTo(b.gp, 1e-12 * Math.max(1, b.gp));
+      same(a.norms, b.norms, 1e-6, 0, 'norms');
+      same(a.v, b.v, 1e-6, 1e-12, 'v');
+    }
+  } });
 });

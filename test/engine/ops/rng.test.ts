@@ -8,9 +8,12 @@
 // Offsets are exact: a draw at offset k equals the draw at offset 0 shifted by 4k elements.
 // Statistics on 1e5 draws: mean and variance within 5 standard errors of the exact moments.
 import { expect } from 'chai';
-import { Rng, randUniform, randNormal, philox4x32, philoxBlocks } from '../lib/engine';
-import { nativeUnchecked as native } from '../lib/engine/native';  // misuse tests call the addon with wrong arguments
-import { philoxWords, philoxNormals, u01 } from './philox-ref';
+import { Rng, randUniform, randNormal, philox4x32, philoxBlocks } from '../../../lib/engine';
+import { nativeUnchecked as native } from '../../../lib/engine/native';  // misuse tests call the addon with wrong arguments
+import { philoxWords, philoxNormals, u01 } from '../../helpers/philox-ref';
+import { expectClose } from '../../helpers';
+import * as E from '../../../lib/engine';
+import { opCase } from '../devices';
 
 const hex = (ws: number[]): string[] => ws.map((w) => w.toString(16).padStart(8, '0'));
 
@@ -43,15 +46,15 @@ describe('random draws', () => {
     { n: 40002, seed: 2n ** 64n - 1n, stream: 5, offset: 2n ** 52n },
   ];
 
-  it('uniform draws are exactly (word >> 8)·2^-24 of the addressed Philox lanes', () => {
+  opCase({ ops: ['rand_uniform'], name: 'uniform draws are exactly (word >> 8)·2^-24 of the addressed Philox lanes', cpu: () => {
     for (const c of cases) {
       const got = randUniform([c.n], { seed: c.seed, stream: c.stream, offset: Number(c.offset) }).toFloat32Array();
       const w = philoxWords(c.n, c.seed, c.stream, c.offset);
       for (let i = 0; i < c.n; i++) if (got[i] !== u01(w[i])) expect.fail(`n=${c.n} [${i}]: ${got[i]} vs ${u01(w[i])}`);
     }
-  });
+  } });
 
-  it('normal draws are the Box-Muller of the addressed Philox lanes', () => {
+  opCase({ ops: ['rand_normal'], name: 'normal draws are the Box-Muller of the addressed Philox lanes', cpu: () => {
     for (const c of cases) {
       const got = randNormal([c.n], { seed: c.seed, stream: c.stream, offset: Number(c.offset) }).toFloat32Array();
       const want = philoxNormals(c.n, c.seed, c.stream, c.offset);
@@ -59,9 +62,9 @@ describe('random draws', () => {
         if (!(Math.abs(got[i] - want[i]) <= 1e-6 * Math.max(1, Math.abs(want[i])))) expect.fail(`n=${c.n} [${i}]: ${got[i]} vs ${want[i]}`);
       }
     }
-  });
+  } });
 
-  it('a draw at offset k is the draw at offset 0 shifted by 4k elements; draws are reproducible', () => {
+  opCase({ ops: ['rand_uniform', 'rand_normal'], name: 'a draw at offset k is the draw at offset 0 shifted by 4k elements; draws are reproducible', cpu: () => {
     const n = 1003;
     for (const draw of [randUniform, randNormal]) {
       const base = draw([n], { seed: 77, stream: 2, offset: 0 }).toArray();
@@ -76,7 +79,7 @@ describe('random draws', () => {
       // shape does not change the values, only their arrangement
       expect(draw([17, 59], { seed: 77, stream: 2, offset: 0 }).toArray()).to.deep.equal(base.slice(0, 17 * 59));
     }
-  });
+  } });
 
   it('Rng.take advances by ceil(n/4) blocks so successive draws never overlap', () => {
     const r = new Rng(9, 4);
@@ -87,7 +90,7 @@ describe('random draws', () => {
     expect(b).to.deep.equal(all.slice(8, 13));  // 6 elements used 2 blocks = 8 lanes
   });
 
-  it('uniform and normal moments are within 5 standard errors on 1e5 draws', () => {
+  opCase({ ops: ['rand_uniform', 'rand_normal'], name: 'uniform and normal moments are within 5 standard errors on 1e5 draws', cpu: () => {
     const n = 100000;
     const u = randUniform([n], { seed: 2024, stream: 0, offset: 0 }).toFloat32Array();
     let s = 0, q = 0, lo = Infinity, hi = -Infinity;
@@ -108,7 +111,7 @@ describe('random draws', () => {
     expect(Math.abs(z4 / n - 3)).to.be.below(5 * Math.sqrt(96 / n));      // Var(z⁴) = 105 − 9 = 96
     const p1 = 0.6826894921370859;                                          // P(|z| < 1)
     expect(Math.abs(within1 / n - p1)).to.be.below(5 * Math.sqrt(p1 * (1 - p1) / n));
-  });
+  } });
 
   it('rejects bad arguments with errors that name them', () => {
     const r = { seed: 1, stream: 0, offset: 0 };
@@ -122,4 +125,16 @@ describe('random draws', () => {
     expect(() => native().randUniform([3], 1, 0)).to.throw(/randUniform: expected 4 arguments/);
     expect(randUniform([0, 3], r).shape).to.deep.equal([0, 3]);
   });
+});
+
+// ---------------------------------------------------------------- CUDA: parity with the CPU twin (rules: ../devices.ts)
+describe('random draws (CUDA vs the CPU twin)', () => {
+  opCase({ ops: ['rand_uniform', 'rand_normal'], name: 'uniform and normal draws agree bit for bit (normal: within 1 ulp)', cuda: (dev) => {
+    for (const n of [1, 5, 1000, 4099]) {
+      const st = { seed: 2n ** 40n + 7n, stream: 301, offset: 3 };
+      expect(E.randUniform([n], st, dev).toFloat32Array()).to.deep.equal(E.randUniform([n], st).toFloat32Array());
+      const g = E.randNormal([n], st, dev).toFloat32Array(), c = E.randNormal([n], st).toFloat32Array();
+      expectClose(g, c, 2 ** -23, 0, 'normal');
+    }
+  } });
 });

@@ -2,8 +2,10 @@
 // the tangent (jvp) against central differences of a float64 forward along ẋ, and the pair-backward against
 // central differences of L = Σȳ·y + Σẏ̄·ẏ (ẏ from the float64 jvp, itself checked first) w.r.t. x, ẋ, γ, β.
 import { expect } from 'chai';
-import { Tensor, tanhPairBackward, sigmoidPairBackward, batchNormJvp, batchNormPairBackward } from '../lib/engine';
-import { randArray, expectClose, maxAbs } from './helpers';
+import { Tensor, tanhPairBackward, sigmoidPairBackward, batchNormJvp, batchNormPairBackward } from '../../../lib/engine';
+import { randArray, expectClose, maxAbs } from '../../helpers';
+import * as E from '../../../lib/engine';
+import { opCase, both, same } from '../devices';
 
 const f32 = (a: ArrayLike<number>): Float32Array => Float32Array.from(a);
 const f64 = (a: ArrayLike<number>): Float64Array => Float64Array.from(a);
@@ -23,7 +25,7 @@ describe('rop: activation pair-backward', () => {
     sigmoid: { f: (v: number) => 1 / (1 + Math.exp(-v)), op: sigmoidPairBackward },
   };
   for (const [name, { f, op }] of Object.entries(acts)) {
-    it(`${name}: xbar = σ′ȳ + σ″ẋẏ̄, xdotbar = σ′ẏ̄ match float64 finite differences`, () => {
+    opCase({ ops: [`${name}_pair_backward`], name: `${name}: xbar = σ′ȳ + σ″ẋẏ̄, xdotbar = σ′ẏ̄ match float64 finite differences`, cpu: () => {
       const n = 257;
       const x = f64(f32(randArray(n, 1, -3, 3))), xd = f64(f32(randArray(n, 2)));
       const yb = f64(f32(randArray(n, 3))), ydb = f64(f32(randArray(n, 4)));
@@ -45,7 +47,7 @@ describe('rop: activation pair-backward', () => {
       const z0 = op(Tensor.zeros([n]), Tensor.fromArray(f32(ydb), [n]), y, Tensor.fromArray(f32(xd), [n]));
       expect(z.xbar.toArray()).to.deep.equal(z0.xbar.toArray());
       expect(z.xdotbar.toArray()).to.deep.equal(r.xdotbar.toArray());
-    });
+    } });
   }
 
   it('rejects mismatched shapes and non-tensors with the argument name', () => {
@@ -121,7 +123,7 @@ describe('rop: BatchNorm training mode', () => {
   const geoms: Bn[] = [{ n: 4, c: 3, hw: 6, eps: 1e-5 }, { n: 5, c: 4, hw: 1, eps: 1e-3 }];
   for (const g of geoms) {
     const tag = g.hw === 1 ? '[n, c]' : '[n, c, h, w]';
-    it(`jvp matches float64 central differences of the forward along ẋ ${tag}`, () => {
+    opCase({ ops: ['batch_norm_jvp'], name: `jvp matches float64 central differences of the forward along ẋ ${tag}`, cpu: () => {
       const k = bnCase(g, 10);
       const want = new Float64Array(k.N);
       const p = k.x.map((v, i) => v + H * k.xd[i]), m = k.x.map((v, i) => v - H * k.xd[i]);
@@ -131,9 +133,9 @@ describe('rop: BatchNorm training mode', () => {
       const got = batchNormJvp(k.T(k.xd), k.T(k.x), k.T(k.gamma, [g.c]), k.T(k.mu, [g.c]), k.T(k.r, [g.c]));
       expect(got.shape).to.deep.equal(k.shape);
       expectClose(got.toArray(), want, 1e-4, 1e-5 * maxAbs(want), 'ydot');
-    });
+    } });
 
-    it(`pair-backward matches float64 finite differences of Σȳy + Σẏ̄ẏ ${tag}`, () => {
+    opCase({ ops: ['batch_norm_pair_backward'], name: `pair-backward matches float64 finite differences of Σȳy + Σẏ̄ẏ ${tag}`, cpu: () => {
       const k = bnCase(g, 20);
       const L = (x: Float64Array, xd: Float64Array, gamma: Float64Array, beta: Float64Array) =>
         dot(k.yb, bnForward(x, gamma, beta, g)) + dot(k.ydb, bnJvp(x, xd, gamma, g));
@@ -149,10 +151,10 @@ describe('rop: BatchNorm training mode', () => {
       expectClose(r.xdotbar.toArray(), wantXdb, 1e-4, 1e-5 * maxAbs(wantXdb), 'xdotbar');
       expectClose(dg.toArray(), wantG.map((v) => v + 0.25), 1e-4, 1e-5 * maxAbs(wantG), 'dgamma');
       expectClose(db.toArray(), wantB.map((v) => v - 0.5), 1e-4, 1e-5 * maxAbs(wantB), 'dbeta');
-    });
+    } });
   }
 
-  it('ybar = null is a zero primal adjoint', () => {
+  opCase({ ops: ['batch_norm_pair_backward'], name: 'ybar = null is a zero primal adjoint', cpu: () => {
     const g = geoms[0], k = bnCase(g, 30);
     const run = (yb: Tensor | null) => {
       const dg = Tensor.zeros([g.c]), db = Tensor.zeros([g.c]);
@@ -161,7 +163,7 @@ describe('rop: BatchNorm training mode', () => {
       return [r.xbar.toArray(), r.xdotbar.toArray(), dg.toArray(), db.toArray()];
     };
     expect(run(null)).to.deep.equal(run(Tensor.zeros(k.shape)));
-  });
+  } });
 
   it('rejects bad shapes with the argument name', () => {
     const x = Tensor.zeros([2, 3, 2, 2]), c3 = Tensor.zeros([3]), c4 = Tensor.zeros([4]);
@@ -172,4 +174,43 @@ describe('rop: BatchNorm training mode', () => {
     expect(() => batchNormPairBackward(null, x, x, x, c3, c3, c3, c3, c4)).to.throw(/dbeta/);
     expect(() => batchNormPairBackward(Tensor.zeros([2, 3, 2, 1]), x, x, x, c3, c3, c3, c3, c3)).to.throw(/ybar/);
   });
+});
+
+// ---------------------------------------------------------------- CUDA: parity with the CPU twin (rules: ../devices.ts)
+describe('rop: pair-backward, batchnorm jvp (CUDA vs the CPU twin)', () => {
+  const bnShape = (n: number, c: number, hw: number): number[] => (hw === 1 ? [n, c] : [n, c, 1, hw]);
+
+  opCase({ ops: ['tanh_pair_backward', 'sigmoid_pair_backward'], name: 'tanh / sigmoid pair-backward (with and without the primal adjoint)', cuda: (dev) => {
+    const y = both(dev, [1000], 110, -0.99, 0.99), yb = both(dev, [1000], 111), ydb = both(dev, [1000], 112), xd = both(dev, [1000], 113);
+    const ys = both(dev, [1000], 114, 0.01, 0.99);
+    for (const withY of [true, false]) {
+      const a = E.tanhPairBackward(withY ? yb.g : null, ydb.g, y.g, xd.g), b = E.tanhPairBackward(withY ? yb.c : null, ydb.c, y.c, xd.c);
+      same(a.xbar, b.xbar, 1e-6, 1e-7, 'tanh xbar');
+      same(a.xdotbar, b.xdotbar, 1e-6, 1e-7, 'tanh xdotbar');
+      const s = E.sigmoidPairBackward(withY ? yb.g : null, ydb.g, ys.g, xd.g), t = E.sigmoidPairBackward(withY ? yb.c : null, ydb.c, ys.c, xd.c);
+      same(s.xbar, t.xbar, 1e-6, 1e-7, 'sigmoid xbar');
+      same(s.xdotbar, t.xdotbar, 1e-6, 1e-7, 'sigmoid xdotbar');
+    }
+  } });
+
+  for (const [n, c, hw] of [[4, 3, 25], [8, 6, 1], [2, 4, 3000]]) {
+    opCase({ ops: ['batch_norm_jvp', 'batch_norm_pair_backward'], name: `batchnorm jvp and pair-backward [${n}, ${c}, ${hw}]`, cuda: (dev) => {
+      const sh = bnShape(n, c, hw);
+      const x = both(dev, sh, 120), gm = both(dev, [c], 121, 0.5, 1.5), bt = both(dev, [c], 122), xd = both(dev, sh, 123);
+      const yb = both(dev, sh, 124), ydb = both(dev, sh, 125);
+      const st = E.batchNormTrain(x.c, gm.c, bt.c, Tensor.zeros([c]), Tensor.full([c], 1), 0.1, 1e-5);
+      const mean = { c: st.mean, g: st.mean.to(dev) }, inv = { c: st.invstd, g: st.invstd.to(dev) };
+      const jc = E.batchNormJvp(xd.c, x.c, gm.c, mean.c, inv.c);
+      same(E.batchNormJvp(xd.g, x.g, gm.g, mean.g, inv.g), jc, 1e-4, 1e-5 * maxAbs(jc.toFloat32Array()), 'jvp');
+      for (const withY of [true, false]) {
+        const dg = both(dev, [c], 126), db = both(dev, [c], 127);
+        const a = E.batchNormPairBackward(withY ? yb.g : null, ydb.g, x.g, xd.g, gm.g, mean.g, inv.g, dg.g, db.g);
+        const b = E.batchNormPairBackward(withY ? yb.c : null, ydb.c, x.c, xd.c, gm.c, mean.c, inv.c, dg.c, db.c);
+        same(a.xbar, b.xbar, 1e-4, 1e-5 * maxAbs(b.xbar.toFloat32Array()), 'xbar');
+        same(a.xdotbar, b.xdotbar, 1e-4, 1e-5 * maxAbs(b.xdotbar.toFloat32Array()), 'xdotbar');
+        same(dg.g, dg.c, 1e-5, 1e-5 * Math.sqrt(n * hw), 'dgamma');
+        same(db.g, db.c, 1e-5, 1e-5 * Math.sqrt(n * hw), 'dbeta');
+      }
+    } });
+  }
 });

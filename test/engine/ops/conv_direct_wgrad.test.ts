@@ -11,9 +11,10 @@
 import { expect } from 'chai';
 import {
   Tensor, engineInfo, setThreads, tidy, conv2dBackwardWeight, convTranspose2dBackwardWeight,
-} from '../lib/engine';
-import { native } from '../lib/engine/native';
-import { randArray } from './helpers';
+} from '../../../lib/engine';
+import { native } from '../../../lib/engine/native';
+import { randArray } from '../../helpers';
+import { opCase } from '../devices';
 
 type P2 = [number, number];
 type P4 = [number, number, number, number];
@@ -88,7 +89,7 @@ describe('conv2d backward-weight, direct kernel', function () {
   this.timeout(60000);
 
   for (const cs of cases) {
-    it(`${cs.name}: float64 reference and the GEMM path, dw accumulates`, () => tidy(() => {
+    opCase({ ops: ['conv2d_backward_weight'], name: `${cs.name}: float64 reference and the GEMM path, dw accumulates`, cpu: () => tidy(() => {
       const p = outSize(cs.H, cs.r, cs.stride[0], cs.pad[0], cs.pad[1]), q = outSize(cs.W, cs.s, cs.stride[1], cs.pad[2], cs.pad[3]);
       const x = randArray(cs.n * cs.c * cs.H * cs.W, 11), dy = randArray(cs.n * cs.k * p * q, 12);
       const wShape = [cs.k, cs.c, cs.r, cs.s];
@@ -112,7 +113,7 @@ describe('conv2d backward-weight, direct kernel', function () {
           if (!(Math.abs(got[e] - gemm[e]) <= tolG)) expect.fail(`${threads} threads: dw[${e}] = ${got[e]}, GEMM path ${gemm[e]} (tolerance ${tolG})`);
         }
       }
-    }));
+    }) });
   }
 
   it('two calls accumulate twice', () => tidy(() => {
