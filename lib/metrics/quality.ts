@@ -72,7 +72,9 @@ export function qualityCurvePng(recs: { swd: number; swd_levels?: number[]; msss
   for (let l = 0; l < levels; l++)
     top.push({ name: `L${l}`, values: recs.map((r) => r.swd_levels?.[l] ?? NaN), color: shades[l % shades.length] });
   const bottom: Series[] = [{ name: 'MS-SSIM', values: recs.map((r) => r.msssim), color: [30, 60, 200] },
-    { name: 'REAL', values: recs.map((r) => r.msssim_real), color: [130, 130, 130] }];
+    { name: 'REAL', values: recs.map((r) => r.msssim_real), color: [130, 130, 130] },
+    // MS-SSIM on a fixed 0..1 axis (two white end points), so the real set's line is not hidden on the axis
+    { name: '', values: recs.length > 1 ? recs.map((_, i) => (i === 0 ? 0 : i === recs.length - 1 ? 1 : NaN)) : [0, 1], color: [255, 255, 255] }];
   const a = PNG.sync.read(lossCurvePng(top, w, h)), b = PNG.sync.read(lossCurvePng(bottom, w, h));
   const out = new PNG({ width: w, height: 2 * h });
   a.data.copy(out.data, 0);
