@@ -38,6 +38,14 @@ export function pick(b: ImageBatch, idx: ArrayLike<number>): ImageBatch {
   return { data, n: idx.length, c: b.c, h: b.h, w: b.w };
 }
 
+/** A fixed, seeded random subset of up to n images of a dataset (lib/data's Dataset, the trainer's ImageSource):
+ *  the real side of every evaluation of a run, loaded once. */
+export function realSubset(src: { count: number; shape: readonly [number, number, number, number]; batch(idx: ArrayLike<number>): Float32Array },
+  n: number, seed: number): ImageBatch {
+  const idx = Int32Array.from(new HostRng(seed).sample(src.count, n)).sort();
+  return { data: src.batch(idx), n: idx.length, c: src.shape[1], h: src.shape[2], w: src.shape[3] };
+}
+
 /** SWD (real vs fake) and MS-SSIM diversity of both; images NCHW in [-1, 1] of the same geometry. */
 export function evalQuality(real: ImageBatch, fake: ImageBatch, o: QualityOptions = {}): QualityResult {
   if (real.c !== fake.c || real.h !== fake.h || real.w !== fake.w)

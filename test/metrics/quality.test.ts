@@ -1,7 +1,7 @@
 // evalQuality (the function the trainer calls every --eval-every epochs), its metrics.jsonl record and curve PNG.
 import { expect } from 'chai';
 import { PNG } from 'pngjs';
-import { evalQuality, qualityRecord, qualityCurvePng, pick } from '../../lib/metrics/quality';
+import { evalQuality, qualityRecord, qualityCurvePng, pick, realSubset } from '../../lib/metrics/quality';
 import { msssimDiversity } from '../../lib/metrics/msssim';
 import { HostRng } from '../../lib/metrics/random';
 import { ImageBatch } from '../../lib/train/image';
@@ -27,6 +27,9 @@ describe('metrics/quality', function () {
     expect(q.msssimReal).to.be.closeTo(msssimDiversity(real, { pairs: 15, seed: 5 }), 1e-12);
     expect(evalQuality(real, fake, { maxImages: 10, pairs: 15, seed: 3, msssimReal: 0.123 }).msssimReal).to.equal(0.123);
     expect(() => evalQuality(real, set(4, 16, 1))).to.throw(/real images are 1×32×32 but generated ones 1×16×16/);
+    const sub = realSubset({ count: real.n, shape: [real.n, 1, 32, 32], batch: (idx) => pick(real, idx).data }, 5, 7);
+    expect([sub.n, sub.c, sub.h, sub.w]).to.deep.equal([5, 1, 32, 32]);
+    expect(realSubset({ count: real.n, shape: [real.n, 1, 32, 32], batch: (idx) => pick(real, idx).data }, 5, 7).data).to.deep.equal(sub.data);
     expect(pick(real, [3, 1]).data.subarray(0, 32 * 32)).to.deep.equal(real.data.subarray(3 * 1024, 4 * 1024));
   });
 
