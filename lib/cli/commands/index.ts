@@ -7,5 +7,6 @@ export const commands: Record<string, Entry> = {
   train: { summary: 'train a DCGAN or WGAN-GP on a dataset file (--preset for the paper\'s Table I)', load: () => import('./train') },
   sample: { summary: 'generate images from a training run\'s latest checkpoint (PNGs and a dataset file)', load: () => import('./sample') },
   prepare: { summary: 'turn BraTS folders, NIfTI volumes or PNG slices into a dataset file', load: () => import('./prepare') },
+  eval: { summary: 'score generated images against real ones without network weights: SWD and MS-SSIM diversity', load: () => import('./eval') },
   phantom: { summary: 'write procedural BraTS-layout brain volumes with tumours', load: () => import('./phantom') },
 };
