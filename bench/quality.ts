@@ -10,7 +10,8 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { Rng, engineInfo, setThreads } from '../lib/engine';
 import { openDataset } from '../lib/data';
-import { Trainer, generate, TRAIN_STREAMS } from '../lib/train/trainer';
+import { Trainer, generate } from '../lib/train/run';
+import { STREAMS } from '../lib/util/streams';
 import { resolveConfig, TrainConfig } from '../lib/train/config';
 import { writeGridPng, ImageBatch } from '../lib/train/image';
 import { evalQuality, QualityResult } from '../lib/metrics/quality';
@@ -49,7 +50,7 @@ async function mine(cfg: TrainConfig, real: ImageBatch, msssimReal: number | und
   try {
     await t.run();
     const secs = (Date.now() - t0) / 1000;
-    const fake = generate(t.G, t.cfg, t.latent, N, new Rng(cfg.seed, TRAIN_STREAMS.sample), 'cpu');
+    const fake = generate(t.G, t.cfg, t.latent, N, new Rng(cfg.seed, STREAMS.sample), 'cpu');
     writeGridPng(path.join(out, 'mrigan-grid.png'), fake, 8, 8);
     return { name: 'mrigan', steps: t.step, epochs: t.epoch + t.iter / t.itersPerEpoch, seconds: secs, q: evalQuality(real, fake, { msssimReal }) };
   } finally {

@@ -15,7 +15,8 @@ const cli = path.join(root, 'dist', 'lib', 'cli', 'main.js');
 const seconds = Number(process.env.DEMO_SECONDS || 300);
 const subjects = Number(process.env.DEMO_SUBJECTS || 6);
 // The training configuration (evidence: bench/NOTES.md, "Sample quality").
-const TRAIN = ['--model', 'dcgan', '--arch', 'dcgan', '--width', '8', '--batch', '16', '--lr', '5e-4', '--seed', '1'];
+const TRAIN = ['--model', 'dcgan', '--arch', 'dcgan', '--width', '8', '--batch', '16', '--lr', '5e-4', '--seed', '1',
+  '--eval-every', '0'];  // the demo measures before and after itself (mrigan eval below)
 const EVAL = ['--n', '200', '--pairs', '200', '--json'];
 
 function mrigan(args, capture = false) {

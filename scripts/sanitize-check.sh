@@ -20,7 +20,9 @@ fi
 npx tsc -p tsconfig.json
 asan="$(gcc -print-file-name=libasan.so)"
 ubsan="$(gcc -print-file-name=libubsan.so)"
-tests=(tensor elementwise act dense conv conv_direct conv_direct_wgrad norm loss adam rng gp rop napi/boundary nn/safetensors nn/layers)
+tests=(engine/tensor engine/ops/elementwise engine/ops/act engine/ops/dense engine/ops/conv engine/ops/conv_direct
+  engine/ops/conv_direct_wgrad engine/ops/norm engine/ops/loss engine/ops/adam engine/ops/rng engine/ops/gp engine/ops/rop
+  engine/ops/scalars engine/ops/gemm napi/boundary nn/safetensors nn/layers nn/sync_norm)
 files=()
 for t in "${tests[@]}"; do files+=("dist/test/$t.test.js"); done
 echo "sanitize-check: ${#files[@]} test files against $addon"

@@ -39,6 +39,8 @@ export interface TrainConfig {
   data: string | null;
   /** Synchronized BatchNorm across data-parallel ranks; null = the architecture's default (cepa2024 on, dcgan off). */
   syncBn?: boolean | null;
+  /** Weight-free quality (SWD, MS-SSIM diversity) after epoch 1, every N epochs and at the end; 0 = off. */
+  evalEvery?: number;
 }
 
 /** Whether BatchNorm statistics are synchronized across ranks (the paper's cepa2024 does; --sync-bn for dcgan). */
@@ -57,7 +59,7 @@ export const PRESETS: Record<string, Preset> = {
 export const DEFAULTS: Omit<TrainConfig, 'model'> = {
   arch: 'dcgan', size: 256, channels: 1, latent: null, width: null, dropout: 0, epochs: 25, batch: 64, lr: 2e-4,
   beta1: 0.5, beta2: 0.999, lambda: 5, nCritic: 3, labelNoise: 0.05, seed: 0, checkpointEvery: 0, preset: null, data: null,
-  syncBn: null,
+  syncBn: null, evalEvery: 5,
 };
 
 /** A bad option or option value (a usage error: exit 2). */
@@ -112,6 +114,7 @@ export function validate(c: TrainConfig): void {
   if (!(c.labelNoise >= 0 && c.labelNoise <= 0.5)) bad('label-noise', c.labelNoise, 'in [0, 0.5]');
   if (!int(c.seed, 0)) bad('seed', c.seed, 'a non-negative integer');
   if (!int(c.checkpointEvery, 0)) bad('checkpoint-every', c.checkpointEvery, 'a non-negative integer');
+  if (c.evalEvery !== undefined && !int(c.evalEvery, 0, 1e6)) bad('eval-every', c.evalEvery, 'a non-negative integer (0 = off)');
   if (c.syncBn !== undefined && c.syncBn !== null && typeof c.syncBn !== 'boolean') bad('sync-bn', c.syncBn, 'true or false');
 }
 

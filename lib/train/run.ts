@@ -9,6 +9,8 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { Tensor, Device, Rng, defaultDevice } from '../engine';
 import { ShardedRng } from './shard';
+import { ImageBatch } from './image';
+import { evalQuality, qualityRecord, realSubset, writeQualityCurve } from '../metrics/quality';
 import { Sequential, Adam, Layer, Dropout, SyncBatchNorm } from '../nn';
 import { STREAMS } from '../util/streams';
 import { buildModel, latentSize, ModelOptions } from '../models';
@@ -118,6 +120,9 @@ export class Trainer {
   stopRequested = false;
   private metrics: JsonLines | null = null;
   private history: { d: number[]; g: number[] } = { d: [], g: [] };
+  /** The run's quality evaluations (metrics.jsonl 'eval' records), its fixed real subset and that subset's MS-SSIM. */
+  private evals: Record<string, unknown>[] = [];
+  private evalReal: { images: ImageBatch; msssim?: number } | null = null;
   /** Step records of the current epoch before a mid-epoch resume: its epoch record covers the whole epoch. */
   private resumed = { d: 0, g: 0, n: 0, seconds: 0 };
 
@@ -180,6 +185,7 @@ export class Trainer {
     const kept = readJsonLines(file).filter((r) => (r.step as number) <= state.step);
     writeFileAtomic(file, kept.map((r) => JSON.stringify(r) + '\n').join(''));
     for (const r of kept) {
+      if (r.type === 'eval') t.evals.push(r);
       if (r.type !== 'step') continue;
       t.history.d.push(r.d_loss as number);
       t.history.g.push(r.g_loss as number);
@@ -279,6 +285,7 @@ export class Trainer {
       this.metrics?.write({ type: 'epoch', epoch: this.epoch, step: this.step, d_loss: sums.d / Math.max(1, sums.n),
         g_loss: sums.g / Math.max(1, sums.n), seconds: secs, img_per_s: (sums.n * this.cfg.batch) / Math.max(1e-3, secs), time: Date.now() / 1000 });
       this.writeSamples();
+      this.evaluate(secs, log);
       const ck = this.checkpoint();
       if (this.o.out) log(`epoch ${this.epoch}/${this.cfg.epochs} done in ${secs.toFixed(1)} s: D ${(sums.d / Math.max(1, sums.n)).toFixed(4)}, G ${(sums.g / Math.max(1, sums.n)).toFixed(4)}; checkpoint ${ck ? path.relative(this.o.out, ck) : '-'}`);
     }
@@ -315,6 +322,28 @@ export class Trainer {
     const sc = this.cfg.model === 'wgan-gp' ? criticStep(m, real, step)
       : withFakes(m, real.shape[0], (fake) => dcganDStep(m, real, fake, step));
     try { return readScalars(sc).d_loss; } finally { disposeScalars(sc); }
+  }
+
+  /**
+   * Weight-free quality after epoch 1, every cfg.evalEvery epochs and at the end (rank 0): SWD and MS-SSIM diversity
+   * of 256 images from G (their own noise stream) against a fixed seeded subset of the data, recorded in
+   * metrics.jsonl ('eval') and drawn in quality.png. No state changes: the run is the same with or without it.
+   */
+  private evaluate(seconds: number, log: (s: string) => void): void {
+    const every = this.cfg.evalEvery ?? 0;
+    if (!this.o.out || !this.writer || every <= 0) return;
+    if (!(this.epoch === 1 || this.epoch % every === 0 || this.epoch === this.cfg.epochs)) return;
+    const t0 = Date.now();
+    this.evalReal ??= { images: realSubset(this.o.data, 256, this.cfg.seed) };
+    const fake = generate(this.G, this.cfg, this.latent, this.evalReal.images.n, new Rng(this.cfg.seed, STREAMS.evalNoise), this.device);
+    const q = evalQuality(this.evalReal.images, fake, { maxImages: 256, pairs: 200, seed: this.cfg.seed, msssimReal: this.evalReal.msssim });
+    this.evalReal.msssim = q.msssimReal;
+    const rec = qualityRecord(q, this.epoch, this.step, seconds);
+    this.metrics?.write(rec);
+    this.evals.push(rec);
+    writeQualityCurve(path.join(this.o.out, 'quality.png'), this.evals as unknown as Parameters<typeof writeQualityCurve>[1]);
+    log(`epoch ${this.epoch}: SWD×10³ ${q.swd.mean.toFixed(1)} [${q.swd.perLevel.map((v) => v.toFixed(1)).join(' ')}], ` +
+      `MS-SSIM generated ${q.msssim.toFixed(3)} / real ${q.msssimReal.toFixed(3)} (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
   }
 
   /** Fixed-noise samples (BN batch statistics, no dropout, no state changes): image, 8×8 grid, loss curve. */

@@ -8,10 +8,12 @@ export const STREAMS = {
   /** Dropout masks (lib/models' Dropout layers). */
   generatorDropout: 201,
   discriminatorDropout: 202,
-  /** Training (lib/train): latent noise, label noise, the penalty's ε, the fixed sample grid, `mrigan sample`. */
+  /** Training (lib/train): latent noise, label noise, the penalty's ε, the fixed sample grid, `mrigan sample`, evaluations. */
   noise: 301,
   labels: 302,
   gp: 303,
   fixedNoise: 304,
   sample: 305,
+  /** The generated side of the in-training quality evaluations (--eval-every). */
+  evalNoise: 306,
 } as const;

@@ -7,7 +7,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { spawnSync } from 'child_process';
 import { DatasetWriter, writePngGray } from '../../lib/data';
-import { Trainer, memorySource } from '../../lib/train/trainer';
+import { Trainer, memorySource } from '../../lib/train/run';
 import { resolveConfig } from '../../lib/train/config';
 import { HostRng } from '../../lib/metrics/random';
 

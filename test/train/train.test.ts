@@ -217,6 +217,27 @@ describe('train: checkpoints and resume', function () {
     expect((err as Error).message).to.not.match(/lower --lr/);
   });
 
+  it('evaluates quality after epoch 1, every N epochs and at the end, without changing the run', async () => {
+    const data = blobs(12, 4), cfg = (evalEvery: number) => cfgOf({ model: 'dcgan', epochs: 3, evalEvery });
+    const on = tmp(), off = tmp(), lines: string[] = [];
+    const a = Trainer.create(cfg(2), { data, out: on, progress: 'none', device: 'cpu', log: (s) => lines.push(s) });
+    await a.run();
+    const b = Trainer.create(cfg(0), { data, out: off, progress: 'none', device: 'cpu', log: () => {} });
+    await b.run();
+    expect(sameArrays(weights(a), weights(b)), 'evaluations leave the run unchanged').to.equal(true);
+    a.dispose(); b.dispose();
+    const evals = readJsonLines(path.join(on, 'metrics.jsonl')).filter((r) => r.type === 'eval');
+    expect(evals.map((r) => r.epoch)).to.deep.equal([1, 2, 3]); // epoch 1, every 2nd, the last
+    for (const r of evals) {
+      expect(r.swd as number).to.be.greaterThan(0);
+      expect(r.msssim as number).to.be.within(0, 1);
+      expect(r.msssim_real).to.equal(evals[0].msssim_real); // the same fixed real subset each time
+    }
+    expect(fs.existsSync(path.join(on, 'quality.png'))).to.equal(true);
+    expect(fs.existsSync(path.join(off, 'quality.png'))).to.equal(false);
+    expect(lines.join('\n')).to.match(/epoch 3: SWD×10³ [\d.]+ \[.*\], MS-SSIM generated [\d.]+ \/ real [\d.]+/);
+  });
+
   it('rejects a batch larger than the dataset or images of the wrong size', () => {
     expect(() => Trainer.create(cfgOf({ model: 'dcgan', batch: 8 }), { data: blobs(4, 8), out: null, device: 'cpu' })).to.throw(ConfigError, /larger than the dataset/);
     const big = memorySource(new Float32Array(4 * 128 * 128), [4, 1, 128, 128]);

@@ -8,7 +8,8 @@ import { Rng, Device, defaultDevice } from '../../engine';
 import { buildModel, latentSize } from '../../models';
 import { openDataset, readPngGray } from '../../data';
 import { findCheckpoint, loadCheckpointInto } from '../../train/checkpoint';
-import { generate, modelOptions, TRAIN_STREAMS } from '../../train/trainer';
+import { generate, modelOptions } from '../../train/run';
+import { STREAMS } from '../../util/streams';
 import { ImageBatch } from '../../train/image';
 import { evalQuality } from '../../metrics/quality';
 import { HostRng } from '../../metrics/random';
@@ -74,7 +75,7 @@ function fromRun(dir: string, n: number, seed: number, device: Device): Loaded {
   const G = buildModel(cfg.arch, 'generator', mo);
   try {
     loadCheckpointInto(ck.dir, G, null, null, null, ck.state);
-    const images = generate(G, cfg, latentSize(cfg.arch, mo), n, new Rng(seed, TRAIN_STREAMS.sample), device);
+    const images = generate(G, cfg, latentSize(cfg.arch, mo), n, new Rng(seed, STREAMS.sample), device);
     return { images, total: n, what: `run, epoch ${ck.state.epoch}, step ${ck.state.step}; ${n} generated` };
   } finally {
     G.dispose();

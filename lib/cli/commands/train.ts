@@ -40,6 +40,8 @@ export const HELP = `usage: mrigan train --data FILE --model dcgan|wgan-gp --out
   --n-critic K          WGAN-GP critic steps per generator step (default: 3)
   --label-noise A       DCGAN label noise: real targets 1 − A·U(0,1), fake A·U(0,1); 0 = off (default: 0.05)
   --checkpoint-every N  also checkpoint every N steps (default: 0 = at the end of each epoch only)
+  --eval-every N        SWD and MS-SSIM diversity of 256 generated vs real images after epoch 1, every N epochs and
+                        at the end: metrics.jsonl ('eval' records), quality.png (default: 5; 0 = off)
   --sync-bn, --no-sync-bn  BatchNorm statistics over the global batch across ranks (default: on for cepa2024,
                         off for dcgan; under mpirun/srun only: docs/distributed.md)
   --device D            cpu, cuda or cuda:N (default: MRIGAN_DEVICE, else the first GPU, else cpu)
@@ -67,7 +69,7 @@ export async function run(argv: string[]): Promise<number> {
         'n-critic': { type: 'string' }, 'label-noise': { type: 'string' }, 'checkpoint-every': { type: 'string' },
         device: { type: 'string' }, 'time-limit': { type: 'string' }, threads: { type: 'string' }, progress: { type: 'string', default: 'auto' },
         'dry-run': { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h' },
-        'sync-bn': { type: 'boolean' }, 'no-sync-bn': { type: 'boolean' },
+        'sync-bn': { type: 'boolean' }, 'no-sync-bn': { type: 'boolean' }, 'eval-every': { type: 'string' },
       },
   }).values;
   if (v.help) {
@@ -111,7 +113,7 @@ export async function run(argv: string[]): Promise<number> {
       seed: num(v.seed, 'seed'), size: num(v.size, 'size') as TrainConfig['size'] | undefined, width: num(v.width, 'width'),
       latent: num(v.latent, 'latent'), lambda: num(v.lambda, 'lambda'), nCritic: num(v['n-critic'], 'n-critic'),
       labelNoise: num(v['label-noise'], 'label-noise'), checkpointEvery: num(v['checkpoint-every'], 'checkpoint-every'),
-      syncBn: v['sync-bn'] ? true : v['no-sync-bn'] ? false : undefined,
+      syncBn: v['sync-bn'] ? true : v['no-sync-bn'] ? false : undefined, evalEvery: num(v['eval-every'], 'eval-every'),
     };
     if (v['sync-bn'] && v['no-sync-bn']) throw new ConfigError('--sync-bn and --no-sync-bn contradict each other (give one)');
     const given = Object.fromEntries(Object.entries(raw).filter(([, x]) => x !== undefined)) as typeof raw;
