@@ -30,8 +30,22 @@ inline void parallel_chunks(int64_t n, int64_t min_chunk, F&& f) {
   if (omp_in_parallel() || n < 2 * min_chunk) t = 1;
   if (t > 1 && n / t < min_chunk) t = n / min_chunk;
   if (t <= 1) { f(int64_t(0), n); return; }
+
 #pragma omp parallel for schedule(static) num_threads((int)t)
   for (int64_t c = 0; c < t; ++c) f(n * c / t, n * (c + 1) / t);
+}
+
+// f(lo, hi) over [0, n) in blocks of kParallelBlock elements (elementwise kernels: big enough to amortise the
+// dispatch, small enough to balance).
+constexpr int64_t kParallelBlock = 1 << 15;
+template <typename F>
+inline void parallel_blocks(size_t n, F&& f) {
+  constexpr int64_t kBlock = kParallelBlock;
+  int64_t nb = ((int64_t)n + kBlock - 1) / kBlock;
+  parallel_for(nb, [&](int64_t b) {
+    size_t lo = (size_t)b * kBlock, hi = lo + kBlock < n ? lo + kBlock : n;
+    f(lo, hi);
+  });
 }
 
 // Pieces of at most `chunk` elements over several tensors, so that many small tensors (BN) and a few large ones

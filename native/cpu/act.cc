@@ -12,6 +12,7 @@
 #include "core/parallel.h"
 #include "core/philox.h"
 #include "cpu/ops.h"
+#include "cpu/philox_blocks.h"
 
 namespace mrigan::cpu {
 
@@ -103,8 +104,7 @@ void sigmoid_backward(const float* dy, const float* y, float* dx, size_t n) {
   });
 }
 
-// One Philox block gives the uniforms of 4 consecutive elements (core/philox.h layout), so the loop runs over
-// blocks; full blocks take a fixed 4-lane path (a variable trip count here costs 3x in branch mispredictions).
+// Element i is kept iff its Philox uniform (philox_blocks.h walks the draw a block of 4 at a time) is >= p.
 void dropout_forward(const float* x, float* y, float* mask, size_t n, float p, uint64_t seed, uint32_t stream,
                      uint64_t offset) {
   const float keep_scale = 1.0f / (1.0f - p);
@@ -113,17 +113,7 @@ void dropout_forward(const float* x, float* y, float* mask, size_t n, float p, u
     mask[i] = mk;
     y[i] = x[i] * mk;
   };
-  const int64_t full = (int64_t)(n / 4);
-  parallel_chunks(full, kChunk / 4, [=](int64_t b0, int64_t b1) {
-    for (int64_t b = b0; b < b1; ++b) {
-      Philox4 r = philox_block(seed, stream, offset + (uint64_t)b);
-      for (int l = 0; l < 4; ++l) lane(r, (size_t)b * 4 + l, l);
-    }
-  });
-  if (n % 4) {
-    Philox4 r = philox_block(seed, stream, offset + (uint64_t)full);
-    for (size_t i = (size_t)full * 4; i < n; ++i) lane(r, i, (int)(i % 4));
-  }
+  philox_for_each(n, seed, stream, offset, lane);
 }
 
 }  // namespace mrigan::cpu

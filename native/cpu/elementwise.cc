@@ -8,16 +8,10 @@
 
 namespace mrigan::cpu {
 
-static constexpr int64_t kBlock = 1 << 15;
+static constexpr int64_t kBlock = kParallelBlock;
 
 template <typename F>
-static void blocks(size_t n, F&& f) {
-  int64_t nb = ((int64_t)n + kBlock - 1) / kBlock;
-  parallel_for(nb, [&](int64_t b) {
-    size_t lo = (size_t)b * kBlock, hi = lo + kBlock < n ? lo + kBlock : n;
-    f(lo, hi);
-  });
-}
+static void blocks(size_t n, F&& f) { parallel_blocks(n, f); }
 
 void fill(float* y, size_t n, float v) {
   blocks(n, [=](size_t lo, size_t hi) { for (size_t i = lo; i < hi; ++i) y[i] = v; });

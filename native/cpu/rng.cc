@@ -6,29 +6,14 @@
 #include "core/parallel.h"
 #include "core/philox.h"
 #include "cpu/ops.h"
+#include "cpu/philox_blocks.h"
 
 namespace mrigan::cpu {
 
 static constexpr int64_t kChunkBlocks = 1 << 12;
 
-// Calls emit(block, element index, lane) for every element of an n-element draw; the block is computed once.
-template <typename Emit>
-static void for_each_block(size_t n, uint64_t seed, uint32_t stream, uint64_t offset, Emit emit) {
-  const int64_t full = (int64_t)(n / 4);
-  parallel_chunks(full, kChunkBlocks, [=](int64_t b0, int64_t b1) {
-    for (int64_t b = b0; b < b1; ++b) {
-      Philox4 r = philox_block(seed, stream, offset + (uint64_t)b);
-      for (int l = 0; l < 4; ++l) emit(r, (size_t)b * 4 + l, l);
-    }
-  });
-  if (n % 4) {
-    Philox4 r = philox_block(seed, stream, offset + (uint64_t)full);
-    for (size_t i = (size_t)full * 4; i < n; ++i) emit(r, i, (int)(i % 4));
-  }
-}
-
 void rand_uniform(float* y, size_t n, uint64_t seed, uint32_t stream, uint64_t offset) {
-  for_each_block(n, seed, stream, offset, [=](const Philox4& r, size_t i, int l) { y[i] = philox_u01(r.v[l]); });
+  philox_for_each(n, seed, stream, offset, [=](const Philox4& r, size_t i, int l) { y[i] = philox_u01(r.v[l]); });
 }
 
 // Box-Muller exactly as philox_normal (same double expressions, so the same floats), but each pair's log, sqrt

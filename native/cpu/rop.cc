@@ -16,16 +16,8 @@
 
 namespace mrigan::cpu {
 
-static constexpr int64_t kBlock = 1 << 15;
-
 template <typename F>
-static void blocks(size_t n, F&& f) {
-  int64_t nb = ((int64_t)n + kBlock - 1) / kBlock;
-  parallel_for(nb, [&](int64_t b) {
-    size_t lo = (size_t)b * kBlock, hi = lo + kBlock < n ? lo + kBlock : n;
-    f(lo, hi);
-  });
-}
+static void blocks(size_t n, F&& f) { parallel_blocks(n, f); }
 
 // d1 = σ′, d2 = σ″, both from the output y.
 template <typename D>
@@ -103,12 +95,17 @@ void batch_norm_pair_backward(const float* ybar, const float* ydotbar, const flo
     float fa = (float)a, fb = (float)b;
     // Sy = Σȳ, Syx = Σȳx̂, Sd = Σẏ̄, Sdx = Σẏ̄x̂, Sdt = Σẏ̄t
     double Sy = 0, Syx = 0, Sd = 0, Sdx = 0, Sdt = 0;
+    // x̂, the normalised tangent t and ẏ̄ at element e of the channel (both passes read them)
+    auto at = [&](int64_t e, float& xh, float& t, float& d) {
+      xh = (x[e] - mu) * r;
+      t = r * (xdot[e] - fa - xh * fb);
+      d = ydotbar[e];
+    };
     for (int64_t i = 0; i < n; ++i) {
       int64_t o = (i * c + ch) * hw;
       for (int64_t j = 0; j < hw; ++j) {
-        float xh = (x[o + j] - mu) * r;
-        float t = r * (xdot[o + j] - fa - xh * fb);
-        float d = ydotbar[o + j];
+        float xh, t, d;
+        at(o + j, xh, t, d);
         Sd += d;
         Sdx += (double)d * xh;
         Sdt += (double)d * t;
@@ -128,9 +125,8 @@ void batch_norm_pair_backward(const float* ybar, const float* ydotbar, const flo
     for (int64_t i = 0; i < n; ++i) {
       int64_t o = (i * c + ch) * hw;
       for (int64_t j = 0; j < hw; ++j) {
-        float xh = (x[o + j] - mu) * r;
-        float t = r * (xdot[o + j] - fa - xh * fb);
-        float d = ydotbar[o + j];
+        float xh, t, d;
+        at(o + j, xh, t, d);
         float q = g * ((ybar ? ybar[o + j] : 0.0f) - rb * d);
         xdotbar[o + j] = gr * (d - md - xh * mdx);
         xbar[o + j] = r * (q - mq - xh * mxq) - kdt * xh - kdx * t;

@@ -1,5 +1,6 @@
 // mrigan phantom: procedural BraTS-layout brain volumes with a tumour (no download needed).
 import { parseArgs } from 'util';
+import { COMMON_OPTIONS, printedHelp } from '../args';
 import { usageFail } from '../errors';
 import { SingleBar, Presets } from 'cli-progress';
 import { writePhantom } from '../../data/phantom';
@@ -36,15 +37,10 @@ export async function run(argv: string[]): Promise<number> {
       first: { type: 'string', default: '0' },
       level: { type: 'string', default: '1' },
       size: { type: 'string', default: '240x240x155' },
-      json: { type: 'boolean', default: false },
-      quiet: { type: 'boolean', default: false },
-      help: { type: 'boolean', short: 'h' },
+      ...COMMON_OPTIONS,
     },
   });
-  if (v.help) {
-    process.stdout.write(HELP);
-    return 0;
-  }
+  if (printedHelp(v, HELP)) return 0;
   const fail = (msg: string): number => usageFail('phantom', msg);
   const subjects = Number(v.subjects);
   if (!(Number.isInteger(subjects) && subjects >= 1)) return fail('--subjects N (a positive integer) is required');

@@ -1,5 +1,6 @@
 // mrigan prepare: BraTS folders, NIfTI volumes or PNG folders → one dataset file (docs/dataset-format.md).
 import { parseArgs } from 'util';
+import { COMMON_OPTIONS, printedHelp } from '../args';
 import { usageFail, FileError } from '../errors';
 import { SingleBar, Presets } from 'cli-progress';
 import { RECIPES, selectBrats, parseRange, parseContrasts } from '../../data/brats';
@@ -70,15 +71,10 @@ export async function run(argv: string[]): Promise<number> {
       out: { type: 'string' },
       preview: { type: 'string' },
       'preview-count': { type: 'string', default: '16' },
-      json: { type: 'boolean', default: false },
-      quiet: { type: 'boolean', default: false },
-      help: { type: 'boolean', short: 'h' },
+      ...COMMON_OPTIONS,
     },
   });
-  if (v.help) {
-    process.stdout.write(HELP);
-    return 0;
-  }
+  if (printedHelp(v, HELP)) return 0;
   const fail = (msg: string): number => usageFail('prepare', msg);
   const kinds = [v.brats, v.nifti, v.images].filter((x) => x !== undefined).length;
   if (kinds !== 1) return fail('give exactly one of --brats, --nifti, --images');
