@@ -1,5 +1,5 @@
 // SLURM for real: a one-node cluster (scripts/slurm/local-cluster.sh, root, munge + slurmctld + slurmd), then
-// `srun --mpi=pmix -n 2` of the collectives worker and one `sbatch` job run to completion. Gated on MRIGAN_SLURM=1
+// `srun --mpi=pmix -n 2` of the collectives worker and of `mrigan train`, and one `sbatch` job run to completion. Gated on MRIGAN_SLURM=1
 // (.ci/run sets it after starting the cluster); stops the cluster afterwards only if this test started it.
 import { expect } from 'chai';
 import { spawnSync } from 'child_process';
@@ -7,6 +7,8 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { launch, plainEnv, worker, checkCollectives, hasMpirun } from './launch';
+import { DatasetWriter } from '../../lib/data';
+import { randArray } from '../helpers';
 
 const script = path.join(__dirname, '..', '..', '..', 'scripts', 'slurm', 'local-cluster.sh');
 const sh = (args: string[], env: NodeJS.ProcessEnv = plainEnv()) =>
@@ -39,6 +41,26 @@ const sh = (args: string[], env: NodeJS.ProcessEnv = plainEnv()) =>
       expect(r.results.filter(Boolean), `${how}: no rank finished its collective`).to.have.length(0);
       expect(r.output).to.match(names);
     }
+  });
+
+  it('srun --mpi=pmix -n 2 mrigan train: a 2-rank run of the CLI, rank 0 writes the run folder', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mrigan-srun-train-')), data = path.join(dir, 'set.mrigan');
+    const w = new DatasetWriter(data, {
+      shape: [16, 1, 64, 64], dtype: 'float32', created: 'test', tool: 'test', recipe: {}, sources: [],
+      slices: Array.from({ length: 16 }, (_, i) => ({ subject: 's', contrast: 'flair', slice: i, source: 0 })),
+    });
+    for (let i = 0; i < 16; i++) w.writeSlice(i, randArray(64 * 64, 900 + i));
+    w.commit();
+    const cli = path.join(__dirname, '..', '..', 'lib', 'cli', 'main.js'), out = path.join(dir, 'run');
+    const r = sh(['srun', '--mpi=pmix', '-n', '2', process.execPath, cli, 'train', '--data', data, '--model', 'dcgan',
+      '--arch', 'cepa2024', '--width', '2', '--batch', '8', '--epochs', '2', '--eval-every', '0', '--progress', 'none',
+      '--device', 'cpu', '--out', out], plainEnv({ MRIGAN_COLLECTIVE_TIMEOUT: '60' }));
+    expect(r.status, r.stdout + r.stderr).to.equal(0);
+    expect(r.stdout).to.match(/\(2 ranks, mpi\)/);
+    expect(r.stdout.match(/^training /gm), 'rank 0 alone prints').to.have.length(1);
+    for (const f of ['samples/epoch-002.png', 'checkpoints/latest.json', 'metrics.jsonl'])
+      expect(fs.existsSync(path.join(out, f)), f).to.equal(true);
+    fs.rmSync(dir, { recursive: true, force: true });
   });
 
   it('an sbatch job (2 tasks, srun inside) runs to completion', () => {
