@@ -8,76 +8,24 @@
 // scale of float32 rounding in a sum; mag ≥ |want|). Float32 sums of a few hundred terms stay near 1e-6 · mag.
 import { expect } from 'chai';
 import {
-  Tensor, engineInfo, setThreads, tidy,
+  Tensor, engineInfo, tidy,
   conv2dForward, conv2dBackwardData, conv2dBackwardWeight,
   convTranspose2dForward, convTranspose2dBackwardData, convTranspose2dBackwardWeight,
 } from '../../../lib/engine';
 import { nativeUnchecked as native } from '../../../lib/engine/native';  // misuse tests call the addon with wrong arguments
-import { randArray, rng } from '../../helpers';
+import { randArray, rng, expectRef, Ref } from '../../helpers';
 import * as E from '../../../lib/engine';
 import { Device } from '../../../lib/engine';
 import * as C from '../../../lib/engine/cuda';
 import { opCase, forDevices, both, same, emulated } from '../devices';
 import { ConvGeom, ConvTGeom, conv2dParity, convTranspose2dParity } from './conv_parity';
+import { P2, P4, ConvCase, Terms, geom, biased, zeroRef, sumTerms, convRef, convBackwardDataRef, convBackwardWeightRef, withConvTuning } from './conv_ref';
 
-type P2 = [number, number];
-type P4 = [number, number, number, number];
 const REL = 1e-5;
 const ABS = 1e-7;
 
 // ---------------------------------------------------------------- float64 references
-interface ConvCase { name: string; n: number; c: number; H: number; W: number; k: number; r: number; s: number; stride: P2; pad: P4; bias: boolean }
-interface Out { v: Float64Array; mag: Float64Array }
-
-const outSize = (size: number, k: number, st: number, a: number, b: number): number => Math.floor((size + a + b - k) / st) + 1;
-
-function geom(cs: ConvCase): { p: number; q: number } {
-  return { p: outSize(cs.H, cs.r, cs.stride[0], cs.pad[0], cs.pad[1]), q: outSize(cs.W, cs.s, cs.stride[1], cs.pad[2], cs.pad[3]) };
-}
-
-// Calls f(b, o, oh, ow, ci, i, j, xIndex, wIndex, yIndex) for every term of the conv sum (inside the image).
-function convTerms(cs: ConvCase, f: (xi: number, wi: number, yi: number) => void): void {
-  const { n, c, H, W, k, r, s } = cs;
-  const [sh, sw] = cs.stride;
-  const [pt, , pl] = cs.pad;
-  const { p, q } = geom(cs);
-  for (let b = 0; b < n; b++)
-    for (let o = 0; o < k; o++)
-      for (let oh = 0; oh < p; oh++)
-        for (let ow = 0; ow < q; ow++) {
-          const yi = ((b * k + o) * p + oh) * q + ow;
-          for (let ci = 0; ci < c; ci++)
-            for (let i = 0; i < r; i++) {
-              const ih = oh * sh - pt + i;
-              if (ih < 0 || ih >= H) continue;
-              for (let j = 0; j < s; j++) {
-                const iw = ow * sw - pl + j;
-                if (iw < 0 || iw >= W) continue;
-                f(((b * c + ci) * H + ih) * W + iw, ((o * c + ci) * r + i) * s + j, yi);
-              }
-            }
-        }
-}
-
-function convRef(cs: ConvCase, x: Float32Array, w: Float32Array, bias: Float32Array | null): Out {
-  const { p, q } = geom(cs);
-  const v = new Float64Array(cs.n * cs.k * p * q), mag = new Float64Array(v.length);
-  if (bias) for (let yi = 0; yi < v.length; yi++) { const o = Math.floor(yi / (p * q)) % cs.k; v[yi] = bias[o]; mag[yi] = Math.abs(bias[o]); }
-  convTerms(cs, (xi, wi, yi) => { const t = x[xi] * w[wi]; v[yi] += t; mag[yi] += Math.abs(t); });
-  return { v, mag };
-}
-function convBackwardDataRef(cs: ConvCase, dy: Float32Array, w: Float32Array): Out {
-  const v = new Float64Array(cs.n * cs.c * cs.H * cs.W), mag = new Float64Array(v.length);
-  convTerms(cs, (xi, wi, yi) => { const t = dy[yi] * w[wi]; v[xi] += t; mag[xi] += Math.abs(t); });
-  return { v, mag };
-}
-function convBackwardWeightRef(cs: ConvCase, dy: Float32Array, x: Float32Array): Out {
-  const v = new Float64Array(cs.k * cs.c * cs.r * cs.s), mag = new Float64Array(v.length);
-  convTerms(cs, (xi, wi, yi) => { const t = dy[yi] * x[xi]; v[wi] += t; mag[wi] += Math.abs(t); });
-  return { v, mag };
-}
-
-// Conv-transpose: x [n, cin, p, q], w [cin, cout, r, s] (IOHW), output [n, cout, Ho, Wo] with the PyTorch rule
+// The conv ones (convTerms and its sums) are in conv_ref.ts. Conv-transpose: x [n, cin, p, q], w [cin, cout, r, s] (IOHW), output [n, cout, Ho, Wo] with the PyTorch rule
 // Ho = (p − 1)·sh − pt − pb + r + oph. Scatter: y[b, co, i·sh − pt + a, j·sw − pl + e] += x[b, ki, i, j]·w[ki, co, a, e].
 interface TCase { name: string; n: number; cin: number; cout: number; p: number; q: number; r: number; s: number; stride: P2; pad: P4; outPad: P2; bias: boolean }
 const tOut = (t: TCase): { Ho: number; Wo: number } => ({
@@ -85,7 +33,7 @@ const tOut = (t: TCase): { Ho: number; Wo: number } => ({
   Wo: (t.q - 1) * t.stride[1] - t.pad[2] - t.pad[3] + t.s + t.outPad[1],
 });
 
-function tTerms(t: TCase, f: (xi: number, wi: number, yi: number) => void): void {
+const tTerms = (t: TCase): Terms => (f) => {
   const { n, cin, cout, p, q, r, s } = t;
   const { Ho, Wo } = tOut(t);
   for (let b = 0; b < n; b++)
@@ -104,35 +52,18 @@ function tTerms(t: TCase, f: (xi: number, wi: number, yi: number) => void): void
               }
             }
         }
-}
-function tRef(t: TCase, x: Float32Array, w: Float32Array, bias: Float32Array | null): Out {
+};function tRef(t: TCase, x: Float32Array, w: Float32Array, bias: Float32Array | null): Ref {
   const { Ho, Wo } = tOut(t);
-  const v = new Float64Array(t.n * t.cout * Ho * Wo), mag = new Float64Array(v.length);
-  if (bias) for (let yi = 0; yi < v.length; yi++) { const co = Math.floor(yi / (Ho * Wo)) % t.cout; v[yi] = bias[co]; mag[yi] = Math.abs(bias[co]); }
-  tTerms(t, (xi, wi, yi) => { const u = x[xi] * w[wi]; v[yi] += u; mag[yi] += Math.abs(u); });
-  return { v, mag };
+  return sumTerms(tTerms(t), biased(t.n * t.cout * Ho * Wo, Ho * Wo, t.cout, bias), 'y', x, w);
 }
-function tBackwardDataRef(t: TCase, dy: Float32Array, w: Float32Array): Out {
-  const v = new Float64Array(t.n * t.cin * t.p * t.q), mag = new Float64Array(v.length);
-  tTerms(t, (xi, wi, yi) => { const u = dy[yi] * w[wi]; v[xi] += u; mag[xi] += Math.abs(u); });
-  return { v, mag };
+function tBackwardDataRef(t: TCase, dy: Float32Array, w: Float32Array): Ref {
+  return sumTerms(tTerms(t), zeroRef(t.n * t.cin * t.p * t.q), 'x', dy, w);
 }
-function tBackwardWeightRef(t: TCase, dy: Float32Array, x: Float32Array): Out {
-  const v = new Float64Array(t.cin * t.cout * t.r * t.s), mag = new Float64Array(v.length);
-  tTerms(t, (xi, wi, yi) => { const u = x[xi] * dy[yi]; v[wi] += u; mag[wi] += Math.abs(u); });
-  return { v, mag };
+function tBackwardWeightRef(t: TCase, dy: Float32Array, x: Float32Array): Ref {
+  return sumTerms(tTerms(t), zeroRef(t.cin * t.cout * t.r * t.s), 'w', dy, x);
 }
 
 // ---------------------------------------------------------------- helpers
-function expectRef(got: Float32Array, want: Out, what: string, base?: Float32Array, times = 1): void {
-  expect(got.length, `${what}: length`).to.equal(want.v.length);
-  for (let i = 0; i < got.length; i++) {
-    const w = (base ? base[i] : 0) + times * want.v[i];
-    const tol = REL * times * want.mag[i] + ABS * (1 + (base ? Math.abs(base[i]) : 0));
-    if (!(Math.abs(got[i] - w) <= tol)) expect.fail(`${what}[${i}]: got ${got[i]}, want ${w} (tolerance ${tol})`);
-  }
-}
-
 const dot = (a: ArrayLike<number>, b: ArrayLike<number>): number => { let s = 0; for (let i = 0; i < a.length; i++) s += a[i] * b[i]; return s; };
 const absDot = (a: ArrayLike<number>, b: ArrayLike<number>): number => { let s = 0; for (let i = 0; i < a.length; i++) s += Math.abs(a[i] * b[i]); return s; };
 
@@ -149,19 +80,7 @@ const modes = (): Mode[] => [
   { name: '2 threads, tiles of 1 column', threads: 2, tile: 1, serial: 0 },
 ];
 
-function inMode<T>(m: Mode, fn: () => T): T {
-  const n = native();
-  const threads = engineInfo().threads;
-  const tuning = n.convTuning();
-  try {
-    if (m.threads) setThreads(m.threads);
-    n.convTuning({ tileCols: m.tile, serialMacs: m.serial });
-    return fn();
-  } finally {
-    setThreads(threads);
-    n.convTuning(tuning);
-  }
-}
+const inMode = <T>(m: Mode, fn: () => T): T => withConvTuning({ threads: m.threads, tileCols: m.tile, serialMacs: m.serial }, fn);
 
 // ---------------------------------------------------------------- cases
 const convCases: ConvCase[] = [
