@@ -19,7 +19,7 @@ import { Device } from '../../../lib/engine';
 import * as C from '../../../lib/engine/cuda';
 import { opCase, forDevices, both, same, emulated } from '../devices';
 import { ConvGeom, ConvTGeom, conv2dParity, convTranspose2dParity } from './conv_parity';
-import { P2, P4, ConvCase, Terms, geom, biased, zeroRef, sumTerms, convRef, convBackwardDataRef, convBackwardWeightRef, withConvTuning } from './conv_ref';
+import { P2, P4, ConvCase, Terms, geom, forWindow, biased, zeroRef, sumTerms, convRef, convBackwardDataRef, convBackwardWeightRef, withConvTuning } from './conv_ref';
 
 const REL = 1e-5;
 const ABS = 1e-7;
@@ -36,23 +36,17 @@ const tOut = (t: TCase): { Ho: number; Wo: number } => ({
 const tTerms = (t: TCase): Terms => (f) => {
   const { n, cin, cout, p, q, r, s } = t;
   const { Ho, Wo } = tOut(t);
+  const win = { r, s, stride: t.stride, pad: t.pad, H: Ho, W: Wo };  // the taps of input pixel (i, j) in the output
   for (let b = 0; b < n; b++)
     for (let ki = 0; ki < cin; ki++)
       for (let i = 0; i < p; i++)
         for (let j = 0; j < q; j++) {
           const xi = ((b * cin + ki) * p + i) * q + j;
           for (let co = 0; co < cout; co++)
-            for (let a = 0; a < r; a++) {
-              const oh = i * t.stride[0] - t.pad[0] + a;
-              if (oh < 0 || oh >= Ho) continue;
-              for (let e = 0; e < s; e++) {
-                const ow = j * t.stride[1] - t.pad[2] + e;
-                if (ow < 0 || ow >= Wo) continue;
-                f(xi, ((ki * cout + co) * r + a) * s + e, ((b * cout + co) * Ho + oh) * Wo + ow);
-              }
-            }
+            forWindow(win, i, j, (a, e, oh, ow) => f(xi, ((ki * cout + co) * r + a) * s + e, ((b * cout + co) * Ho + oh) * Wo + ow));
         }
-};function tRef(t: TCase, x: Float32Array, w: Float32Array, bias: Float32Array | null): Ref {
+};
+function tRef(t: TCase, x: Float32Array, w: Float32Array, bias: Float32Array | null): Ref {
   const { Ho, Wo } = tOut(t);
   return sumTerms(tTerms(t), biased(t.n * t.cout * Ho * Wo, Ho * Wo, t.cout, bias), 'y', x, w);
 }
@@ -81,6 +75,47 @@ const modes = (): Mode[] => [
 ];
 
 const inMode = <T>(m: Mode, fn: () => T): T => withConvTuning({ threads: m.threads, tileCols: m.tile, serialMacs: m.serial }, fn);
+
+// In every mode: y and dx against their references and shapes, and dw against dw0 + 2·dwRef (dw accumulates: two
+// calls on a random start give start + 2·∂L/∂w).
+function checkEveryMode(ops: { y: () => Tensor; dx: () => Tensor; dw: (dw: Tensor) => void }, want: { y: Ref; dx: Ref; dw: Ref },
+  shapes: { y: number[]; x: number[]; w: number[] }, dw0: Float32Array): void {
+  for (const m of modes()) inMode(m, () => {
+    const y = ops.y();
+    expect(y.shape, `${m.name}: y shape`).to.deep.equal(shapes.y);
+    expectRef(y.toFloat32Array(), want.y, `${m.name}: y`);
+    const dx = ops.dx();
+    expect(dx.shape, `${m.name}: dx shape`).to.deep.equal(shapes.x);
+    expectRef(dx.toFloat32Array(), want.dx, `${m.name}: dx`);
+    const dw = Tensor.fromArray(dw0, shapes.w);
+    ops.dw(dw);
+    ops.dw(dw);
+    expectRef(dw.toFloat32Array(), want.dw, `${m.name}: dw (2 calls)`, dw0, 2);
+  });
+}
+
+type F32 = Float32Array;
+// Native dx, dw for the cotangent g against central finite differences of L(x, w) = <ref(x, w), g> in float64 at 6
+// random entries (L is linear in each argument, so a step of 0.5 is exact up to float64 rounding), and the adjoint
+// identities <conv(x), g> = <x, convᵀ(g)> and <conv_w(x), g> = <w, ∂w<conv, g>>, both sides from native float32
+// outputs. mag: Σ|terms| of y, dx and dw.
+function checkAdjoints(what: string, seed: number, inp: { x: F32; w: F32; g: F32 }, got: { y: F32; dx: F32; dw: F32 },
+  ref: (x: F32, w: F32) => Ref, mag: { y: Float64Array; dx: Float64Array; dw: Float64Array }): void {
+  const { x, w, g } = inp, { y, dx, dw } = got;
+  const L = (xx: F32, ww: F32): number => dot(ref(xx, ww).v, g);
+  const h = 0.5;
+  const r = rng(seed);
+  for (let t = 0; t < 6; t++) {
+    const i = Math.floor(r() * x.length), j = Math.floor(r() * w.length);
+    const xp = x.slice(), xm = x.slice(); xp[i] += h; xm[i] -= h;
+    const wp = w.slice(), wm = w.slice(); wp[j] += h; wm[j] -= h;
+    const fdx = (L(xp, w) - L(xm, w)) / (2 * h), fdw = (L(x, wp) - L(x, wm)) / (2 * h);
+    expect(Math.abs(dx[i] - fdx), `${what}: dx[${i}] ${dx[i]} vs FD ${fdx}`).to.be.at.most(REL * mag.dx[i] + ABS);
+    expect(Math.abs(dw[j] - fdw), `${what}: dw[${j}] ${dw[j]} vs FD ${fdw}`).to.be.at.most(REL * mag.dw[j] + ABS);
+  }
+  expect(Math.abs(dot(y, g) - dot(x, dx))).to.be.at.most(REL * (absDot(mag.y, g) + absDot(x, mag.dx)));
+  expect(Math.abs(dot(y, g) - dot(w, dw))).to.be.at.most(REL * (absDot(mag.y, g) + absDot(w, mag.dw)));
+}
 
 // ---------------------------------------------------------------- cases
 const convCases: ConvCase[] = [
@@ -153,19 +188,9 @@ describe('conv2d (CPU)', () => {
       const X = Tensor.fromArray(x, [cs.n, cs.c, cs.H, cs.W]), Wt = Tensor.fromArray(w, [cs.k, cs.c, cs.r, cs.s]);
       const B = b ? Tensor.fromArray(b, [cs.k]) : null, DY = Tensor.fromArray(dy, [cs.n, cs.k, p, q]);
       const o = { stride: cs.stride, padding: cs.pad };
-      for (const m of modes()) inMode(m, () => {
-        const y = conv2dForward(X, Wt, B, o);
-        expect(y.shape, `${m.name}: y shape`).to.deep.equal([cs.n, cs.k, p, q]);
-        expectRef(y.toFloat32Array(), yRef, `${m.name}: y`);
-        const dx = conv2dBackwardData(DY, Wt, X.shape, o);
-        expect(dx.shape).to.deep.equal(X.shape);
-        expectRef(dx.toFloat32Array(), dxRef, `${m.name}: dx`);
-        // dw accumulates: two calls on a random start give start + 2·∂L/∂w.
-        const dw = Tensor.fromArray(dw0, Wt.shape);
-        conv2dBackwardWeight(DY, X, dw, o);
-        conv2dBackwardWeight(DY, X, dw, o);
-        expectRef(dw.toFloat32Array(), dwRef, `${m.name}: dw (2 calls)`, dw0, 2);
-      });
+      checkEveryMode({
+        y: () => conv2dForward(X, Wt, B, o), dx: () => conv2dBackwardData(DY, Wt, X.shape, o), dw: (dw) => conv2dBackwardWeight(DY, X, dw, o),
+      }, { y: yRef, dx: dxRef, dw: dwRef }, { y: [cs.n, cs.k, p, q], x: X.shape, w: Wt.shape }, dw0);
     }) });
   });
 
@@ -177,29 +202,11 @@ describe('conv2d (CPU)', () => {
       const o = { stride: cs.stride, padding: cs.pad };
       const X = Tensor.fromArray(x, [cs.n, cs.c, cs.H, cs.W]), Wt = Tensor.fromArray(w, [cs.k, cs.c, cs.r, cs.s]);
       const G = Tensor.fromArray(g, [cs.n, cs.k, p, q]);
-      const dx = conv2dBackwardData(G, Wt, X.shape, o).toFloat32Array();
       const dwT = Tensor.zeros(Wt.shape);
       conv2dBackwardWeight(G, X, dwT, o);
-      const dw = dwT.toFloat32Array();
-      // L(x, w) = <conv(x, w), g> in float64; the function is linear in each argument, so a central difference
-      // with step 0.5 is exact up to float64 rounding.
-      const L = (xx: Float32Array, ww: Float32Array): number => dot(convRef(cs, xx, ww, null).v, g);
-      const dxMag = convBackwardDataRef(cs, g, w).mag, dwMag = convBackwardWeightRef(cs, g, x).mag;
-      const h = 0.5;
-      const r = rng(99);
-      for (let t = 0; t < 6; t++) {
-        const i = Math.floor(r() * x.length), j = Math.floor(r() * w.length);
-        const xp = x.slice(), xm = x.slice(); xp[i] += h; xm[i] -= h;
-        const wp = w.slice(), wm = w.slice(); wp[j] += h; wm[j] -= h;
-        const fdx = (L(xp, w) - L(xm, w)) / (2 * h), fdw = (L(x, wp) - L(x, wm)) / (2 * h);
-        expect(Math.abs(dx[i] - fdx), `${cs.name}: dx[${i}] ${dx[i]} vs FD ${fdx}`).to.be.at.most(REL * dxMag[i] + ABS);
-        expect(Math.abs(dw[j] - fdw), `${cs.name}: dw[${j}] ${dw[j]} vs FD ${fdw}`).to.be.at.most(REL * dwMag[j] + ABS);
-      }
-      // <conv(x), g> = <x, convᵀ(g)> and <conv_w(x), g> = <w, ∂w<conv, g>>, both sides from native float32 outputs.
-      const y = conv2dForward(X, Wt, null, o).toFloat32Array();
-      const yMag = convRef(cs, x, w, null).mag;
-      expect(Math.abs(dot(y, g) - dot(x, dx))).to.be.at.most(REL * (absDot(yMag, g) + absDot(x, dxMag)));
-      expect(Math.abs(dot(y, g) - dot(w, dw))).to.be.at.most(REL * (absDot(yMag, g) + absDot(w, dwMag)));
+      checkAdjoints(cs.name, 99, { x, w, g }, {
+        y: conv2dForward(X, Wt, null, o).toFloat32Array(), dx: conv2dBackwardData(G, Wt, X.shape, o).toFloat32Array(), dw: dwT.toFloat32Array(),
+      }, (xx, ww) => convRef(cs, xx, ww, null), { y: convRef(cs, x, w, null).mag, dx: convBackwardDataRef(cs, g, w).mag, dw: convBackwardWeightRef(cs, g, x).mag });
     }
   }) });
 
@@ -264,18 +271,9 @@ describe('conv_transpose2d (CPU)', () => {
       const X = Tensor.fromArray(x, [t.n, t.cin, t.p, t.q]), Wt = Tensor.fromArray(w, [t.cin, t.cout, t.r, t.s]);
       const B = b ? Tensor.fromArray(b, [t.cout]) : null, DY = Tensor.fromArray(dy, [t.n, t.cout, Ho, Wo]);
       const o = { stride: t.stride, padding: t.pad, outputPadding: t.outPad };
-      for (const m of modes()) inMode(m, () => {
-        const y = convTranspose2dForward(X, Wt, B, o);
-        expect(y.shape, `${m.name}: y shape`).to.deep.equal([t.n, t.cout, Ho, Wo]);
-        expectRef(y.toFloat32Array(), yRef, `${m.name}: y`);
-        const dx = convTranspose2dBackwardData(DY, Wt, o);
-        expect(dx.shape, `${m.name}: dx shape`).to.deep.equal(X.shape);
-        expectRef(dx.toFloat32Array(), dxRef, `${m.name}: dx`);
-        const dw = Tensor.fromArray(dw0, Wt.shape);
-        convTranspose2dBackwardWeight(DY, X, dw, o);
-        convTranspose2dBackwardWeight(DY, X, dw, o);
-        expectRef(dw.toFloat32Array(), dwRef, `${m.name}: dw (2 calls)`, dw0, 2);
-      });
+      checkEveryMode({
+        y: () => convTranspose2dForward(X, Wt, B, o), dx: () => convTranspose2dBackwardData(DY, Wt, o), dw: (dw) => convTranspose2dBackwardWeight(DY, X, dw, o),
+      }, { y: yRef, dx: dxRef, dw: dwRef }, { y: [t.n, t.cout, Ho, Wo], x: X.shape, w: Wt.shape }, dw0);
     }) });
   });
 
@@ -299,26 +297,11 @@ describe('conv_transpose2d (CPU)', () => {
       const o = { stride: t.stride, padding: t.pad, outputPadding: t.outPad };
       const X = Tensor.fromArray(x, [t.n, t.cin, t.p, t.q]), Wt = Tensor.fromArray(w, [t.cin, t.cout, t.r, t.s]);
       const G = Tensor.fromArray(g, [t.n, t.cout, Ho, Wo]);
-      const dx = convTranspose2dBackwardData(G, Wt, o).toFloat32Array();
       const dwT = Tensor.zeros(Wt.shape);
       convTranspose2dBackwardWeight(G, X, dwT, o);
-      const dw = dwT.toFloat32Array();
-      const L = (xx: Float32Array, ww: Float32Array): number => dot(tRef(t, xx, ww, null).v, g);  // linear: exact FD
-      const dxMag = tBackwardDataRef(t, g, w).mag, dwMag = tBackwardWeightRef(t, g, x).mag;
-      const h = 0.5;
-      const r = rng(5);
-      for (let k = 0; k < 6; k++) {
-        const i = Math.floor(r() * x.length), j = Math.floor(r() * w.length);
-        const xp = x.slice(), xm = x.slice(); xp[i] += h; xm[i] -= h;
-        const wp = w.slice(), wm = w.slice(); wp[j] += h; wm[j] -= h;
-        const fdx = (L(xp, w) - L(xm, w)) / (2 * h), fdw = (L(x, wp) - L(x, wm)) / (2 * h);
-        expect(Math.abs(dx[i] - fdx), `${t.name}: dx[${i}] ${dx[i]} vs FD ${fdx}`).to.be.at.most(REL * dxMag[i] + ABS);
-        expect(Math.abs(dw[j] - fdw), `${t.name}: dw[${j}] ${dw[j]} vs FD ${fdw}`).to.be.at.most(REL * dwMag[j] + ABS);
-      }
-      const y = convTranspose2dForward(X, Wt, null, o).toFloat32Array();
-      const yMag = tRef(t, x, w, null).mag;
-      expect(Math.abs(dot(y, g) - dot(x, dx))).to.be.at.most(REL * (absDot(yMag, g) + absDot(x, dxMag)));
-      expect(Math.abs(dot(y, g) - dot(w, dw))).to.be.at.most(REL * (absDot(yMag, g) + absDot(w, dwMag)));
+      checkAdjoints(t.name, 5, { x, w, g }, {
+        y: convTranspose2dForward(X, Wt, null, o).toFloat32Array(), dx: convTranspose2dBackwardData(G, Wt, o).toFloat32Array(), dw: dwT.toFloat32Array(),
+      }, (xx, ww) => tRef(t, xx, ww, null), { y: tRef(t, x, w, null).mag, dx: tBackwardDataRef(t, g, w).mag, dw: tBackwardWeightRef(t, g, x).mag });
     }
   }) });
 

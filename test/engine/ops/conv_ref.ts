@@ -21,10 +21,24 @@ export const geom = (cs: ConvCase): { p: number; q: number } => ({
 /** f(xIndex, wIndex, yIndex) for every term y[b, o, oh, ow] += w[o, ci, i, j] · x[b, ci, oh·sh − pt + i, ow·sw − pl + j] inside the image. */
 export type Terms = (f: (xi: number, wi: number, yi: number) => void) => void;
 
+/** A kernel placement rule: r×s taps at stride [sh, sw] and padding [top, bottom, left, right] over an H×W image. */
+export interface Window { r: number; s: number; stride: P2; pad: P4; H: number; W: number }
+
+/** f(i, j, ih, iw) for each tap (i, j) of the window at (oh, ow) whose pixel (oh·sh − pt + i, ow·sw − pl + j) is inside the image. */
+export function forWindow(g: Window, oh: number, ow: number, f: (i: number, j: number, ih: number, iw: number) => void): void {
+  for (let i = 0; i < g.r; i++) {
+    const ih = oh * g.stride[0] - g.pad[0] + i;
+    if (ih < 0 || ih >= g.H) continue;
+    for (let j = 0; j < g.s; j++) {
+      const iw = ow * g.stride[1] - g.pad[2] + j;
+      if (iw < 0 || iw >= g.W) continue;
+      f(i, j, ih, iw);
+    }
+  }
+}
+
 export const convTerms = (cs: ConvCase): Terms => (f) => {
   const { n, c, H, W, k, r, s } = cs;
-  const [sh, sw] = cs.stride;
-  const [pt, , pl] = cs.pad;
   const { p, q } = geom(cs);
   for (let b = 0; b < n; b++)
     for (let o = 0; o < k; o++)
@@ -32,15 +46,7 @@ export const convTerms = (cs: ConvCase): Terms => (f) => {
         for (let ow = 0; ow < q; ow++) {
           const yi = ((b * k + o) * p + oh) * q + ow;
           for (let ci = 0; ci < c; ci++)
-            for (let i = 0; i < r; i++) {
-              const ih = oh * sh - pt + i;
-              if (ih < 0 || ih >= H) continue;
-              for (let j = 0; j < s; j++) {
-                const iw = ow * sw - pl + j;
-                if (iw < 0 || iw >= W) continue;
-                f(((b * c + ci) * H + ih) * W + iw, ((o * c + ci) * r + i) * s + j, yi);
-              }
-            }
+            forWindow(cs, oh, ow, (i, j, ih, iw) => f(((b * c + ci) * H + ih) * W + iw, ((o * c + ci) * r + i) * s + j, yi));
         }
 };
 
