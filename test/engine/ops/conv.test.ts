@@ -19,7 +19,7 @@ import { Device } from '../../../lib/engine';
 import * as C from '../../../lib/engine/cuda';
 import { opCase, forDevices, both, same, emulated } from '../devices';
 import { ConvGeom, ConvTGeom, conv2dParity, convTranspose2dParity } from './conv_parity';
-import { P2, P4, ConvCase, Terms, geom, forWindow, biased, zeroRef, sumTerms, convRef, convBackwardDataRef, convBackwardWeightRef, withConvTuning } from './conv_ref';
+import { P2, P4, ConvCase, Terms, geom, forWindow, biased, zeroRef, sumTerms, convRef, convBackwardDataRef, convBackwardWeightRef, withConvTuning, K4S2P1, K3S1P1 } from './conv_ref';
 
 const REL = 1e-5;
 const ABS = 1e-7;
@@ -119,24 +119,24 @@ function checkAdjoints(what: string, seed: number, inp: { x: F32; w: F32; g: F32
 
 // ---------------------------------------------------------------- cases
 const convCases: ConvCase[] = [
-  { name: '3x3 s1 p1, odd sizes', n: 2, c: 3, H: 7, W: 5, k: 4, r: 3, s: 3, stride: [1, 1], pad: [1, 1, 1, 1], bias: true },
+  { name: '3x3 s1 p1, odd sizes', n: 2, c: 3, H: 7, W: 5, k: 4, ...K3S1P1, bias: true },
   { name: 'stride 3 > kernel 2', n: 2, c: 2, H: 9, W: 8, k: 3, r: 2, s: 2, stride: [3, 3], pad: [0, 0, 0, 0], bias: false },
   { name: 'batch 1, asymmetric padding [0,2,1,0]', n: 1, c: 3, H: 6, W: 7, k: 5, r: 3, s: 2, stride: [2, 1], pad: [0, 2, 1, 0], bias: true },
   { name: '1x5 kernel', n: 2, c: 2, H: 5, W: 9, k: 3, r: 1, s: 5, stride: [1, 2], pad: [0, 0, 2, 2], bias: false },
   { name: '4x1 kernel', n: 3, c: 4, H: 8, W: 3, k: 2, r: 4, s: 1, stride: [2, 1], pad: [1, 2, 0, 0], bias: true },
-  { name: 'DCGAN k4 s2 p1', n: 2, c: 5, H: 8, W: 8, k: 6, r: 4, s: 4, stride: [2, 2], pad: [1, 1, 1, 1], bias: false },
+  { name: 'DCGAN k4 s2 p1', n: 2, c: 5, H: 8, W: 8, k: 6, ...K4S2P1, bias: false },
   { name: 'padding wider than the kernel', n: 1, c: 1, H: 3, W: 4, k: 2, r: 2, s: 2, stride: [1, 2], pad: [3, 2, 0, 3], bias: true },
   { name: '1x1 s1 p0 (column matrix = x)', n: 2, c: 6, H: 5, W: 5, k: 3, r: 1, s: 1, stride: [1, 1], pad: [0, 0, 0, 0], bias: true },
   { name: '1x1 output (DCGAN head)', n: 4, c: 8, H: 4, W: 4, k: 3, r: 4, s: 4, stride: [1, 1], pad: [0, 0, 0, 0], bias: true },
-  { name: 'one input channel, k4 s2 p1', n: 3, c: 1, H: 10, W: 6, k: 7, r: 4, s: 4, stride: [2, 2], pad: [1, 1, 1, 1], bias: true },
-  { name: 'stride 2 rows of 35 outputs (vector gather / scatter-add)', n: 2, c: 3, H: 7, W: 70, k: 4, r: 4, s: 4, stride: [2, 2], pad: [1, 1, 1, 1], bias: true },
+  { name: 'one input channel, k4 s2 p1', n: 3, c: 1, H: 10, W: 6, k: 7, ...K4S2P1, bias: true },
+  { name: 'stride 2 rows of 35 outputs (vector gather / scatter-add)', n: 2, c: 3, H: 7, W: 70, k: 4, ...K4S2P1, bias: true },
   { name: 'stride 2, 3x5 kernel, rows of 38 outputs', n: 1, c: 2, H: 5, W: 77, k: 3, r: 3, s: 5, stride: [1, 2], pad: [0, 1, 2, 0], bias: false },
-  { name: 'few rows, many filters (c·r·s 16 < k 72)', n: 2, c: 1, H: 10, W: 9, k: 72, r: 4, s: 4, stride: [2, 2], pad: [1, 1, 1, 1], bias: false },
-  { name: 'large dW (130 x 576): rows of dW split over threads', n: 1, c: 64, H: 6, W: 6, k: 130, r: 3, s: 3, stride: [1, 1], pad: [1, 1, 1, 1], bias: true },
+  { name: 'few rows, many filters (c·r·s 16 < k 72)', n: 2, c: 1, H: 10, W: 9, k: 72, ...K4S2P1, bias: false },
+  { name: 'large dW (130 x 576): rows of dW split over threads', n: 1, c: 64, H: 6, W: 6, k: 130, ...K3S1P1, bias: true },
   { name: '1030 filters: backward-data reduces over several slices', n: 2, c: 2, H: 4, W: 5, k: 1030, r: 2, s: 3, stride: [1, 2], pad: [0, 1, 1, 0], bias: true },
-  { name: 'wider: 16→24, 13x11', n: 3, c: 16, H: 13, W: 11, k: 24, r: 3, s: 3, stride: [1, 1], pad: [1, 1, 1, 1], bias: true },
+  { name: 'wider: 16→24, 13x11', n: 3, c: 16, H: 13, W: 11, k: 24, ...K3S1P1, bias: true },
   // ≤ 16 output pixels, c·r·s ≥ 2048, k ≥ 256: backward-data as one GEMM dyᵀ·W then col2im (conv.cc backward_data_small)
-  { name: 'D6-like small output, many channels', n: 2, c: 130, H: 8, W: 8, k: 260, r: 4, s: 4, stride: [2, 2], pad: [1, 1, 1, 1], bias: false },
+  { name: 'D6-like small output, many channels', n: 2, c: 130, H: 8, W: 8, k: 260, ...K4S2P1, bias: false },
   { name: 'k3 s1 on 3x4, asymmetric padding, small output', n: 1, c: 232, H: 3, W: 4, k: 256, r: 3, s: 3, stride: [1, 1], pad: [1, 0, 1, 1], bias: true },
 ];
 { // seeded random shapes
@@ -151,14 +151,14 @@ const convCases: ConvCase[] = [
 }
 
 const tCases: TCase[] = [
-  { name: 'DCGAN k4 s2 p1, 4→8', n: 2, cin: 6, cout: 4, p: 4, q: 4, r: 4, s: 4, stride: [2, 2], pad: [1, 1, 1, 1], outPad: [0, 0], bias: false },
+  { name: 'DCGAN k4 s2 p1, 4→8', n: 2, cin: 6, cout: 4, p: 4, q: 4, ...K4S2P1, outPad: [0, 0], bias: false },
   { name: 'DCGAN head k4 s1 p0, 1→4', n: 3, cin: 5, cout: 7, p: 1, q: 1, r: 4, s: 4, stride: [1, 1], pad: [0, 0, 0, 0], outPad: [0, 0], bias: true },
   { name: 'output padding [1,2], asymmetric padding', n: 2, cin: 3, cout: 2, p: 3, q: 4, r: 3, s: 3, stride: [2, 3], pad: [1, 1, 0, 1], outPad: [1, 2], bias: true },
   { name: 'batch 1, 1x4 kernel', n: 1, cin: 2, cout: 3, p: 4, q: 3, r: 1, s: 4, stride: [1, 2], pad: [0, 0, 1, 2], outPad: [0, 1], bias: false },
   { name: '2x1 kernel, stride 3 > kernel', n: 2, cin: 3, cout: 2, p: 3, q: 5, r: 2, s: 1, stride: [3, 2], pad: [0, 1, 0, 0], outPad: [2, 1], bias: true },
   { name: 'padding 2 around 3x3 (crop)', n: 1, cin: 2, cout: 2, p: 5, q: 5, r: 3, s: 3, stride: [1, 1], pad: [2, 2, 2, 2], outPad: [0, 0], bias: true },
-  { name: 'one output channel (DCGAN image layer)', n: 3, cin: 4, cout: 1, p: 5, q: 3, r: 4, s: 4, stride: [2, 2], pad: [1, 1, 1, 1], outPad: [0, 0], bias: false },
-  { name: 'k4 s2 p1, 3x21 → 6x42 (vector scatter-add)', n: 2, cin: 3, cout: 2, p: 3, q: 21, r: 4, s: 4, stride: [2, 2], pad: [1, 1, 1, 1], outPad: [0, 0], bias: true },
+  { name: 'one output channel (DCGAN image layer)', n: 3, cin: 4, cout: 1, p: 5, q: 3, ...K4S2P1, outPad: [0, 0], bias: false },
+  { name: 'k4 s2 p1, 3x21 → 6x42 (vector scatter-add)', n: 2, cin: 3, cout: 2, p: 3, q: 21, ...K4S2P1, outPad: [0, 0], bias: true },
   { name: 'wider: 20→12, 6x7', n: 2, cin: 20, cout: 12, p: 6, q: 7, r: 4, s: 3, stride: [2, 1], pad: [1, 1, 1, 0], outPad: [1, 0], bias: true },
 ];
 {
@@ -348,15 +348,15 @@ describe('conv2d_forward_act, conv_transpose2d_forward_act (CPU)', () => {
 // Every kernel variant forced in turn (conv_parity.ts); the full-size DCGAN-256 rows are in ../cuda/conv_full.test.ts.
 describe('conv2d, conv_transpose2d, fused epilogues (CUDA vs the CPU twin)', () => {
   const geoms: ConvGeom[] = [
-    { name: 'k3 s1 p1', n: 2, c: 3, h: 9, w: 9, k: 5, r: 3, s: 3, stride: [1, 1], pad: [1, 1, 1, 1] },
-    { name: 'k4 s2 p1 (DCGAN)', n: 3, c: 8, h: 16, w: 12, k: 20, r: 4, s: 4, stride: [2, 2], pad: [1, 1, 1, 1] },
+    { name: 'k3 s1 p1', n: 2, c: 3, h: 9, w: 9, k: 5, ...K3S1P1 },
+    { name: 'k4 s2 p1 (DCGAN)', n: 3, c: 8, h: 16, w: 12, k: 20, ...K4S2P1 },
     { name: 'k4 s1 p0 to 1×1 (DCGAN head)', n: 5, c: 16, h: 4, w: 4, k: 1, r: 4, s: 4, stride: [1, 1], pad: [0, 0, 0, 0] },
-    { name: 'k4 s2 p1 from 1 channel (D1: backward-data has one output channel)', n: 2, c: 1, h: 16, w: 14, k: 8, r: 4, s: 4, stride: [2, 2], pad: [1, 1, 1, 1] },
+    { name: 'k4 s2 p1 from 1 channel (D1: backward-data has one output channel)', n: 2, c: 1, h: 16, w: 14, k: 8, ...K4S2P1 },
     { name: 'k1 s1, K·RS % 4 ≠ 0', n: 2, c: 7, h: 5, w: 6, k: 9, r: 1, s: 1, stride: [1, 1], pad: [0, 0, 0, 0] },
     { name: 'k3 s2 asymmetric pad (TF same)', n: 2, c: 4, h: 11, w: 10, k: 6, r: 3, s: 3, stride: [2, 2], pad: [0, 1, 1, 1] },
     { name: 'k5×2 s3×1, kernel ≠ stride multiple', n: 1, c: 3, h: 14, w: 7, k: 4, r: 5, s: 2, stride: [3, 1], pad: [2, 1, 0, 1] },
     { name: 'k2 s3 (phases without taps)', n: 2, c: 3, h: 9, w: 9, k: 4, r: 2, s: 2, stride: [3, 3], pad: [0, 0, 0, 0] },
-    { name: 'many tiles: 300 px × 130 filters, C·R·S = 144', n: 3, c: 16, h: 10, w: 10, k: 130, r: 3, s: 3, stride: [1, 1], pad: [1, 1, 1, 1] },
+    { name: 'many tiles: 300 px × 130 filters, C·R·S = 144', n: 3, c: 16, h: 10, w: 10, k: 130, ...K3S1P1 },
   ];
   // the emulator skips k2 s3 unless MRIGAN_EMU_FULL=1 (slow there)
   const quick = emulated && !process.env.MRIGAN_EMU_FULL;
@@ -367,11 +367,11 @@ describe('conv2d, conv_transpose2d, fused epilogues (CUDA vs the CPU twin)', () 
   })));
 
   const tgeoms: ConvTGeom[] = [
-    { name: 'k4 s2 p1 (DCGAN)', n: 2, cin: 12, cout: 6, p: 5, q: 4, r: 4, s: 4, stride: [2, 2], pad: [1, 1, 1, 1], op: [0, 0] },
+    { name: 'k4 s2 p1 (DCGAN)', n: 2, cin: 12, cout: 6, p: 5, q: 4, ...K4S2P1, op: [0, 0] },
     { name: 'k4 s1 p0 from 1×1 (DCGAN first layer)', n: 3, cin: 10, cout: 24, p: 1, q: 1, r: 4, s: 4, stride: [1, 1], pad: [0, 0, 0, 0], op: [0, 0] },
     { name: 'k3 s2 output padding 1', n: 2, cin: 5, cout: 3, p: 4, q: 5, r: 3, s: 3, stride: [2, 2], pad: [1, 1, 1, 1], op: [1, 1] },
-    { name: 'k4 s2 p1 to 1 channel (G7)', n: 2, cin: 6, cout: 1, p: 8, q: 7, r: 4, s: 4, stride: [2, 2], pad: [1, 1, 1, 1], op: [0, 0] },
-    { name: 'k3 s1 p1 to 1 channel (cepa2024 head)', n: 2, cin: 8, cout: 1, p: 6, q: 6, r: 3, s: 3, stride: [1, 1], pad: [1, 1, 1, 1], op: [0, 0] },
+    { name: 'k4 s2 p1 to 1 channel (G7)', n: 2, cin: 6, cout: 1, p: 8, q: 7, ...K4S2P1, op: [0, 0] },
+    { name: 'k3 s1 p1 to 1 channel (cepa2024 head)', n: 2, cin: 8, cout: 1, p: 6, q: 6, ...K3S1P1, op: [0, 0] },
   ];
   forDevices(tgeoms.map((t) => ({
     ops: ['conv_transpose2d_forward', 'conv_transpose2d_backward_data', 'conv_transpose2d_backward_weight'],

@@ -14,7 +14,7 @@ import { Tensor, tidy, conv2dForward, conv2dBackwardData, convTranspose2dForward
 import { native } from '../../../lib/engine/native';
 import { randArray, expectRef, Ref } from '../../helpers';
 import { opCase } from '../devices';
-import { P2, P4, ConvCase, geom, convRef, convBackwardDataRef, withConvTuning } from './conv_ref';
+import { P2, P4, ConvCase, geom, convRef, convBackwardDataRef, withConvTuning, K4S2P1, K3S1P1 } from './conv_ref';
 
 const REL = 1e-5;
 const ABS = 1e-7;
@@ -35,20 +35,20 @@ const modes: Mode[] = [
 const withTuning = <T>(kernel: string, m: Mode, fn: () => T): T => withConvTuning({ kernel, threads: m.threads, serialMacs: m.serial }, fn);
 
 const cases: ConvCase[] = [
-  { name: 'k3 s1 p1, 16→16, one block each way', n: 1, c: 16, H: 8, W: 8, k: 16, r: 3, s: 3, stride: [1, 1], pad: [1, 1, 1, 1], bias: true },
-  { name: 'k3 s1 p1, 20→37 (partial blocks), odd 9x11', n: 2, c: 20, H: 9, W: 11, k: 37, r: 3, s: 3, stride: [1, 1], pad: [1, 1, 1, 1], bias: true },
-  { name: 'k4 s2 p1, 5→70 (5 blocks: groups 3 + 2)', n: 2, c: 5, H: 10, W: 14, k: 70, r: 4, s: 4, stride: [2, 2], pad: [1, 1, 1, 1], bias: false },
-  { name: 'k4 s2 p1, 33→16, 31x31 (rows of 15 = tiles 8 + 7; odd dx phases)', n: 1, c: 33, H: 31, W: 31, k: 16, r: 4, s: 4, stride: [2, 2], pad: [1, 1, 1, 1], bias: true },
-  { name: 'k3 s1 p1, 3→64, rows of 30 (5 tiles of 6 x 4 blocks)', n: 2, c: 3, H: 4, W: 30, k: 64, r: 3, s: 3, stride: [1, 1], pad: [1, 1, 1, 1], bias: true },
-  { name: 'k4 s2 p1, 7x9 (dx width phases 5 and 4)', n: 3, c: 18, H: 7, W: 9, k: 24, r: 4, s: 4, stride: [2, 2], pad: [1, 1, 1, 1], bias: false },
-  { name: 'k4 s2 p1, rows of 70 (dx interleave over 3 chunks of 16)', n: 1, c: 2, H: 6, W: 70, k: 3, r: 4, s: 4, stride: [2, 2], pad: [1, 1, 1, 1], bias: true },
+  { name: 'k3 s1 p1, 16→16, one block each way', n: 1, c: 16, H: 8, W: 8, k: 16, ...K3S1P1, bias: true },
+  { name: 'k3 s1 p1, 20→37 (partial blocks), odd 9x11', n: 2, c: 20, H: 9, W: 11, k: 37, ...K3S1P1, bias: true },
+  { name: 'k4 s2 p1, 5→70 (5 blocks: groups 3 + 2)', n: 2, c: 5, H: 10, W: 14, k: 70, ...K4S2P1, bias: false },
+  { name: 'k4 s2 p1, 33→16, 31x31 (rows of 15 = tiles 8 + 7; odd dx phases)', n: 1, c: 33, H: 31, W: 31, k: 16, ...K4S2P1, bias: true },
+  { name: 'k3 s1 p1, 3→64, rows of 30 (5 tiles of 6 x 4 blocks)', n: 2, c: 3, H: 4, W: 30, k: 64, ...K3S1P1, bias: true },
+  { name: 'k4 s2 p1, 7x9 (dx width phases 5 and 4)', n: 3, c: 18, H: 7, W: 9, k: 24, ...K4S2P1, bias: false },
+  { name: 'k4 s2 p1, rows of 70 (dx interleave over 3 chunks of 16)', n: 1, c: 2, H: 6, W: 70, k: 3, ...K4S2P1, bias: true },
   { name: 'k3 s(2,1), asymmetric padding [0,2,1,0]', n: 2, c: 17, H: 8, W: 7, k: 19, r: 3, s: 3, stride: [2, 1], pad: [0, 2, 1, 0], bias: true },
   { name: 'k2 s(1,2), padding wider than the kernel [3,2,0,3]', n: 1, c: 4, H: 3, W: 6, k: 5, r: 2, s: 2, stride: [1, 2], pad: [3, 2, 0, 3], bias: true },
   { name: 'k5 s2 p2 (phases of 3 and 2 taps)', n: 2, c: 9, H: 11, W: 10, k: 12, r: 5, s: 5, stride: [2, 2], pad: [2, 2, 2, 2], bias: false },
   { name: 'k2 s2 p0 (stride = kernel: one tap per phase)', n: 1, c: 16, H: 8, W: 6, k: 20, r: 2, s: 2, stride: [2, 2], pad: [0, 0, 0, 0], bias: false },
   { name: 'k1 s1 p0, 48→40 (3 input blocks)', n: 2, c: 48, H: 5, W: 5, k: 40, r: 1, s: 1, stride: [1, 1], pad: [0, 0, 0, 0], bias: true },
   { name: 'k4 s1 p0 whole image (1x1 output)', n: 3, c: 20, H: 4, W: 4, k: 5, r: 4, s: 4, stride: [1, 1], pad: [0, 0, 0, 0], bias: true },
-  { name: 'k3 s1 p1, 1 channel in and out', n: 2, c: 1, H: 5, W: 17, k: 1, r: 3, s: 3, stride: [1, 1], pad: [1, 1, 1, 1], bias: true },
+  { name: 'k3 s1 p1, 1 channel in and out', n: 2, c: 1, H: 5, W: 17, k: 1, ...K3S1P1, bias: true },
   { name: 'k3 s3 (stride 3: falls back to the GEMM path)', n: 2, c: 3, H: 9, W: 10, k: 4, r: 3, s: 3, stride: [3, 3], pad: [0, 1, 1, 1], bias: true },
 ];
 
@@ -90,7 +90,7 @@ describe('conv2d direct kernels (CPU, channel-blocked)', () => {
   });
 
   it('a DCGAN-sized layer (k4 s2 p1, 64→128, 32x32 → 16x16, batch 2) matches the GEMM path on 2 threads', () => tidy(() => {
-    const cs: ConvCase = { name: 'D', n: 2, c: 64, H: 32, W: 32, k: 128, r: 4, s: 4, stride: [2, 2], pad: [1, 1, 1, 1], bias: true };
+    const cs: ConvCase = { name: 'D', n: 2, c: 64, H: 32, W: 32, k: 128, ...K4S2P1, bias: true };
     const { p, q } = geom(cs);
     const x = randArray(cs.n * cs.c * cs.H * cs.W, 91), w = randArray(cs.k * cs.c * 16, 92), b = randArray(cs.k, 93);
     const dy = randArray(cs.n * cs.k * p * q, 94);

@@ -13,24 +13,24 @@ import { Tensor, tidy, conv2dBackwardWeight, convTranspose2dBackwardWeight } fro
 import { native } from '../../../lib/engine/native';
 import { randArray } from '../../helpers';
 import { opCase } from '../devices';
-import { ConvCase, outSize, geom, convBackwardWeightRef, withConvTuning } from './conv_ref';
+import { ConvCase, outSize, geom, convBackwardWeightRef, withConvTuning, K4S2P1, K3S1P1 } from './conv_ref';
 
 // dW[o, ci, i, j] = Σ_{b, oh, ow} dy[b, o, oh, ow] · x[b, ci, oh·sh − pt + i, ow·sw − pl + j]: convBackwardWeightRef.
 const withTuning = <T>(kernel: 'direct' | 'gemm' | 'auto', threads: number, serialMacs: number | undefined, fn: () => T): T =>
   withConvTuning({ kernel, threads, serialMacs }, fn);
 
 const cases: ConvCase[] = [
-  { name: 'k4 s2 p1, 16 -> 16 channels, rows chunks (16x16 output)', n: 2, c: 16, H: 32, W: 32, k: 16, r: 4, s: 4, stride: [2, 2], pad: [1, 1, 1, 1] },
-  { name: 'k4 s2 p1, 3 -> 20 channels (partial block), odd size', n: 3, c: 3, H: 13, W: 11, k: 20, r: 4, s: 4, stride: [2, 2], pad: [1, 1, 1, 1] },
-  { name: 'k3 s1 p1, 13 -> 48 channels (3x8 tile, channel tail 5)', n: 2, c: 13, H: 8, W: 8, k: 48, r: 3, s: 3, stride: [1, 1], pad: [1, 1, 1, 1] },
-  { name: 'k3 s1 p1, 20 -> 64 channels (4x6 tile), batch 1, chunk of rows not dividing p', n: 1, c: 20, H: 13, W: 10, k: 64, r: 3, s: 3, stride: [1, 1], pad: [1, 1, 1, 1] },
+  { name: 'k4 s2 p1, 16 -> 16 channels, rows chunks (16x16 output)', n: 2, c: 16, H: 32, W: 32, k: 16, ...K4S2P1 },
+  { name: 'k4 s2 p1, 3 -> 20 channels (partial block), odd size', n: 3, c: 3, H: 13, W: 11, k: 20, ...K4S2P1 },
+  { name: 'k3 s1 p1, 13 -> 48 channels (3x8 tile, channel tail 5)', n: 2, c: 13, H: 8, W: 8, k: 48, ...K3S1P1 },
+  { name: 'k3 s1 p1, 20 -> 64 channels (4x6 tile), batch 1, chunk of rows not dividing p', n: 1, c: 20, H: 13, W: 10, k: 64, ...K3S1P1 },
   { name: 'k3 s1 p0, 1 -> 32 channels (2x12 tile), wide rows', n: 2, c: 1, H: 5, W: 70, k: 32, r: 3, s: 3, stride: [1, 1], pad: [0, 0, 0, 0] },
   { name: '80 output channels (5 blocks: 4 + 1), 7 inputs, k2 s1', n: 2, c: 7, H: 6, W: 7, k: 80, r: 2, s: 2, stride: [1, 1], pad: [0, 1, 1, 0] },
   { name: 'asymmetric padding wider than the kernel, stride 3 > kernel 2', n: 2, c: 5, H: 7, W: 9, k: 3, r: 2, s: 2, stride: [3, 3], pad: [3, 2, 0, 3] },
   { name: '1x5 and stride (1, 2), 12 -> 17 channels', n: 2, c: 12, H: 5, W: 19, k: 17, r: 1, s: 5, stride: [1, 2], pad: [0, 0, 2, 2] },
   { name: 'whole-image kernel (1x1 output)', n: 3, c: 6, H: 4, W: 4, k: 18, r: 4, s: 4, stride: [1, 1], pad: [0, 0, 0, 0] },
-  { name: 'k4 s2 p1, 64 -> 64 channels', n: 2, c: 64, H: 12, W: 12, k: 64, r: 4, s: 4, stride: [2, 2], pad: [1, 1, 1, 1] },
-  { name: 'k4 s2 p1, 1100 -> 20 channels (dW split by input channels, dy blocked once for the batch)', n: 2, c: 1100, H: 4, W: 4, k: 20, r: 4, s: 4, stride: [2, 2], pad: [1, 1, 1, 1] },
+  { name: 'k4 s2 p1, 64 -> 64 channels', n: 2, c: 64, H: 12, W: 12, k: 64, ...K4S2P1 },
+  { name: 'k4 s2 p1, 1100 -> 20 channels (dW split by input channels, dy blocked once for the batch)', n: 2, c: 1100, H: 4, W: 4, k: 20, ...K4S2P1 },
   { name: 'k5 s1 p2, 7 -> 1750 channels (dW split by output channels)', n: 1, c: 7, H: 3, W: 3, k: 1750, r: 5, s: 5, stride: [1, 1], pad: [2, 2, 2, 2] },
 ];
 

@@ -11,6 +11,11 @@ export type P4 = [number, number, number, number];
 /** x [n, c, H, W] * w [k, c, r, s] with stride [sh, sw] and padding [top, bottom, left, right]. */
 export interface ConvCase { name: string; n: number; c: number; H: number; W: number; k: number; r: number; s: number; stride: P2; pad: P4; bias?: boolean }
 
+/** The DCGAN conv: 4×4 taps, stride 2, padding 1 (halves H and W). */
+export const K4S2P1 = { r: 4, s: 4, stride: [2, 2] as P2, pad: [1, 1, 1, 1] as P4 };
+/** 3×3 taps, stride 1, padding 1 (keeps H and W). */
+export const K3S1P1 = { r: 3, s: 3, stride: [1, 1] as P2, pad: [1, 1, 1, 1] as P4 };
+
 export const outSize = (size: number, k: number, st: number, a: number, b: number): number => Math.floor((size + a + b - k) / st) + 1;
 
 /** Output height p and width q. */
