@@ -63,13 +63,33 @@ export function forDevices(cases: OpCase[]): void {
         this.timeout(emulated ? 600000 : 120000);
         try {
           await check(dev!);
-        } finally {  // the GPU controls a case may have set
-          for (const pass of [0, 1, 2]) C.setConvAlgo(pass, -1);
-          C.setTf32(false);
+        } finally {
+          resetGpuControls();
         }
       });
     }
   }
+}
+
+/** Puts back the GPU controls a case may have set: the automatic conv kernel choice for every pass, TF32 off. */
+export function resetGpuControls(): void {
+  for (const pass of [0, 1, 2]) C.setConvAlgo(pass, -1);
+  C.setTf32(false);
+}
+
+/**
+ * Setup for a describe block of GPU-only tests (call with the suite's `this`): the GPU timeout, the whole block
+ * skipped without a GPU with a line saying why (`what skipped: reason`), and the GPU controls reset after each test.
+ */
+export function cudaSuite(suite: Mocha.Suite, what: string): void {
+  suite.timeout(emulated ? 600000 : 120000);
+  before(function () {
+    if (cudaSkipReason) {
+      console.log(`      ${what} skipped: ${cudaSkipReason}`);
+      this.skip();
+    }
+  });
+  afterEach(resetGpuControls);
 }
 
 /** A table of one. */

@@ -1,21 +1,13 @@
 // Shared test utilities: seeded random inputs (independent of the engine's RNG) and tolerance checks.
 import { expect } from 'chai';
+import { mulberry32 } from '../../lib/util/prng';
 
-/** Mulberry32: a tiny seeded generator for test inputs. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** rng(seed): Mulberry32 (lib/util/prng.ts), a tiny seeded generator for test inputs. */
+export { mulberry32 as rng };
 
 /** n uniform values in [lo, hi) as a Float32Array. */
 export function randArray(n: number, seed: number, lo = -1, hi = 1): Float32Array {
-  const r = rng(seed);
+  const r = mulberry32(seed);
   const a = new Float32Array(n);
   for (let i = 0; i < n; i++) a[i] = lo + (hi - lo) * r();
   return a;
@@ -48,3 +40,36 @@ export const maxAbs = (a: ArrayLike<number>): number => {
   for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]));
   return m;
 };
+
+/** A float64 reference: the values, and per element Σ|terms| of its sum (the scale of float32 rounding in it). */
+export interface Ref { v: Float64Array; mag: Float64Array }
+
+/**
+ * Asserts got ≈ base + times·want.v elementwise within rel·times·mag + abs·(1 + |base|): a float32 sum against its
+ * float64 reference (base: the start of an accumulating op, called `times` times).
+ */
+export function expectRef(got: Float32Array, want: Ref, what: string, base?: Float32Array, times = 1, rel = 1e-5, abs = 1e-7): void {
+  expect(got.length, `${what}: length`).to.equal(want.v.length);
+  for (let i = 0; i < got.length; i++) {
+    const w = (base ? base[i] : 0) + times * want.v[i];
+    const tol = rel * times * want.mag[i] + abs * (1 + (base ? Math.abs(base[i]) : 0));
+    if (!(Math.abs(got[i] - w) <= tol)) expect.fail(`${what}[${i}]: got ${got[i]}, want ${w} (tolerance ${tol})`);
+  }
+}
+
+/** op(a)[m, k] · op(b)[k, n] in float64 with per-element Σ|terms|; a is [m, k] or, transposed, [k, m]; b [k, n] or [n, k]. */
+export function matmulRef(a: ArrayLike<number>, b: ArrayLike<number>, m: number, n: number, k: number, ta: boolean, tb: boolean): Ref {
+  const v = new Float64Array(m * n), mag = new Float64Array(m * n);
+  for (let i = 0; i < m; i++)
+    for (let j = 0; j < n; j++) {
+      let s = 0, t = 0;
+      for (let p = 0; p < k; p++) {
+        const u = (ta ? a[p * m + i] : a[i * k + p]) * (tb ? b[j * k + p] : b[p * n + j]);
+        s += u;
+        t += Math.abs(u);
+      }
+      v[i * n + j] = s;
+      mag[i * n + j] = t;
+    }
+  return { v, mag };
+}

@@ -5,7 +5,7 @@ import { expect } from 'chai';
 import { Tensor, Device } from '../../lib/engine';
 import * as C from '../../lib/engine/cuda';
 import { randArray } from '../helpers';
-import { cudaSkipReason, emulated } from '../engine/devices';
+import { cudaSuite, emulated } from '../engine/devices';
 
 const GPU: Device = 'cuda:0';
 
@@ -23,14 +23,7 @@ const GPU: Device = 'cuda:0';
 // ulp (2^-24), so its later losses only get a loose fixed bound (measured: 3.5e-2 on the fourth DCGAN loss); the
 // TF32 kernels are checked op by op in test/engine/ops/conv.test.ts.
 describe('cuda: whole training iterations (DESIGN §9: CPU vs GPU, same Philox streams)', function () {
-  this.timeout(emulated ? 600000 : 120000);
-  before(function () {
-    if (cudaSkipReason) {
-      console.log(`      cuda training-iteration tests skipped: ${cudaSkipReason}`);
-      this.skip();
-    }
-  });
-  afterEach(() => { C.setConvAlgo(0, -1); C.setConvAlgo(1, -1); C.setConvAlgo(2, -1); C.setTf32(false); });
+  cudaSuite(this, 'cuda training-iteration tests');
 
   const size = Number(process.env.MRIGAN_CUDA_STEP_SIZE ?? 256) as 64 | 128 | 256;
   const batch = Number(process.env.MRIGAN_CUDA_STEP_BATCH ?? 8);

@@ -5,13 +5,17 @@
 import { Device } from '../../../lib/engine';
 import { forDevices, emulated } from '../devices';
 import { ConvGeom, conv2dParity } from '../ops/conv_parity';
+import { K4S2P1, K3S1P1 } from '../ops/conv_ref';
 
+// A DCGAN-256 critic conv (k4 s2 p1) at an r×r input: 4096/r channels in (the 1-channel image at 256²), 8192/r out
+// (lib/models/dcgan.ts at width 32); layer D1 takes 256².
+const criticLayer = (r: number, n: number, note = ''): ConvGeom => ({
+  name: `D${Math.log2(512 / r)} at ${r}² (batch ${n}${note})`, n, c: r === 256 ? 1 : 4096 / r, h: r, w: r, k: 8192 / r,
+  ...K4S2P1,
+});
 const full: ConvGeom[] = [
-  { name: 'D1 at 256² (batch 4, the GP test\'s shape)', n: 4, c: 1, h: 256, w: 256, k: 32, r: 4, s: 4, stride: [2, 2], pad: [1, 1, 1, 1] },
-  { name: 'D2 at 128² (batch 2)', n: 2, c: 32, h: 128, w: 128, k: 64, r: 4, s: 4, stride: [2, 2], pad: [1, 1, 1, 1] },
-  { name: 'D4 at 32² (batch 4)', n: 4, c: 128, h: 32, w: 32, k: 256, r: 4, s: 4, stride: [2, 2], pad: [1, 1, 1, 1] },
-  { name: 'D6 at 8² (batch 8)', n: 8, c: 512, h: 8, w: 8, k: 1024, r: 4, s: 4, stride: [2, 2], pad: [1, 1, 1, 1] },
-  { name: 'cepa2024 k3 s1 at 64² (batch 2)', n: 2, c: 64, h: 64, w: 64, k: 64, r: 3, s: 3, stride: [1, 1], pad: [1, 1, 1, 1] },
+  criticLayer(256, 4, ', the GP test\'s shape'), criticLayer(128, 2), criticLayer(32, 4), criticLayer(8, 8),
+  { name: 'cepa2024 k3 s1 at 64² (batch 2)', n: 2, c: 64, h: 64, w: 64, k: 64, ...K3S1P1 },
 ];
 
 describe('cuda: conv2d at full DCGAN-256 size × every kernel', () => {

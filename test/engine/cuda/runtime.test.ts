@@ -9,19 +9,12 @@ import { Tensor, Device } from '../../../lib/engine';
 import * as C from '../../../lib/engine/cuda';
 import { native } from '../../../lib/engine/native';
 import { randArray, maxAbs } from '../../helpers';
-import { info, cudaSkipReason, emulated, both } from '../devices';
+import { info, cudaSuite, both } from '../devices';
 
 const GPU: Device = 'cuda:0';
 
 describe('cuda: runtime', function () {
-  this.timeout(emulated ? 600000 : 120000);
-  before(function () {
-    if (cudaSkipReason) {
-      console.log(`      cuda runtime tests skipped: ${cudaSkipReason}`);
-      this.skip();
-    }
-  });
-  afterEach(() => { C.setConvAlgo(0, -1); C.setConvAlgo(1, -1); C.setConvAlgo(2, -1); C.setTf32(false); });
+  cudaSuite(this, 'cuda runtime tests');
   it('copies host ↔ device ↔ device exactly; clone, reshape and copyFrom keep devices', () => {
     const a = randArray(1001, 1);
     const g = Tensor.fromArray(a, [7, 11, 13], GPU);

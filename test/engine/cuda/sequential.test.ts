@@ -3,22 +3,14 @@
 // in a row, forward and back, each within 2e-5 of its magnitude; TF32 off). Skipped, saying why, without a GPU.
 import { expect } from 'chai';
 import { Tensor, Device } from '../../../lib/engine';
-import * as C from '../../../lib/engine/cuda';
 import { randArray, expectClose, maxAbs } from '../../helpers';
-import { cudaSkipReason, emulated, both } from '../devices';
+import { cudaSuite, both } from '../devices';
 import { Sequential, Conv2d, ConvTranspose2d, LeakyReLU, ReLU, Tanh, Sigmoid, fusablePairs } from '../../../lib/nn';
 
 const GPU: Device = 'cuda:0';
 
 describe('cuda: fused conv → activation in Sequential', function () {
-  this.timeout(emulated ? 600000 : 120000);
-  before(function () {
-    if (cudaSkipReason) {
-      console.log(`      cuda Sequential tests skipped: ${cudaSkipReason}`);
-      this.skip();
-    }
-  });
-  afterEach(() => { C.setConvAlgo(0, -1); C.setConvAlgo(1, -1); C.setConvAlgo(2, -1); C.setTf32(false); });
+  cudaSuite(this, 'cuda Sequential tests');
 
   const nets: [string, (d: Device) => Sequential, number[]][] = [
     ['conv → LeakyReLU(0.2) → conv → Tanh', (d) => new Sequential([

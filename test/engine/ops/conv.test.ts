@@ -8,76 +8,24 @@
 // scale of float32 rounding in a sum; mag ≥ |want|). Float32 sums of a few hundred terms stay near 1e-6 · mag.
 import { expect } from 'chai';
 import {
-  Tensor, engineInfo, setThreads, tidy,
+  Tensor, engineInfo, tidy,
   conv2dForward, conv2dBackwardData, conv2dBackwardWeight,
   convTranspose2dForward, convTranspose2dBackwardData, convTranspose2dBackwardWeight,
 } from '../../../lib/engine';
 import { nativeUnchecked as native } from '../../../lib/engine/native';  // misuse tests call the addon with wrong arguments
-import { randArray, rng } from '../../helpers';
+import { randArray, rng, expectRef, Ref } from '../../helpers';
 import * as E from '../../../lib/engine';
 import { Device } from '../../../lib/engine';
 import * as C from '../../../lib/engine/cuda';
 import { opCase, forDevices, both, same, emulated } from '../devices';
 import { ConvGeom, ConvTGeom, conv2dParity, convTranspose2dParity } from './conv_parity';
+import { P2, P4, ConvCase, Terms, geom, forWindow, biased, zeroRef, sumTerms, convRef, convBackwardDataRef, convBackwardWeightRef, withConvTuning, K4S2P1, K3S1P1 } from './conv_ref';
 
-type P2 = [number, number];
-type P4 = [number, number, number, number];
 const REL = 1e-5;
 const ABS = 1e-7;
 
 // ---------------------------------------------------------------- float64 references
-interface ConvCase { name: string; n: number; c: number; H: number; W: number; k: number; r: number; s: number; stride: P2; pad: P4; bias: boolean }
-interface Out { v: Float64Array; mag: Float64Array }
-
-const outSize = (size: number, k: number, st: number, a: number, b: number): number => Math.floor((size + a + b - k) / st) + 1;
-
-function geom(cs: ConvCase): { p: number; q: number } {
-  return { p: outSize(cs.H, cs.r, cs.stride[0], cs.pad[0], cs.pad[1]), q: outSize(cs.W, cs.s, cs.stride[1], cs.pad[2], cs.pad[3]) };
-}
-
-// Calls f(b, o, oh, ow, ci, i, j, xIndex, wIndex, yIndex) for every term of the conv sum (inside the image).
-function convTerms(cs: ConvCase, f: (xi: number, wi: number, yi: number) => void): void {
-  const { n, c, H, W, k, r, s } = cs;
-  const [sh, sw] = cs.stride;
-  const [pt, , pl] = cs.pad;
-  const { p, q } = geom(cs);
-  for (let b = 0; b < n; b++)
-    for (let o = 0; o < k; o++)
-      for (let oh = 0; oh < p; oh++)
-        for (let ow = 0; ow < q; ow++) {
-          const yi = ((b * k + o) * p + oh) * q + ow;
-          for (let ci = 0; ci < c; ci++)
-            for (let i = 0; i < r; i++) {
-              const ih = oh * sh - pt + i;
-              if (ih < 0 || ih >= H) continue;
-              for (let j = 0; j < s; j++) {
-                const iw = ow * sw - pl + j;
-                if (iw < 0 || iw >= W) continue;
-                f(((b * c + ci) * H + ih) * W + iw, ((o * c + ci) * r + i) * s + j, yi);
-              }
-            }
-        }
-}
-
-function convRef(cs: ConvCase, x: Float32Array, w: Float32Array, bias: Float32Array | null): Out {
-  const { p, q } = geom(cs);
-  const v = new Float64Array(cs.n * cs.k * p * q), mag = new Float64Array(v.length);
-  if (bias) for (let yi = 0; yi < v.length; yi++) { const o = Math.floor(yi / (p * q)) % cs.k; v[yi] = bias[o]; mag[yi] = Math.abs(bias[o]); }
-  convTerms(cs, (xi, wi, yi) => { const t = x[xi] * w[wi]; v[yi] += t; mag[yi] += Math.abs(t); });
-  return { v, mag };
-}
-function convBackwardDataRef(cs: ConvCase, dy: Float32Array, w: Float32Array): Out {
-  const v = new Float64Array(cs.n * cs.c * cs.H * cs.W), mag = new Float64Array(v.length);
-  convTerms(cs, (xi, wi, yi) => { const t = dy[yi] * w[wi]; v[xi] += t; mag[xi] += Math.abs(t); });
-  return { v, mag };
-}
-function convBackwardWeightRef(cs: ConvCase, dy: Float32Array, x: Float32Array): Out {
-  const v = new Float64Array(cs.k * cs.c * cs.r * cs.s), mag = new Float64Array(v.length);
-  convTerms(cs, (xi, wi, yi) => { const t = dy[yi] * x[xi]; v[wi] += t; mag[wi] += Math.abs(t); });
-  return { v, mag };
-}
-
-// Conv-transpose: x [n, cin, p, q], w [cin, cout, r, s] (IOHW), output [n, cout, Ho, Wo] with the PyTorch rule
+// The conv ones (convTerms and its sums) are in conv_ref.ts. Conv-transpose: x [n, cin, p, q], w [cin, cout, r, s] (IOHW), output [n, cout, Ho, Wo] with the PyTorch rule
 // Ho = (p − 1)·sh − pt − pb + r + oph. Scatter: y[b, co, i·sh − pt + a, j·sw − pl + e] += x[b, ki, i, j]·w[ki, co, a, e].
 interface TCase { name: string; n: number; cin: number; cout: number; p: number; q: number; r: number; s: number; stride: P2; pad: P4; outPad: P2; bias: boolean }
 const tOut = (t: TCase): { Ho: number; Wo: number } => ({
@@ -85,54 +33,31 @@ const tOut = (t: TCase): { Ho: number; Wo: number } => ({
   Wo: (t.q - 1) * t.stride[1] - t.pad[2] - t.pad[3] + t.s + t.outPad[1],
 });
 
-function tTerms(t: TCase, f: (xi: number, wi: number, yi: number) => void): void {
+const tTerms = (t: TCase): Terms => (f) => {
   const { n, cin, cout, p, q, r, s } = t;
   const { Ho, Wo } = tOut(t);
+  const win = { r, s, stride: t.stride, pad: t.pad, H: Ho, W: Wo };  // the taps of input pixel (i, j) in the output
   for (let b = 0; b < n; b++)
     for (let ki = 0; ki < cin; ki++)
       for (let i = 0; i < p; i++)
         for (let j = 0; j < q; j++) {
           const xi = ((b * cin + ki) * p + i) * q + j;
           for (let co = 0; co < cout; co++)
-            for (let a = 0; a < r; a++) {
-              const oh = i * t.stride[0] - t.pad[0] + a;
-              if (oh < 0 || oh >= Ho) continue;
-              for (let e = 0; e < s; e++) {
-                const ow = j * t.stride[1] - t.pad[2] + e;
-                if (ow < 0 || ow >= Wo) continue;
-                f(xi, ((ki * cout + co) * r + a) * s + e, ((b * cout + co) * Ho + oh) * Wo + ow);
-              }
-            }
+            forWindow(win, i, j, (a, e, oh, ow) => f(xi, ((ki * cout + co) * r + a) * s + e, ((b * cout + co) * Ho + oh) * Wo + ow));
         }
-}
-function tRef(t: TCase, x: Float32Array, w: Float32Array, bias: Float32Array | null): Out {
+};
+function tRef(t: TCase, x: Float32Array, w: Float32Array, bias: Float32Array | null): Ref {
   const { Ho, Wo } = tOut(t);
-  const v = new Float64Array(t.n * t.cout * Ho * Wo), mag = new Float64Array(v.length);
-  if (bias) for (let yi = 0; yi < v.length; yi++) { const co = Math.floor(yi / (Ho * Wo)) % t.cout; v[yi] = bias[co]; mag[yi] = Math.abs(bias[co]); }
-  tTerms(t, (xi, wi, yi) => { const u = x[xi] * w[wi]; v[yi] += u; mag[yi] += Math.abs(u); });
-  return { v, mag };
+  return sumTerms(tTerms(t), biased(t.n * t.cout * Ho * Wo, Ho * Wo, t.cout, bias), 'y', x, w);
 }
-function tBackwardDataRef(t: TCase, dy: Float32Array, w: Float32Array): Out {
-  const v = new Float64Array(t.n * t.cin * t.p * t.q), mag = new Float64Array(v.length);
-  tTerms(t, (xi, wi, yi) => { const u = dy[yi] * w[wi]; v[xi] += u; mag[xi] += Math.abs(u); });
-  return { v, mag };
+function tBackwardDataRef(t: TCase, dy: Float32Array, w: Float32Array): Ref {
+  return sumTerms(tTerms(t), zeroRef(t.n * t.cin * t.p * t.q), 'x', dy, w);
 }
-function tBackwardWeightRef(t: TCase, dy: Float32Array, x: Float32Array): Out {
-  const v = new Float64Array(t.cin * t.cout * t.r * t.s), mag = new Float64Array(v.length);
-  tTerms(t, (xi, wi, yi) => { const u = x[xi] * dy[yi]; v[wi] += u; mag[wi] += Math.abs(u); });
-  return { v, mag };
+function tBackwardWeightRef(t: TCase, dy: Float32Array, x: Float32Array): Ref {
+  return sumTerms(tTerms(t), zeroRef(t.cin * t.cout * t.r * t.s), 'w', dy, x);
 }
 
 // ---------------------------------------------------------------- helpers
-function expectRef(got: Float32Array, want: Out, what: string, base?: Float32Array, times = 1): void {
-  expect(got.length, `${what}: length`).to.equal(want.v.length);
-  for (let i = 0; i < got.length; i++) {
-    const w = (base ? base[i] : 0) + times * want.v[i];
-    const tol = REL * times * want.mag[i] + ABS * (1 + (base ? Math.abs(base[i]) : 0));
-    if (!(Math.abs(got[i] - w) <= tol)) expect.fail(`${what}[${i}]: got ${got[i]}, want ${w} (tolerance ${tol})`);
-  }
-}
-
 const dot = (a: ArrayLike<number>, b: ArrayLike<number>): number => { let s = 0; for (let i = 0; i < a.length; i++) s += a[i] * b[i]; return s; };
 const absDot = (a: ArrayLike<number>, b: ArrayLike<number>): number => { let s = 0; for (let i = 0; i < a.length; i++) s += Math.abs(a[i] * b[i]); return s; };
 
@@ -149,40 +74,69 @@ const modes = (): Mode[] => [
   { name: '2 threads, tiles of 1 column', threads: 2, tile: 1, serial: 0 },
 ];
 
-function inMode<T>(m: Mode, fn: () => T): T {
-  const n = native();
-  const threads = engineInfo().threads;
-  const tuning = n.convTuning();
-  try {
-    if (m.threads) setThreads(m.threads);
-    n.convTuning({ tileCols: m.tile, serialMacs: m.serial });
-    return fn();
-  } finally {
-    setThreads(threads);
-    n.convTuning(tuning);
+const inMode = <T>(m: Mode, fn: () => T): T => withConvTuning({ threads: m.threads, tileCols: m.tile, serialMacs: m.serial }, fn);
+
+// In every mode: y and dx against their references and shapes, and dw against dw0 + 2·dwRef (dw accumulates: two
+// calls on a random start give start + 2·∂L/∂w).
+function checkEveryMode(ops: { y: () => Tensor; dx: () => Tensor; dw: (dw: Tensor) => void }, want: { y: Ref; dx: Ref; dw: Ref },
+  shapes: { y: number[]; x: number[]; w: number[] }, dw0: Float32Array): void {
+  for (const m of modes()) inMode(m, () => {
+    const y = ops.y();
+    expect(y.shape, `${m.name}: y shape`).to.deep.equal(shapes.y);
+    expectRef(y.toFloat32Array(), want.y, `${m.name}: y`);
+    const dx = ops.dx();
+    expect(dx.shape, `${m.name}: dx shape`).to.deep.equal(shapes.x);
+    expectRef(dx.toFloat32Array(), want.dx, `${m.name}: dx`);
+    const dw = Tensor.fromArray(dw0, shapes.w);
+    ops.dw(dw);
+    ops.dw(dw);
+    expectRef(dw.toFloat32Array(), want.dw, `${m.name}: dw (2 calls)`, dw0, 2);
+  });
+}
+
+type F32 = Float32Array;
+// Native dx, dw for the cotangent g against central finite differences of L(x, w) = <ref(x, w), g> in float64 at 6
+// random entries (L is linear in each argument, so a step of 0.5 is exact up to float64 rounding), and the adjoint
+// identities <conv(x), g> = <x, convᵀ(g)> and <conv_w(x), g> = <w, ∂w<conv, g>>, both sides from native float32
+// outputs. mag: Σ|terms| of y, dx and dw.
+function checkAdjoints(what: string, seed: number, inp: { x: F32; w: F32; g: F32 }, got: { y: F32; dx: F32; dw: F32 },
+  ref: (x: F32, w: F32) => Ref, mag: { y: Float64Array; dx: Float64Array; dw: Float64Array }): void {
+  const { x, w, g } = inp, { y, dx, dw } = got;
+  const L = (xx: F32, ww: F32): number => dot(ref(xx, ww).v, g);
+  const h = 0.5;
+  const r = rng(seed);
+  for (let t = 0; t < 6; t++) {
+    const i = Math.floor(r() * x.length), j = Math.floor(r() * w.length);
+    const xp = x.slice(), xm = x.slice(); xp[i] += h; xm[i] -= h;
+    const wp = w.slice(), wm = w.slice(); wp[j] += h; wm[j] -= h;
+    const fdx = (L(xp, w) - L(xm, w)) / (2 * h), fdw = (L(x, wp) - L(x, wm)) / (2 * h);
+    expect(Math.abs(dx[i] - fdx), `${what}: dx[${i}] ${dx[i]} vs FD ${fdx}`).to.be.at.most(REL * mag.dx[i] + ABS);
+    expect(Math.abs(dw[j] - fdw), `${what}: dw[${j}] ${dw[j]} vs FD ${fdw}`).to.be.at.most(REL * mag.dw[j] + ABS);
   }
+  expect(Math.abs(dot(y, g) - dot(x, dx))).to.be.at.most(REL * (absDot(mag.y, g) + absDot(x, mag.dx)));
+  expect(Math.abs(dot(y, g) - dot(w, dw))).to.be.at.most(REL * (absDot(mag.y, g) + absDot(w, mag.dw)));
 }
 
 // ---------------------------------------------------------------- cases
 const convCases: ConvCase[] = [
-  { name: '3x3 s1 p1, odd sizes', n: 2, c: 3, H: 7, W: 5, k: 4, r: 3, s: 3, stride: [1, 1], pad: [1, 1, 1, 1], bias: true },
+  { name: '3x3 s1 p1, odd sizes', n: 2, c: 3, H: 7, W: 5, k: 4, ...K3S1P1, bias: true },
   { name: 'stride 3 > kernel 2', n: 2, c: 2, H: 9, W: 8, k: 3, r: 2, s: 2, stride: [3, 3], pad: [0, 0, 0, 0], bias: false },
   { name: 'batch 1, asymmetric padding [0,2,1,0]', n: 1, c: 3, H: 6, W: 7, k: 5, r: 3, s: 2, stride: [2, 1], pad: [0, 2, 1, 0], bias: true },
   { name: '1x5 kernel', n: 2, c: 2, H: 5, W: 9, k: 3, r: 1, s: 5, stride: [1, 2], pad: [0, 0, 2, 2], bias: false },
   { name: '4x1 kernel', n: 3, c: 4, H: 8, W: 3, k: 2, r: 4, s: 1, stride: [2, 1], pad: [1, 2, 0, 0], bias: true },
-  { name: 'DCGAN k4 s2 p1', n: 2, c: 5, H: 8, W: 8, k: 6, r: 4, s: 4, stride: [2, 2], pad: [1, 1, 1, 1], bias: false },
+  { name: 'DCGAN k4 s2 p1', n: 2, c: 5, H: 8, W: 8, k: 6, ...K4S2P1, bias: false },
   { name: 'padding wider than the kernel', n: 1, c: 1, H: 3, W: 4, k: 2, r: 2, s: 2, stride: [1, 2], pad: [3, 2, 0, 3], bias: true },
   { name: '1x1 s1 p0 (column matrix = x)', n: 2, c: 6, H: 5, W: 5, k: 3, r: 1, s: 1, stride: [1, 1], pad: [0, 0, 0, 0], bias: true },
   { name: '1x1 output (DCGAN head)', n: 4, c: 8, H: 4, W: 4, k: 3, r: 4, s: 4, stride: [1, 1], pad: [0, 0, 0, 0], bias: true },
-  { name: 'one input channel, k4 s2 p1', n: 3, c: 1, H: 10, W: 6, k: 7, r: 4, s: 4, stride: [2, 2], pad: [1, 1, 1, 1], bias: true },
-  { name: 'stride 2 rows of 35 outputs (vector gather / scatter-add)', n: 2, c: 3, H: 7, W: 70, k: 4, r: 4, s: 4, stride: [2, 2], pad: [1, 1, 1, 1], bias: true },
+  { name: 'one input channel, k4 s2 p1', n: 3, c: 1, H: 10, W: 6, k: 7, ...K4S2P1, bias: true },
+  { name: 'stride 2 rows of 35 outputs (vector gather / scatter-add)', n: 2, c: 3, H: 7, W: 70, k: 4, ...K4S2P1, bias: true },
   { name: 'stride 2, 3x5 kernel, rows of 38 outputs', n: 1, c: 2, H: 5, W: 77, k: 3, r: 3, s: 5, stride: [1, 2], pad: [0, 1, 2, 0], bias: false },
-  { name: 'few rows, many filters (c·r·s 16 < k 72)', n: 2, c: 1, H: 10, W: 9, k: 72, r: 4, s: 4, stride: [2, 2], pad: [1, 1, 1, 1], bias: false },
-  { name: 'large dW (130 x 576): rows of dW split over threads', n: 1, c: 64, H: 6, W: 6, k: 130, r: 3, s: 3, stride: [1, 1], pad: [1, 1, 1, 1], bias: true },
+  { name: 'few rows, many filters (c·r·s 16 < k 72)', n: 2, c: 1, H: 10, W: 9, k: 72, ...K4S2P1, bias: false },
+  { name: 'large dW (130 x 576): rows of dW split over threads', n: 1, c: 64, H: 6, W: 6, k: 130, ...K3S1P1, bias: true },
   { name: '1030 filters: backward-data reduces over several slices', n: 2, c: 2, H: 4, W: 5, k: 1030, r: 2, s: 3, stride: [1, 2], pad: [0, 1, 1, 0], bias: true },
-  { name: 'wider: 16→24, 13x11', n: 3, c: 16, H: 13, W: 11, k: 24, r: 3, s: 3, stride: [1, 1], pad: [1, 1, 1, 1], bias: true },
+  { name: 'wider: 16→24, 13x11', n: 3, c: 16, H: 13, W: 11, k: 24, ...K3S1P1, bias: true },
   // ≤ 16 output pixels, c·r·s ≥ 2048, k ≥ 256: backward-data as one GEMM dyᵀ·W then col2im (conv.cc backward_data_small)
-  { name: 'D6-like small output, many channels', n: 2, c: 130, H: 8, W: 8, k: 260, r: 4, s: 4, stride: [2, 2], pad: [1, 1, 1, 1], bias: false },
+  { name: 'D6-like small output, many channels', n: 2, c: 130, H: 8, W: 8, k: 260, ...K4S2P1, bias: false },
   { name: 'k3 s1 on 3x4, asymmetric padding, small output', n: 1, c: 232, H: 3, W: 4, k: 256, r: 3, s: 3, stride: [1, 1], pad: [1, 0, 1, 1], bias: true },
 ];
 { // seeded random shapes
@@ -197,14 +151,14 @@ const convCases: ConvCase[] = [
 }
 
 const tCases: TCase[] = [
-  { name: 'DCGAN k4 s2 p1, 4→8', n: 2, cin: 6, cout: 4, p: 4, q: 4, r: 4, s: 4, stride: [2, 2], pad: [1, 1, 1, 1], outPad: [0, 0], bias: false },
+  { name: 'DCGAN k4 s2 p1, 4→8', n: 2, cin: 6, cout: 4, p: 4, q: 4, ...K4S2P1, outPad: [0, 0], bias: false },
   { name: 'DCGAN head k4 s1 p0, 1→4', n: 3, cin: 5, cout: 7, p: 1, q: 1, r: 4, s: 4, stride: [1, 1], pad: [0, 0, 0, 0], outPad: [0, 0], bias: true },
   { name: 'output padding [1,2], asymmetric padding', n: 2, cin: 3, cout: 2, p: 3, q: 4, r: 3, s: 3, stride: [2, 3], pad: [1, 1, 0, 1], outPad: [1, 2], bias: true },
   { name: 'batch 1, 1x4 kernel', n: 1, cin: 2, cout: 3, p: 4, q: 3, r: 1, s: 4, stride: [1, 2], pad: [0, 0, 1, 2], outPad: [0, 1], bias: false },
   { name: '2x1 kernel, stride 3 > kernel', n: 2, cin: 3, cout: 2, p: 3, q: 5, r: 2, s: 1, stride: [3, 2], pad: [0, 1, 0, 0], outPad: [2, 1], bias: true },
   { name: 'padding 2 around 3x3 (crop)', n: 1, cin: 2, cout: 2, p: 5, q: 5, r: 3, s: 3, stride: [1, 1], pad: [2, 2, 2, 2], outPad: [0, 0], bias: true },
-  { name: 'one output channel (DCGAN image layer)', n: 3, cin: 4, cout: 1, p: 5, q: 3, r: 4, s: 4, stride: [2, 2], pad: [1, 1, 1, 1], outPad: [0, 0], bias: false },
-  { name: 'k4 s2 p1, 3x21 → 6x42 (vector scatter-add)', n: 2, cin: 3, cout: 2, p: 3, q: 21, r: 4, s: 4, stride: [2, 2], pad: [1, 1, 1, 1], outPad: [0, 0], bias: true },
+  { name: 'one output channel (DCGAN image layer)', n: 3, cin: 4, cout: 1, p: 5, q: 3, ...K4S2P1, outPad: [0, 0], bias: false },
+  { name: 'k4 s2 p1, 3x21 → 6x42 (vector scatter-add)', n: 2, cin: 3, cout: 2, p: 3, q: 21, ...K4S2P1, outPad: [0, 0], bias: true },
   { name: 'wider: 20→12, 6x7', n: 2, cin: 20, cout: 12, p: 6, q: 7, r: 4, s: 3, stride: [2, 1], pad: [1, 1, 1, 0], outPad: [1, 0], bias: true },
 ];
 {
@@ -234,19 +188,9 @@ describe('conv2d (CPU)', () => {
       const X = Tensor.fromArray(x, [cs.n, cs.c, cs.H, cs.W]), Wt = Tensor.fromArray(w, [cs.k, cs.c, cs.r, cs.s]);
       const B = b ? Tensor.fromArray(b, [cs.k]) : null, DY = Tensor.fromArray(dy, [cs.n, cs.k, p, q]);
       const o = { stride: cs.stride, padding: cs.pad };
-      for (const m of modes()) inMode(m, () => {
-        const y = conv2dForward(X, Wt, B, o);
-        expect(y.shape, `${m.name}: y shape`).to.deep.equal([cs.n, cs.k, p, q]);
-        expectRef(y.toFloat32Array(), yRef, `${m.name}: y`);
-        const dx = conv2dBackwardData(DY, Wt, X.shape, o);
-        expect(dx.shape).to.deep.equal(X.shape);
-        expectRef(dx.toFloat32Array(), dxRef, `${m.name}: dx`);
-        // dw accumulates: two calls on a random start give start + 2·∂L/∂w.
-        const dw = Tensor.fromArray(dw0, Wt.shape);
-        conv2dBackwardWeight(DY, X, dw, o);
-        conv2dBackwardWeight(DY, X, dw, o);
-        expectRef(dw.toFloat32Array(), dwRef, `${m.name}: dw (2 calls)`, dw0, 2);
-      });
+      checkEveryMode({
+        y: () => conv2dForward(X, Wt, B, o), dx: () => conv2dBackwardData(DY, Wt, X.shape, o), dw: (dw) => conv2dBackwardWeight(DY, X, dw, o),
+      }, { y: yRef, dx: dxRef, dw: dwRef }, { y: [cs.n, cs.k, p, q], x: X.shape, w: Wt.shape }, dw0);
     }) });
   });
 
@@ -258,29 +202,11 @@ describe('conv2d (CPU)', () => {
       const o = { stride: cs.stride, padding: cs.pad };
       const X = Tensor.fromArray(x, [cs.n, cs.c, cs.H, cs.W]), Wt = Tensor.fromArray(w, [cs.k, cs.c, cs.r, cs.s]);
       const G = Tensor.fromArray(g, [cs.n, cs.k, p, q]);
-      const dx = conv2dBackwardData(G, Wt, X.shape, o).toFloat32Array();
       const dwT = Tensor.zeros(Wt.shape);
       conv2dBackwardWeight(G, X, dwT, o);
-      const dw = dwT.toFloat32Array();
-      // L(x, w) = <conv(x, w), g> in float64; the function is linear in each argument, so a central difference
-      // with step 0.5 is exact up to float64 rounding.
-      const L = (xx: Float32Array, ww: Float32Array): number => dot(convRef(cs, xx, ww, null).v, g);
-      const dxMag = convBackwardDataRef(cs, g, w).mag, dwMag = convBackwardWeightRef(cs, g, x).mag;
-      const h = 0.5;
-      const r = rng(99);
-      for (let t = 0; t < 6; t++) {
-        const i = Math.floor(r() * x.length), j = Math.floor(r() * w.length);
-        const xp = x.slice(), xm = x.slice(); xp[i] += h; xm[i] -= h;
-        const wp = w.slice(), wm = w.slice(); wp[j] += h; wm[j] -= h;
-        const fdx = (L(xp, w) - L(xm, w)) / (2 * h), fdw = (L(x, wp) - L(x, wm)) / (2 * h);
-        expect(Math.abs(dx[i] - fdx), `${cs.name}: dx[${i}] ${dx[i]} vs FD ${fdx}`).to.be.at.most(REL * dxMag[i] + ABS);
-        expect(Math.abs(dw[j] - fdw), `${cs.name}: dw[${j}] ${dw[j]} vs FD ${fdw}`).to.be.at.most(REL * dwMag[j] + ABS);
-      }
-      // <conv(x), g> = <x, convᵀ(g)> and <conv_w(x), g> = <w, ∂w<conv, g>>, both sides from native float32 outputs.
-      const y = conv2dForward(X, Wt, null, o).toFloat32Array();
-      const yMag = convRef(cs, x, w, null).mag;
-      expect(Math.abs(dot(y, g) - dot(x, dx))).to.be.at.most(REL * (absDot(yMag, g) + absDot(x, dxMag)));
-      expect(Math.abs(dot(y, g) - dot(w, dw))).to.be.at.most(REL * (absDot(yMag, g) + absDot(w, dwMag)));
+      checkAdjoints(cs.name, 99, { x, w, g }, {
+        y: conv2dForward(X, Wt, null, o).toFloat32Array(), dx: conv2dBackwardData(G, Wt, X.shape, o).toFloat32Array(), dw: dwT.toFloat32Array(),
+      }, (xx, ww) => convRef(cs, xx, ww, null), { y: convRef(cs, x, w, null).mag, dx: convBackwardDataRef(cs, g, w).mag, dw: convBackwardWeightRef(cs, g, x).mag });
     }
   }) });
 
@@ -345,18 +271,9 @@ describe('conv_transpose2d (CPU)', () => {
       const X = Tensor.fromArray(x, [t.n, t.cin, t.p, t.q]), Wt = Tensor.fromArray(w, [t.cin, t.cout, t.r, t.s]);
       const B = b ? Tensor.fromArray(b, [t.cout]) : null, DY = Tensor.fromArray(dy, [t.n, t.cout, Ho, Wo]);
       const o = { stride: t.stride, padding: t.pad, outputPadding: t.outPad };
-      for (const m of modes()) inMode(m, () => {
-        const y = convTranspose2dForward(X, Wt, B, o);
-        expect(y.shape, `${m.name}: y shape`).to.deep.equal([t.n, t.cout, Ho, Wo]);
-        expectRef(y.toFloat32Array(), yRef, `${m.name}: y`);
-        const dx = convTranspose2dBackwardData(DY, Wt, o);
-        expect(dx.shape, `${m.name}: dx shape`).to.deep.equal(X.shape);
-        expectRef(dx.toFloat32Array(), dxRef, `${m.name}: dx`);
-        const dw = Tensor.fromArray(dw0, Wt.shape);
-        convTranspose2dBackwardWeight(DY, X, dw, o);
-        convTranspose2dBackwardWeight(DY, X, dw, o);
-        expectRef(dw.toFloat32Array(), dwRef, `${m.name}: dw (2 calls)`, dw0, 2);
-      });
+      checkEveryMode({
+        y: () => convTranspose2dForward(X, Wt, B, o), dx: () => convTranspose2dBackwardData(DY, Wt, o), dw: (dw) => convTranspose2dBackwardWeight(DY, X, dw, o),
+      }, { y: yRef, dx: dxRef, dw: dwRef }, { y: [t.n, t.cout, Ho, Wo], x: X.shape, w: Wt.shape }, dw0);
     }) });
   });
 
@@ -380,26 +297,11 @@ describe('conv_transpose2d (CPU)', () => {
       const o = { stride: t.stride, padding: t.pad, outputPadding: t.outPad };
       const X = Tensor.fromArray(x, [t.n, t.cin, t.p, t.q]), Wt = Tensor.fromArray(w, [t.cin, t.cout, t.r, t.s]);
       const G = Tensor.fromArray(g, [t.n, t.cout, Ho, Wo]);
-      const dx = convTranspose2dBackwardData(G, Wt, o).toFloat32Array();
       const dwT = Tensor.zeros(Wt.shape);
       convTranspose2dBackwardWeight(G, X, dwT, o);
-      const dw = dwT.toFloat32Array();
-      const L = (xx: Float32Array, ww: Float32Array): number => dot(tRef(t, xx, ww, null).v, g);  // linear: exact FD
-      const dxMag = tBackwardDataRef(t, g, w).mag, dwMag = tBackwardWeightRef(t, g, x).mag;
-      const h = 0.5;
-      const r = rng(5);
-      for (let k = 0; k < 6; k++) {
-        const i = Math.floor(r() * x.length), j = Math.floor(r() * w.length);
-        const xp = x.slice(), xm = x.slice(); xp[i] += h; xm[i] -= h;
-        const wp = w.slice(), wm = w.slice(); wp[j] += h; wm[j] -= h;
-        const fdx = (L(xp, w) - L(xm, w)) / (2 * h), fdw = (L(x, wp) - L(x, wm)) / (2 * h);
-        expect(Math.abs(dx[i] - fdx), `${t.name}: dx[${i}] ${dx[i]} vs FD ${fdx}`).to.be.at.most(REL * dxMag[i] + ABS);
-        expect(Math.abs(dw[j] - fdw), `${t.name}: dw[${j}] ${dw[j]} vs FD ${fdw}`).to.be.at.most(REL * dwMag[j] + ABS);
-      }
-      const y = convTranspose2dForward(X, Wt, null, o).toFloat32Array();
-      const yMag = tRef(t, x, w, null).mag;
-      expect(Math.abs(dot(y, g) - dot(x, dx))).to.be.at.most(REL * (absDot(yMag, g) + absDot(x, dxMag)));
-      expect(Math.abs(dot(y, g) - dot(w, dw))).to.be.at.most(REL * (absDot(yMag, g) + absDot(w, dwMag)));
+      checkAdjoints(t.name, 5, { x, w, g }, {
+        y: convTranspose2dForward(X, Wt, null, o).toFloat32Array(), dx: convTranspose2dBackwardData(G, Wt, o).toFloat32Array(), dw: dwT.toFloat32Array(),
+      }, (xx, ww) => tRef(t, xx, ww, null), { y: tRef(t, x, w, null).mag, dx: tBackwardDataRef(t, g, w).mag, dw: tBackwardWeightRef(t, g, x).mag });
     }
   }) });
 
@@ -446,15 +348,15 @@ describe('conv2d_forward_act, conv_transpose2d_forward_act (CPU)', () => {
 // Every kernel variant forced in turn (conv_parity.ts); the full-size DCGAN-256 rows are in ../cuda/conv_full.test.ts.
 describe('conv2d, conv_transpose2d, fused epilogues (CUDA vs the CPU twin)', () => {
   const geoms: ConvGeom[] = [
-    { name: 'k3 s1 p1', n: 2, c: 3, h: 9, w: 9, k: 5, r: 3, s: 3, stride: [1, 1], pad: [1, 1, 1, 1] },
-    { name: 'k4 s2 p1 (DCGAN)', n: 3, c: 8, h: 16, w: 12, k: 20, r: 4, s: 4, stride: [2, 2], pad: [1, 1, 1, 1] },
+    { name: 'k3 s1 p1', n: 2, c: 3, h: 9, w: 9, k: 5, ...K3S1P1 },
+    { name: 'k4 s2 p1 (DCGAN)', n: 3, c: 8, h: 16, w: 12, k: 20, ...K4S2P1 },
     { name: 'k4 s1 p0 to 1×1 (DCGAN head)', n: 5, c: 16, h: 4, w: 4, k: 1, r: 4, s: 4, stride: [1, 1], pad: [0, 0, 0, 0] },
-    { name: 'k4 s2 p1 from 1 channel (D1: backward-data has one output channel)', n: 2, c: 1, h: 16, w: 14, k: 8, r: 4, s: 4, stride: [2, 2], pad: [1, 1, 1, 1] },
+    { name: 'k4 s2 p1 from 1 channel (D1: backward-data has one output channel)', n: 2, c: 1, h: 16, w: 14, k: 8, ...K4S2P1 },
     { name: 'k1 s1, K·RS % 4 ≠ 0', n: 2, c: 7, h: 5, w: 6, k: 9, r: 1, s: 1, stride: [1, 1], pad: [0, 0, 0, 0] },
     { name: 'k3 s2 asymmetric pad (TF same)', n: 2, c: 4, h: 11, w: 10, k: 6, r: 3, s: 3, stride: [2, 2], pad: [0, 1, 1, 1] },
     { name: 'k5×2 s3×1, kernel ≠ stride multiple', n: 1, c: 3, h: 14, w: 7, k: 4, r: 5, s: 2, stride: [3, 1], pad: [2, 1, 0, 1] },
     { name: 'k2 s3 (phases without taps)', n: 2, c: 3, h: 9, w: 9, k: 4, r: 2, s: 2, stride: [3, 3], pad: [0, 0, 0, 0] },
-    { name: 'many tiles: 300 px × 130 filters, C·R·S = 144', n: 3, c: 16, h: 10, w: 10, k: 130, r: 3, s: 3, stride: [1, 1], pad: [1, 1, 1, 1] },
+    { name: 'many tiles: 300 px × 130 filters, C·R·S = 144', n: 3, c: 16, h: 10, w: 10, k: 130, ...K3S1P1 },
   ];
   // the emulator skips k2 s3 unless MRIGAN_EMU_FULL=1 (slow there)
   const quick = emulated && !process.env.MRIGAN_EMU_FULL;
@@ -465,11 +367,11 @@ describe('conv2d, conv_transpose2d, fused epilogues (CUDA vs the CPU twin)', () 
   })));
 
   const tgeoms: ConvTGeom[] = [
-    { name: 'k4 s2 p1 (DCGAN)', n: 2, cin: 12, cout: 6, p: 5, q: 4, r: 4, s: 4, stride: [2, 2], pad: [1, 1, 1, 1], op: [0, 0] },
+    { name: 'k4 s2 p1 (DCGAN)', n: 2, cin: 12, cout: 6, p: 5, q: 4, ...K4S2P1, op: [0, 0] },
     { name: 'k4 s1 p0 from 1×1 (DCGAN first layer)', n: 3, cin: 10, cout: 24, p: 1, q: 1, r: 4, s: 4, stride: [1, 1], pad: [0, 0, 0, 0], op: [0, 0] },
     { name: 'k3 s2 output padding 1', n: 2, cin: 5, cout: 3, p: 4, q: 5, r: 3, s: 3, stride: [2, 2], pad: [1, 1, 1, 1], op: [1, 1] },
-    { name: 'k4 s2 p1 to 1 channel (G7)', n: 2, cin: 6, cout: 1, p: 8, q: 7, r: 4, s: 4, stride: [2, 2], pad: [1, 1, 1, 1], op: [0, 0] },
-    { name: 'k3 s1 p1 to 1 channel (cepa2024 head)', n: 2, cin: 8, cout: 1, p: 6, q: 6, r: 3, s: 3, stride: [1, 1], pad: [1, 1, 1, 1], op: [0, 0] },
+    { name: 'k4 s2 p1 to 1 channel (G7)', n: 2, cin: 6, cout: 1, p: 8, q: 7, ...K4S2P1, op: [0, 0] },
+    { name: 'k3 s1 p1 to 1 channel (cepa2024 head)', n: 2, cin: 8, cout: 1, p: 6, q: 6, ...K3S1P1, op: [0, 0] },
   ];
   forDevices(tgeoms.map((t) => ({
     ops: ['conv_transpose2d_forward', 'conv_transpose2d_backward_data', 'conv_transpose2d_backward_weight'],

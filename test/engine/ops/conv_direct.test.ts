@@ -1,6 +1,6 @@
 // The direct (channel-blocked, AVX-512) conv kernels of native/cpu/conv_direct.cc: conv2d forward and backward-data
 // (and conv-transpose forward, which is backward-data), forced with convTuning({kernel: 'direct'}), against float64
-// loops written here and against the implicit-GEMM path (kernel 'gemm'). The shapes reach every branch: channel
+// loops (conv_ref.ts) and against the implicit-GEMM path (kernel 'gemm'). The shapes reach every branch: channel
 // counts that are and are not multiples of 16 (zero lanes), 1–5 output-channel blocks (groups of 1–4 blocks),
 // rows split into several register tiles of unequal width, rows narrower than a tile, stride 1 and 2 (backward-data:
 // 1 or 4 phases, odd sizes where the two width phases differ in length, interleaves longer than 16 pixels), k1–k5,
@@ -10,69 +10,17 @@
 // Tolerance: |got − want| ≤ 1e-5 · mag + 1e-7 per element, mag = Σ|terms| of that output in float64 (the scale of
 // float32 rounding in a sum), as in conv.test.ts.
 import { expect } from 'chai';
-import {
-  Tensor, engineInfo, setThreads, tidy, conv2dForward, conv2dBackwardData, convTranspose2dForward,
-} from '../../../lib/engine';
+import { Tensor, tidy, conv2dForward, conv2dBackwardData, convTranspose2dForward } from '../../../lib/engine';
 import { native } from '../../../lib/engine/native';
-import { randArray } from '../../helpers';
+import { randArray, expectRef, Ref } from '../../helpers';
 import { opCase } from '../devices';
+import { P2, P4, ConvCase, geom, convRef, convBackwardDataRef, withConvTuning, K4S2P1, K3S1P1 } from './conv_ref';
 
 const REL = 1e-5;
 const ABS = 1e-7;
-type P2 = [number, number];
-type P4 = [number, number, number, number];
-interface Case { name: string; n: number; c: number; H: number; W: number; k: number; r: number; s: number; stride: P2; pad: P4; bias: boolean }
-interface Out { v: Float64Array; mag: Float64Array }
-
-const outSize = (size: number, k: number, st: number, a: number, b: number): number => Math.floor((size + a + b - k) / st) + 1;
-const geom = (cs: Case): { p: number; q: number } => ({
-  p: outSize(cs.H, cs.r, cs.stride[0], cs.pad[0], cs.pad[1]), q: outSize(cs.W, cs.s, cs.stride[1], cs.pad[2], cs.pad[3]),
-});
-
-// Every term of the conv sum y[b, o, oh, ow] += w[o, ci, i, j] · x[b, ci, oh·sh − pt + i, ow·sw − pl + j].
-function terms(cs: Case, f: (xi: number, wi: number, yi: number) => void): void {
-  const { n, c, H, W, k, r, s } = cs;
-  const { p, q } = geom(cs);
-  for (let b = 0; b < n; b++)
-    for (let o = 0; o < k; o++)
-      for (let oh = 0; oh < p; oh++)
-        for (let ow = 0; ow < q; ow++)
-          for (let ci = 0; ci < c; ci++)
-            for (let i = 0; i < r; i++) {
-              const ih = oh * cs.stride[0] - cs.pad[0] + i;
-              if (ih < 0 || ih >= H) continue;
-              for (let j = 0; j < s; j++) {
-                const iw = ow * cs.stride[1] - cs.pad[2] + j;
-                if (iw < 0 || iw >= W) continue;
-                f(((b * c + ci) * H + ih) * W + iw, ((o * c + ci) * r + i) * s + j, ((b * k + o) * p + oh) * q + ow);
-              }
-            }
-}
-function forwardRef(cs: Case, x: Float32Array, w: Float32Array, bias: Float32Array | null): Out {
-  const { p, q } = geom(cs);
-  const v = new Float64Array(cs.n * cs.k * p * q), mag = new Float64Array(v.length);
-  if (bias) for (let yi = 0; yi < v.length; yi++) { const o = Math.floor(yi / (p * q)) % cs.k; v[yi] = bias[o]; mag[yi] = Math.abs(bias[o]); }
-  terms(cs, (xi, wi, yi) => { const t = x[xi] * w[wi]; v[yi] += t; mag[yi] += Math.abs(t); });
-  return { v, mag };
-}
-// dx = adjoint of the forward sum; with per-channel bias it is conv-transpose forward.
-function backwardDataRef(cs: Case, dy: Float32Array, w: Float32Array, bias: Float32Array | null): Out {
-  const v = new Float64Array(cs.n * cs.c * cs.H * cs.W), mag = new Float64Array(v.length);
-  if (bias) for (let i = 0; i < v.length; i++) { const ci = Math.floor(i / (cs.H * cs.W)) % cs.c; v[i] = bias[ci]; mag[i] = Math.abs(bias[ci]); }
-  terms(cs, (xi, wi, yi) => { const t = dy[yi] * w[wi]; v[xi] += t; mag[xi] += Math.abs(t); });
-  return { v, mag };
-}
-
-function expectRef(got: Float32Array, want: Out, what: string): void {
-  expect(got.length, `${what}: length`).to.equal(want.v.length);
-  for (let i = 0; i < got.length; i++) {
-    const tol = REL * want.mag[i] + ABS;
-    if (!(Math.abs(got[i] - want.v[i]) <= tol)) expect.fail(`${what}[${i}]: got ${got[i]}, want ${want.v[i]} (tolerance ${tol})`);
-  }
-}
 // Two float32 results of the same sum (direct vs GEMM): each within tolerance of the float64 value, so within twice
 // that of each other.
-function expectSame(a: Float32Array, b: Float32Array, want: Out, what: string): void {
+function expectSame(a: Float32Array, b: Float32Array, want: Ref, what: string): void {
   for (let i = 0; i < a.length; i++) {
     const tol = 2 * (REL * want.mag[i] + ABS);
     if (!(Math.abs(a[i] - b[i]) <= tol)) expect.fail(`${what}[${i}]: direct ${a[i]}, gemm ${b[i]} (tolerance ${tol})`);
@@ -84,35 +32,23 @@ const modes: Mode[] = [
   { name: '1 thread', threads: 1 },
   { name: '2 threads', threads: 2, serial: 0 },
 ];
-function withTuning<T>(kernel: string, m: Mode, fn: () => T): T {
-  const n = native();
-  const threads = engineInfo().threads;
-  const old = n.convTuning();
-  try {
-    setThreads(m.threads);
-    n.convTuning({ kernel, serialMacs: m.serial ?? old.serialMacs });
-    return fn();
-  } finally {
-    setThreads(threads);
-    n.convTuning(old);
-  }
-}
+const withTuning = <T>(kernel: string, m: Mode, fn: () => T): T => withConvTuning({ kernel, threads: m.threads, serialMacs: m.serial }, fn);
 
-const cases: Case[] = [
-  { name: 'k3 s1 p1, 16→16, one block each way', n: 1, c: 16, H: 8, W: 8, k: 16, r: 3, s: 3, stride: [1, 1], pad: [1, 1, 1, 1], bias: true },
-  { name: 'k3 s1 p1, 20→37 (partial blocks), odd 9x11', n: 2, c: 20, H: 9, W: 11, k: 37, r: 3, s: 3, stride: [1, 1], pad: [1, 1, 1, 1], bias: true },
-  { name: 'k4 s2 p1, 5→70 (5 blocks: groups 3 + 2)', n: 2, c: 5, H: 10, W: 14, k: 70, r: 4, s: 4, stride: [2, 2], pad: [1, 1, 1, 1], bias: false },
-  { name: 'k4 s2 p1, 33→16, 31x31 (rows of 15 = tiles 8 + 7; odd dx phases)', n: 1, c: 33, H: 31, W: 31, k: 16, r: 4, s: 4, stride: [2, 2], pad: [1, 1, 1, 1], bias: true },
-  { name: 'k3 s1 p1, 3→64, rows of 30 (5 tiles of 6 x 4 blocks)', n: 2, c: 3, H: 4, W: 30, k: 64, r: 3, s: 3, stride: [1, 1], pad: [1, 1, 1, 1], bias: true },
-  { name: 'k4 s2 p1, 7x9 (dx width phases 5 and 4)', n: 3, c: 18, H: 7, W: 9, k: 24, r: 4, s: 4, stride: [2, 2], pad: [1, 1, 1, 1], bias: false },
-  { name: 'k4 s2 p1, rows of 70 (dx interleave over 3 chunks of 16)', n: 1, c: 2, H: 6, W: 70, k: 3, r: 4, s: 4, stride: [2, 2], pad: [1, 1, 1, 1], bias: true },
+const cases: ConvCase[] = [
+  { name: 'k3 s1 p1, 16→16, one block each way', n: 1, c: 16, H: 8, W: 8, k: 16, ...K3S1P1, bias: true },
+  { name: 'k3 s1 p1, 20→37 (partial blocks), odd 9x11', n: 2, c: 20, H: 9, W: 11, k: 37, ...K3S1P1, bias: true },
+  { name: 'k4 s2 p1, 5→70 (5 blocks: groups 3 + 2)', n: 2, c: 5, H: 10, W: 14, k: 70, ...K4S2P1, bias: false },
+  { name: 'k4 s2 p1, 33→16, 31x31 (rows of 15 = tiles 8 + 7; odd dx phases)', n: 1, c: 33, H: 31, W: 31, k: 16, ...K4S2P1, bias: true },
+  { name: 'k3 s1 p1, 3→64, rows of 30 (5 tiles of 6 x 4 blocks)', n: 2, c: 3, H: 4, W: 30, k: 64, ...K3S1P1, bias: true },
+  { name: 'k4 s2 p1, 7x9 (dx width phases 5 and 4)', n: 3, c: 18, H: 7, W: 9, k: 24, ...K4S2P1, bias: false },
+  { name: 'k4 s2 p1, rows of 70 (dx interleave over 3 chunks of 16)', n: 1, c: 2, H: 6, W: 70, k: 3, ...K4S2P1, bias: true },
   { name: 'k3 s(2,1), asymmetric padding [0,2,1,0]', n: 2, c: 17, H: 8, W: 7, k: 19, r: 3, s: 3, stride: [2, 1], pad: [0, 2, 1, 0], bias: true },
   { name: 'k2 s(1,2), padding wider than the kernel [3,2,0,3]', n: 1, c: 4, H: 3, W: 6, k: 5, r: 2, s: 2, stride: [1, 2], pad: [3, 2, 0, 3], bias: true },
   { name: 'k5 s2 p2 (phases of 3 and 2 taps)', n: 2, c: 9, H: 11, W: 10, k: 12, r: 5, s: 5, stride: [2, 2], pad: [2, 2, 2, 2], bias: false },
   { name: 'k2 s2 p0 (stride = kernel: one tap per phase)', n: 1, c: 16, H: 8, W: 6, k: 20, r: 2, s: 2, stride: [2, 2], pad: [0, 0, 0, 0], bias: false },
   { name: 'k1 s1 p0, 48→40 (3 input blocks)', n: 2, c: 48, H: 5, W: 5, k: 40, r: 1, s: 1, stride: [1, 1], pad: [0, 0, 0, 0], bias: true },
   { name: 'k4 s1 p0 whole image (1x1 output)', n: 3, c: 20, H: 4, W: 4, k: 5, r: 4, s: 4, stride: [1, 1], pad: [0, 0, 0, 0], bias: true },
-  { name: 'k3 s1 p1, 1 channel in and out', n: 2, c: 1, H: 5, W: 17, k: 1, r: 3, s: 3, stride: [1, 1], pad: [1, 1, 1, 1], bias: true },
+  { name: 'k3 s1 p1, 1 channel in and out', n: 2, c: 1, H: 5, W: 17, k: 1, ...K3S1P1, bias: true },
   { name: 'k3 s3 (stride 3: falls back to the GEMM path)', n: 2, c: 3, H: 9, W: 10, k: 4, r: 3, s: 3, stride: [3, 3], pad: [0, 1, 1, 1], bias: true },
 ];
 
@@ -124,7 +60,7 @@ describe('conv2d direct kernels (CPU, channel-blocked)', () => {
       const x = randArray(cs.n * cs.c * cs.H * cs.W, seed + 1), w = randArray(cs.k * cs.c * cs.r * cs.s, seed + 2);
       const b = cs.bias ? randArray(cs.k, seed + 3) : null, bT = cs.bias ? randArray(cs.c, seed + 5) : null;
       const dy = randArray(cs.n * cs.k * p * q, seed + 4);
-      const yRef = forwardRef(cs, x, w, b), dxRef = backwardDataRef(cs, dy, w, null), tRef = backwardDataRef(cs, dy, w, bT);
+      const yRef = convRef(cs, x, w, b), dxRef = convBackwardDataRef(cs, dy, w), tRef = convBackwardDataRef(cs, dy, w, bT);
       const X = Tensor.fromArray(x, [cs.n, cs.c, cs.H, cs.W]), Wt = Tensor.fromArray(w, [cs.k, cs.c, cs.r, cs.s]);
       const B = b ? Tensor.fromArray(b, [cs.k]) : null, BT = bT ? Tensor.fromArray(bT, [cs.c]) : null;
       const DY = Tensor.fromArray(dy, [cs.n, cs.k, p, q]);
@@ -154,7 +90,7 @@ describe('conv2d direct kernels (CPU, channel-blocked)', () => {
   });
 
   it('a DCGAN-sized layer (k4 s2 p1, 64→128, 32x32 → 16x16, batch 2) matches the GEMM path on 2 threads', () => tidy(() => {
-    const cs: Case = { name: 'D', n: 2, c: 64, H: 32, W: 32, k: 128, r: 4, s: 4, stride: [2, 2], pad: [1, 1, 1, 1], bias: true };
+    const cs: ConvCase = { name: 'D', n: 2, c: 64, H: 32, W: 32, k: 128, ...K4S2P1, bias: true };
     const { p, q } = geom(cs);
     const x = randArray(cs.n * cs.c * cs.H * cs.W, 91), w = randArray(cs.k * cs.c * 16, 92), b = randArray(cs.k, 93);
     const dy = randArray(cs.n * cs.k * p * q, 94);
@@ -173,7 +109,7 @@ describe('conv2d direct kernels (CPU, channel-blocked)', () => {
   it('the automatic choice takes the direct kernels only for full channel blocks (and, backward-data, phase rows of ≥ 8 pixels or stride 1)', () => tidy(() => {
     // The two kernels sum in different orders, so their float32 results differ in the last bits: the automatic
     // choice's output equals one of them bit for bit.
-    const pick = (cs: Case): string[] => {
+    const pick = (cs: ConvCase): string[] => {
       const { p, q } = geom(cs);
       const X = Tensor.fromArray(randArray(cs.n * cs.c * cs.H * cs.W, 51), [cs.n, cs.c, cs.H, cs.W]);
       const Wt = Tensor.fromArray(randArray(cs.k * cs.c * cs.r * cs.s, 52), [cs.k, cs.c, cs.r, cs.s]);

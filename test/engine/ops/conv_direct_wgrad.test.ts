@@ -1,5 +1,5 @@
 // The direct (channel-blocked AVX-512) conv2d backward-weight kernel (native/cpu/conv_direct_wgrad.cc), forced with
-// convTuning({kernel: 'direct'}), against a float64 loop written here and against the implicit-GEMM path
+// convTuning({kernel: 'direct'}), against a float64 loop (conv_ref.ts) and against the implicit-GEMM path
 // (kernel: 'gemm'). dW accumulates, so every call starts from a nonzero dw and the check is dw0 + dW.
 // Shapes reach every branch: output channels that fill 1-4 blocks of 16 exactly or leave a partial block (zero
 // lanes), input channels that leave a partial register tile, chunks of rows inside one image (≥ 128 output pixels)
@@ -9,76 +9,28 @@
 // Tolerance: |got − want| ≤ 1e-5 · mag + 1e-7 · (1 + |dw0|) per element, mag = Σ|terms| in float64 (the scale of
 // float32 rounding in the sum). Direct vs GEMM: the same bound with 2·mag (both carry rounding).
 import { expect } from 'chai';
-import {
-  Tensor, engineInfo, setThreads, tidy, conv2dBackwardWeight, convTranspose2dBackwardWeight,
-} from '../../../lib/engine';
+import { Tensor, tidy, conv2dBackwardWeight, convTranspose2dBackwardWeight } from '../../../lib/engine';
 import { native } from '../../../lib/engine/native';
 import { randArray } from '../../helpers';
 import { opCase } from '../devices';
+import { ConvCase, outSize, geom, convBackwardWeightRef, withConvTuning, K4S2P1, K3S1P1 } from './conv_ref';
 
-type P2 = [number, number];
-type P4 = [number, number, number, number];
-interface Case { name: string; n: number; c: number; H: number; W: number; k: number; r: number; s: number; stride: P2; pad: P4 }
+// dW[o, ci, i, j] = Σ_{b, oh, ow} dy[b, o, oh, ow] · x[b, ci, oh·sh − pt + i, ow·sw − pl + j]: convBackwardWeightRef.
+const withTuning = <T>(kernel: 'direct' | 'gemm' | 'auto', threads: number, serialMacs: number | undefined, fn: () => T): T =>
+  withConvTuning({ kernel, threads, serialMacs }, fn);
 
-const outSize = (size: number, k: number, st: number, a: number, b: number): number => Math.floor((size + a + b - k) / st) + 1;
-
-// dW[o, ci, i, j] = Σ_{b, oh, ow} dy[b, o, oh, ow] · x[b, ci, oh·sh − pt + i, ow·sw − pl + j] in float64, with Σ|terms|.
-function wgradRef(cs: Case, dy: Float32Array, x: Float32Array): { v: Float64Array; mag: Float64Array } {
-  const { n, c, H, W, k, r, s } = cs;
-  const [sh, sw] = cs.stride;
-  const [pt, pb, pl, pr] = cs.pad;
-  const p = outSize(H, r, sh, pt, pb), q = outSize(W, s, sw, pl, pr);
-  const v = new Float64Array(k * c * r * s), mag = new Float64Array(v.length);
-  for (let o = 0; o < k; o++)
-    for (let ci = 0; ci < c; ci++)
-      for (let i = 0; i < r; i++)
-        for (let j = 0; j < s; j++) {
-          let acc = 0, m = 0;
-          for (let b = 0; b < n; b++)
-            for (let oh = 0; oh < p; oh++) {
-              const ih = oh * sh - pt + i;
-              if (ih < 0 || ih >= H) continue;
-              for (let ow = 0; ow < q; ow++) {
-                const iw = ow * sw - pl + j;
-                if (iw < 0 || iw >= W) continue;
-                const t = dy[((b * k + o) * p + oh) * q + ow] * x[((b * c + ci) * H + ih) * W + iw];
-                acc += t;
-                m += Math.abs(t);
-              }
-            }
-          const wi = ((o * c + ci) * r + i) * s + j;
-          v[wi] = acc;
-          mag[wi] = m;
-        }
-  return { v, mag };
-}
-
-function withTuning<T>(kernel: 'direct' | 'gemm' | 'auto', threads: number, serial: number | undefined, fn: () => T): T {
-  const n = native();
-  const old = n.convTuning();
-  const oldThreads = engineInfo().threads;
-  try {
-    setThreads(threads);
-    n.convTuning({ kernel, serialMacs: serial });
-    return fn();
-  } finally {
-    setThreads(oldThreads);
-    n.convTuning(old);
-  }
-}
-
-const cases: Case[] = [
-  { name: 'k4 s2 p1, 16 -> 16 channels, rows chunks (16x16 output)', n: 2, c: 16, H: 32, W: 32, k: 16, r: 4, s: 4, stride: [2, 2], pad: [1, 1, 1, 1] },
-  { name: 'k4 s2 p1, 3 -> 20 channels (partial block), odd size', n: 3, c: 3, H: 13, W: 11, k: 20, r: 4, s: 4, stride: [2, 2], pad: [1, 1, 1, 1] },
-  { name: 'k3 s1 p1, 13 -> 48 channels (3x8 tile, channel tail 5)', n: 2, c: 13, H: 8, W: 8, k: 48, r: 3, s: 3, stride: [1, 1], pad: [1, 1, 1, 1] },
-  { name: 'k3 s1 p1, 20 -> 64 channels (4x6 tile), batch 1, chunk of rows not dividing p', n: 1, c: 20, H: 13, W: 10, k: 64, r: 3, s: 3, stride: [1, 1], pad: [1, 1, 1, 1] },
+const cases: ConvCase[] = [
+  { name: 'k4 s2 p1, 16 -> 16 channels, rows chunks (16x16 output)', n: 2, c: 16, H: 32, W: 32, k: 16, ...K4S2P1 },
+  { name: 'k4 s2 p1, 3 -> 20 channels (partial block), odd size', n: 3, c: 3, H: 13, W: 11, k: 20, ...K4S2P1 },
+  { name: 'k3 s1 p1, 13 -> 48 channels (3x8 tile, channel tail 5)', n: 2, c: 13, H: 8, W: 8, k: 48, ...K3S1P1 },
+  { name: 'k3 s1 p1, 20 -> 64 channels (4x6 tile), batch 1, chunk of rows not dividing p', n: 1, c: 20, H: 13, W: 10, k: 64, ...K3S1P1 },
   { name: 'k3 s1 p0, 1 -> 32 channels (2x12 tile), wide rows', n: 2, c: 1, H: 5, W: 70, k: 32, r: 3, s: 3, stride: [1, 1], pad: [0, 0, 0, 0] },
   { name: '80 output channels (5 blocks: 4 + 1), 7 inputs, k2 s1', n: 2, c: 7, H: 6, W: 7, k: 80, r: 2, s: 2, stride: [1, 1], pad: [0, 1, 1, 0] },
   { name: 'asymmetric padding wider than the kernel, stride 3 > kernel 2', n: 2, c: 5, H: 7, W: 9, k: 3, r: 2, s: 2, stride: [3, 3], pad: [3, 2, 0, 3] },
   { name: '1x5 and stride (1, 2), 12 -> 17 channels', n: 2, c: 12, H: 5, W: 19, k: 17, r: 1, s: 5, stride: [1, 2], pad: [0, 0, 2, 2] },
   { name: 'whole-image kernel (1x1 output)', n: 3, c: 6, H: 4, W: 4, k: 18, r: 4, s: 4, stride: [1, 1], pad: [0, 0, 0, 0] },
-  { name: 'k4 s2 p1, 64 -> 64 channels', n: 2, c: 64, H: 12, W: 12, k: 64, r: 4, s: 4, stride: [2, 2], pad: [1, 1, 1, 1] },
-  { name: 'k4 s2 p1, 1100 -> 20 channels (dW split by input channels, dy blocked once for the batch)', n: 2, c: 1100, H: 4, W: 4, k: 20, r: 4, s: 4, stride: [2, 2], pad: [1, 1, 1, 1] },
+  { name: 'k4 s2 p1, 64 -> 64 channels', n: 2, c: 64, H: 12, W: 12, k: 64, ...K4S2P1 },
+  { name: 'k4 s2 p1, 1100 -> 20 channels (dW split by input channels, dy blocked once for the batch)', n: 2, c: 1100, H: 4, W: 4, k: 20, ...K4S2P1 },
   { name: 'k5 s1 p2, 7 -> 1750 channels (dW split by output channels)', n: 1, c: 7, H: 3, W: 3, k: 1750, r: 5, s: 5, stride: [1, 1], pad: [2, 2, 2, 2] },
 ];
 
@@ -90,11 +42,11 @@ describe('conv2d backward-weight, direct kernel', function () {
 
   for (const cs of cases) {
     opCase({ ops: ['conv2d_backward_weight'], name: `${cs.name}: float64 reference and the GEMM path, dw accumulates`, cpu: () => tidy(() => {
-      const p = outSize(cs.H, cs.r, cs.stride[0], cs.pad[0], cs.pad[1]), q = outSize(cs.W, cs.s, cs.stride[1], cs.pad[2], cs.pad[3]);
+      const { p, q } = geom(cs);
       const x = randArray(cs.n * cs.c * cs.H * cs.W, 11), dy = randArray(cs.n * cs.k * p * q, 12);
       const wShape = [cs.k, cs.c, cs.r, cs.s];
       const dw0 = randArray(cs.k * cs.c * cs.r * cs.s, 13);
-      const ref = wgradRef(cs, dy, x);
+      const ref = convBackwardWeightRef(cs, dy, x);
       const X = Tensor.fromArray(x, [cs.n, cs.c, cs.H, cs.W]), DY = Tensor.fromArray(dy, [cs.n, cs.k, p, q]);
       const o = { stride: cs.stride, padding: cs.pad };
       const run = (kernel: 'direct' | 'gemm', threads: number, serial: number | undefined): Float32Array => withTuning(kernel, threads, serial, () => {
@@ -120,7 +72,7 @@ describe('conv2d backward-weight, direct kernel', function () {
     const cs = cases[1];
     const p = outSize(cs.H, cs.r, 2, 1, 1), q = outSize(cs.W, cs.s, 2, 1, 1);
     const x = randArray(cs.n * cs.c * cs.H * cs.W, 21), dy = randArray(cs.n * cs.k * p * q, 22);
-    const ref = wgradRef(cs, dy, x);
+    const ref = convBackwardWeightRef(cs, dy, x);
     const X = Tensor.fromArray(x, [cs.n, cs.c, cs.H, cs.W]), DY = Tensor.fromArray(dy, [cs.n, cs.k, p, q]);
     const dw = Tensor.zeros([cs.k, cs.c, cs.r, cs.s]);
     withTuning('direct', 2, 0, () => {

@@ -3,45 +3,16 @@
 // thread counts. Sizes cross the builtin GEMM's block edges: register tile 6 x 32 (16 with AVX2), KC = 256 deep,
 // MC = 144 rows, NC = 4096 columns.
 //
-// Tolerance: |got − want| ≤ 1e-5 · mag + 1e-7 per element, mag = Σ|terms| in float64 (≥ |want|); float32 dot
-// products of a few hundred terms stay near 1e-6 · mag.
+// Tolerance (helpers' expectRef): |got − want| ≤ 1e-5 · mag + 1e-7 per element, mag = Σ|terms| in float64 (≥ |want|);
+// float32 dot products of a few hundred terms stay near 1e-6 · mag. matmulRef (helpers) is the float64 loop.
 import { expect } from 'chai';
 import { Tensor, engineInfo, setThreads, tidy, denseForward, denseBackwardData, denseBackwardWeight, matmul } from '../../../lib/engine';
 import { nativeUnchecked as native } from '../../../lib/engine/native';  // misuse tests call the addon with wrong arguments
-import { randArray } from '../../helpers';
+import { randArray, expectRef, matmulRef, Ref } from '../../helpers';
 import * as E from '../../../lib/engine';
 import { opCase, both, closeMag, abs } from '../devices';
 
 const REL = 1e-5;
-const ABS = 1e-7;
-
-interface Out { v: Float64Array; mag: Float64Array }
-
-// op(A)[m, k] · op(B)[k, n] in float64 with per-element Σ|terms|; a is [m, k] or, transposed, [k, m].
-function matmulRef(a: Float32Array, b: Float32Array, m: number, n: number, k: number, ta: boolean, tb: boolean): Out {
-  const v = new Float64Array(m * n), mag = new Float64Array(m * n);
-  for (let i = 0; i < m; i++)
-    for (let j = 0; j < n; j++) {
-      let s = 0, t = 0;
-      for (let p = 0; p < k; p++) {
-        const u = (ta ? a[p * m + i] : a[i * k + p]) * (tb ? b[j * k + p] : b[p * n + j]);
-        s += u;
-        t += Math.abs(u);
-      }
-      v[i * n + j] = s;
-      mag[i * n + j] = t;
-    }
-  return { v, mag };
-}
-
-function expectRef(got: Float32Array, want: Out, what: string, base?: Float32Array, times = 1): void {
-  expect(got.length, `${what}: length`).to.equal(want.v.length);
-  for (let i = 0; i < got.length; i++) {
-    const w = (base ? base[i] : 0) + times * want.v[i];
-    const tol = REL * times * want.mag[i] + ABS * (1 + (base ? Math.abs(base[i]) : 0));
-    if (!(Math.abs(got[i] - w) <= tol)) expect.fail(`${what}[${i}]: got ${got[i]}, want ${w} (tolerance ${tol})`);
-  }
-}
 
 interface Mode { name: string; threads?: number; gemm?: string }
 const modes = (): Mode[] => [
@@ -72,7 +43,7 @@ describe('dense (CPU)', () => {
       const x = randArray(n * inF, 10 * si + 1), w = randArray(outF * inF, 10 * si + 2), b = randArray(outF, 10 * si + 3);
       const dy = randArray(n * outF, 10 * si + 4), dw0 = randArray(outF * inF, 10 * si + 5);
       const y0 = matmulRef(x, w, n, outF, inF, false, true);  // x · wᵀ
-      const yb: { v: Float64Array; mag: Float64Array } = { v: y0.v.map((v, i) => v + b[i % outF]), mag: y0.mag.map((v, i) => v + Math.abs(b[i % outF])) };
+      const yb: Ref = { v: y0.v.map((v, i) => v + b[i % outF]), mag: y0.mag.map((v, i) => v + Math.abs(b[i % outF])) };
       const dxRef = matmulRef(dy, w, n, inF, outF, false, false);  // dy · w
       const dwRef = matmulRef(dy, x, outF, inF, n, true, false);  // dyᵀ · x
       const X = Tensor.fromArray(x, [n, inF]), W = Tensor.fromArray(w, [outF, inF]), B = Tensor.fromArray(b, [outF]);

@@ -4,25 +4,19 @@
 import { expect } from 'chai';
 import { Tensor, gemm, matmul } from '../../../lib/engine';
 import { nativeUnchecked } from '../../../lib/engine/native';
-import { expectClose, randArray } from '../../helpers';
+import { expectClose, randArray, matmulRef } from '../../helpers';
 
-// op(a) [m, k], op(b) [k, n]; a stored [k, m] when ta, b stored [n, k] when tb.
+// alpha·op(a)·op(b) + beta·c from matmulRef; mag = max over elements of Σ|alpha·a·b| + |beta·c|.
 function ref(a: Float32Array, b: Float32Array, c: Float32Array | null, m: number, n: number, k: number, ta: boolean,
   tb: boolean, alpha: number, beta: number): { y: number[]; mag: number } {
+  const ab = matmulRef(a, b, m, n, k, ta, tb);
   const y: number[] = [];
   let mag = 0;
-  for (let i = 0; i < m; i++)
-    for (let j = 0; j < n; j++) {
-      let s = 0, sa = 0;
-      for (let p = 0; p < k; p++) {
-        const t = (ta ? a[p * m + i] : a[i * k + p]) * (tb ? b[j * k + p] : b[p * n + j]);
-        s += t;
-        sa += Math.abs(t);
-      }
-      const cv = c ? c[i * n + j] : 0;
-      y.push(alpha * s + beta * cv);
-      mag = Math.max(mag, Math.abs(alpha) * sa + Math.abs(beta * cv));
-    }
+  for (let e = 0; e < m * n; e++) {
+    const cv = c ? c[e] : 0;
+    y.push(alpha * ab.v[e] + beta * cv);
+    mag = Math.max(mag, Math.abs(alpha) * ab.mag[e] + Math.abs(beta * cv));
+  }
   return { y, mag };
 }
 
