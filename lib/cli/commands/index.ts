@@ -7,5 +7,7 @@ export const commands: Record<string, Entry> = {
   train: { summary: 'train a DCGAN or WGAN-GP on a dataset file (--preset for the paper\'s Table I)', load: () => import('./train') },
   sample: { summary: 'generate images from a training run\'s latest checkpoint (PNGs and a dataset file)', load: () => import('./sample') },
   prepare: { summary: 'turn BraTS folders, NIfTI volumes or PNG slices into a dataset file', load: () => import('./prepare') },
+  stats: { summary: 'InceptionV3 feature statistics (mu, sigma) of PNGs or a dataset file, as a pytorch-fid .npz', load: () => import('./stats') },
+  fid: { summary: 'FID (and KID, PRDC) between PNG folders, dataset files or .npz statistics', load: () => import('./fid') },
   phantom: { summary: 'write procedural BraTS-layout brain volumes with tumours', load: () => import('./phantom') },
 };

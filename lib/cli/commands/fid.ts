@@ -1,0 +1,90 @@
+// mrigan fid: FID (and optionally KID, precision/recall/density/coverage) between two image sets or statistics.
+import { parseArgs } from 'util';
+import { frechetDistance, kernelInceptionDistance, prdc } from '../../metrics';
+import {
+  CliError, FeatureInput, featuresOf, guarded, loadWeights, openInput, parseDevice, positiveInt, preprocessing,
+  readStats, statsOfFeatures,
+} from './stats';
+
+export const summary = 'FID (and KID, precision/recall/density/coverage) between PNG folders, dataset files or .npz statistics';
+
+const HELP = `usage: mrigan fid REAL FAKE [--weights FILE.h5] [options]
+
+  REAL, FAKE            each a folder of PNG slices, a dataset file (mrigan prepare / mrigan sample) or .npz
+                        statistics (mrigan stats, pytorch-fid, clean-fid); two .npz need no weights
+  --weights FILE.h5     Keras InceptionV3 notop weights (required when an input holds images)
+  --preprocess P        imagenet | radimagenet: the input pipeline of the weight set (default: imagenet)
+  --kid                 also KID (cubic kernel, 100 subsets of ≤ 1000, mean ± std); images only
+  --prdc                also precision, recall, density, coverage (k = 5); images only
+  --batch N             images per forward pass (default: 16)
+  --device D            cpu, cuda or cuda:N (default: MRIGAN_DEVICE, else the first GPU, else cpu)
+  --div N               channel divisor of a reduced stand-in network (tests only; default: 1)
+  --json                print the result as JSON (default: false)
+
+Values from the Keras ImageNet InceptionV3 are not comparable with pytorch-fid / TTUR papers (another graph and
+weights); compare only values computed with the same weights, preprocessing and sample count.
+`;
+
+export async function run(argv: string[]): Promise<number> {
+  return guarded('fid', async () => {
+    let parsed;
+    try {
+      parsed = parseArgs({
+        args: argv, allowPositionals: true,
+        options: {
+          weights: { type: 'string' }, preprocess: { type: 'string' }, kid: { type: 'boolean', default: false },
+          prdc: { type: 'boolean', default: false }, batch: { type: 'string', default: '16' }, device: { type: 'string' },
+          div: { type: 'string', default: '1' }, json: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h' },
+        },
+      });
+    } catch (e) {
+      throw new CliError(`${(e as Error).message} (see mrigan fid --help)`);
+    }
+    const { values: v, positionals } = parsed;
+    if (v.help) { process.stdout.write(HELP); return 0; }
+    if (positionals.length !== 2) throw new CliError(`expected REAL and FAKE, got ${positionals.length} input(s) (see mrigan fid --help)`);
+    const pre = preprocessing(v.preprocess), batch = positiveInt(v.batch!, '--batch'), div = positiveInt(v.div!, '--div');
+    const inputs: FeatureInput[] = [];
+    try {
+      inputs.push(openInput(positionals[0], 'REAL'), openInput(positionals[1], 'FAKE'));
+      const images = inputs.some((x) => x.kind !== 'npz');
+      for (const [flag, on] of [['--kid', v.kid], ['--prdc', v.prdc]] as const) {
+        const npz = inputs.find((x) => x.kind === 'npz');
+        if (on && npz) throw new CliError(`${flag} needs images, not statistics (${npz.arg})`);
+      }
+      const m = images ? await loadWeights(v.weights, div, parseDevice(v.device)) : null;
+      try {
+        const feats = inputs.map((x) => (x.kind === 'npz' ? null : featuresOf(m!, x, pre.mode, batch)));
+        const stats = inputs.map((x, i) => (x.kind === 'npz' ? readStats(x) : statsOfFeatures(feats[i]!, m!.features)));
+        if (stats[0].mu.length !== stats[1].mu.length) {
+          throw new CliError(`REAL has ${stats[0].mu.length}-d statistics but FAKE has ${stats[1].mu.length}-d (${inputs[0].arg}, ${inputs[1].arg})`);
+        }
+        const fid = frechetDistance(stats[0], stats[1]);
+        const d = stats[0].mu.length;
+        const kid = v.kid ? kernelInceptionDistance(feats[0]!, feats[1]!, d) : null;
+        const pr = v.prdc ? prdc(feats[0]!, feats[1]!, d) : null;
+        const preText = images ? pre.description
+          : 'as when the .npz statistics were computed (not recorded in the files; both must use the same)';
+        const side = (i: number) => ({ input: inputs[i].arg, kind: inputs[i].kind, n: stats[i].n ?? null });
+        if (v.json) {
+          process.stdout.write(`${JSON.stringify({
+            fid: fid.fid, real: side(0), fake: side(1), d, weights: images ? v.weights : null,
+            preprocess: images ? pre.name : null, preprocessing: preText, warnings: fid.warnings,
+            terms: { meanTerm: fid.meanTerm, trace1: fid.trace1, trace2: fid.trace2, traceSqrt: fid.traceSqrt },
+            ...(kid ? { kid: { value: kid.kid, std: kid.std, subsets: kid.subsets, subsetSize: kid.subsetSize } } : {}),
+            ...(pr ? { prdc: pr } : {}),
+          })}\n`);
+        } else {
+          const n = (i: number) => (stats[i].n === undefined ? 'n unknown' : `n = ${stats[i].n}`);
+          let t = `FID ${fid.fid.toFixed(4)}  (REAL ${inputs[0].arg}: ${n(0)}; FAKE ${inputs[1].arg}: ${n(1)}; d = ${d})\n`;
+          t += `preprocessing: ${preText}\n`;
+          if (kid) t += `KID ${kid.kid.toExponential(4)} ± ${kid.std.toExponential(2)}  (${kid.subsets} subsets of ${kid.subsetSize})\n`;
+          if (pr) t += `precision ${pr.precision.toFixed(4)}  recall ${pr.recall.toFixed(4)}  density ${pr.density.toFixed(4)}  coverage ${pr.coverage.toFixed(4)}  (k = ${pr.k})\n`;
+          for (const w of fid.warnings) t += `warning: ${w}\n`;
+          process.stdout.write(t);
+        }
+        return 0;
+      } finally { m?.dispose(); }
+    } finally { for (const x of inputs) x.close(); }
+  });
+}

@@ -1,0 +1,175 @@
+// mrigan stats: InceptionV3 feature statistics (mu, sigma, n) of an image set as a pytorch-fid compatible .npz.
+// Also the input handling shared with `mrigan fid`: PNG folders, dataset files, .npz statistics.
+import { parseArgs } from 'util';
+import * as fs from 'fs';
+import * as path from 'path';
+import { Device, defaultDevice } from '../../engine';
+import { openDataset, pngSources, readPngGray } from '../../data';
+import {
+  GaussianStats, InceptionMode, InceptionModel, StatsAccumulator, inceptionFeatures, loadInceptionV3, modeForWeights,
+  readFidStats, writeFidStats,
+} from '../../metrics';
+
+export const summary = 'InceptionV3 feature statistics (mu, sigma) of PNGs or a dataset file, as a pytorch-fid .npz';
+
+const HELP = `usage: mrigan stats INPUT --weights FILE.h5 --out STATS.npz [options]
+
+  INPUT                 a folder of PNG slices (searched recursively; gray or RGB, all the same size) or a
+                        dataset file (mrigan prepare / mrigan sample)
+  --weights FILE.h5     Keras InceptionV3 notop weights (required): ImageNet
+                        inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5 or RadImageNet
+                        RadImageNet-InceptionV3_notop.h5 (README says where to get them)
+  --preprocess P        imagenet | radimagenet: the input pipeline of the weight set (default: imagenet)
+  --out FILE.npz        mu, sigma (pytorch-fid / clean-fid layout) and n, written atomically (required)
+  --batch N             images per forward pass (default: 16)
+  --device D            cpu, cuda or cuda:N (default: MRIGAN_DEVICE, else the first GPU, else cpu)
+  --div N               channel divisor of a reduced stand-in network (tests only; default: 1)
+  --json                print the result as JSON (default: false)
+`;
+
+/** A one-line usage or input error: printed as `mrigan <command>: <message>`, exit code 2. */
+export class CliError extends Error {}
+
+export interface FeatureInput {
+  arg: string;
+  kind: 'png' | 'dataset' | 'npz';
+  /** Images (not for npz). */
+  count: number;
+  /** Reads images [lo, hi) as [k, 1, h, w] with their value range. */
+  read?(lo: number, hi: number): { data: Float32Array; shape: number[]; inputRange: '[-1,1]' | '[0,255]' };
+  close(): void;
+}
+
+/** A PNG folder, a dataset file or an .npz; `what` names the argument in errors (INPUT, REAL, FAKE). */
+export function openInput(arg: string, what: string): FeatureInput {
+  let st: fs.Stats;
+  try { st = fs.statSync(arg); } catch { throw new CliError(`${what} does not exist (${arg})`); }
+  if (st.isDirectory()) {
+    const files = pngSources(arg).map((s) => s.path);
+    const first = readPngGray(files[0]);
+    return {
+      arg, kind: 'png', count: files.length, close: () => {},
+      read(lo, hi) {
+        const hw = first.width * first.height, data = new Float32Array((hi - lo) * hw);
+        for (let i = lo; i < hi; i++) {
+          const p = i === 0 ? first : readPngGray(files[i]);
+          if (p.width !== first.width || p.height !== first.height) {
+            throw new CliError(`${what}: ${files[i]} is ${p.width}×${p.height} but ${files[0]} is ${first.width}×${first.height}; all images must have one size (${arg})`);
+          }
+          data.set(p.data, (i - lo) * hw);
+        }
+        return { data, shape: [hi - lo, 1, first.height, first.width], inputRange: '[0,255]' };
+      },
+    };
+  }
+  if (/\.npz$/i.test(arg)) return { arg, kind: 'npz', count: 0, close: () => {} };
+  const ds = openDataset(arg);
+  return {
+    arg, kind: 'dataset', count: ds.count, close: () => ds.close(),
+    read(lo, hi) {
+      const idx = Array.from({ length: hi - lo }, (_, k) => lo + k);
+      return { data: ds.batch(idx), shape: [hi - lo, ...ds.shape.slice(1)], inputRange: '[-1,1]' };
+    },
+  };
+}
+
+/** Features n × d of an image input, read and run in batches. */
+export function featuresOf(m: InceptionModel, input: FeatureInput, mode: InceptionMode, batch: number): Float64Array {
+  if (!input.read) throw new CliError(`${input.arg} holds statistics, not images`);
+  if (input.count < 2) throw new CliError(`${input.arg} has ${input.count} image(s); statistics need at least 2`);
+  const out = new Float64Array(input.count * m.features);
+  const chunk = Math.max(batch, 64);
+  for (let lo = 0; lo < input.count; lo += chunk) {
+    const hi = Math.min(input.count, lo + chunk), b = input.read(lo, hi);
+    out.set(inceptionFeatures(m, b.data, b.shape, { mode, batch, inputRange: b.inputRange }), lo * m.features);
+  }
+  return out;
+}
+
+export const statsOfFeatures = (f: Float64Array, d: number): GaussianStats => new StatsAccumulator(d).add(f, f.length / d).finalize();
+
+/** Mode and a description of the preprocessing for the printed results. */
+export function preprocessing(p: string | undefined): { name: 'imagenet' | 'radimagenet'; mode: InceptionMode; description: string } {
+  const name = p ?? 'imagenet';
+  if (name !== 'imagenet' && name !== 'radimagenet') throw new CliError(`--preprocess must be imagenet or radimagenet, got '${name}' (--preprocess)`);
+  const mode = modeForWeights(name);
+  const description = mode === 'tf'
+    ? "imagenet (Keras 'tf' mode: [0,255], bilinear to 299×299, gray→RGB, x/127.5 − 1)"
+    : "radimagenet (Keras 'caffe' mode ÷255: [0,255], bilinear to 299×299, gray→RGB→BGR, minus ImageNet BGR means, ÷255)";
+  return { name, mode, description };
+}
+
+export function parseDevice(d: string | undefined): Device {
+  const device = d === undefined ? defaultDevice() : d === 'cuda' ? 'cuda:0' : (d as Device);
+  if (!/^(cpu|cuda:\d+)$/.test(device)) throw new CliError(`--device must be cpu, cuda or cuda:N, got '${d}' (--device)`);
+  return device;
+}
+
+export function positiveInt(v: string, opt: string): number {
+  const n = Number(v);
+  if (!(Number.isInteger(n) && n >= 1)) throw new CliError(`${opt} must be a positive integer, got '${v}' (${opt})`);
+  return n;
+}
+
+export async function loadWeights(file: string | undefined, div: number, device: Device): Promise<InceptionModel> {
+  if (!file) throw new CliError('--weights FILE.h5 is required for images (--weights)');
+  return loadInceptionV3(file, { div, device });
+}
+
+/** Runs body; CliError and the file errors of lib/data / lib/metrics become `mrigan <cmd>: message` with code 2. */
+export async function guarded(cmd: string, body: () => Promise<number>): Promise<number> {
+  try {
+    return await body();
+  } catch (e) {
+    const err = e as Error;
+    if (err instanceof CliError || ['DataError', 'KerasWeightsError'].includes(err.name)) {
+      process.stderr.write(`mrigan ${cmd}: ${err.message}\n`);
+      return 2;
+    }
+    throw e;
+  }
+}
+
+/** .npz statistics; a malformed file is a CliError naming it. */
+export function readStats(input: FeatureInput): GaussianStats | { mu: Float64Array; sigma: Float64Array; d: number; n?: number } {
+  try { return readFidStats(input.arg); } catch (e) { throw new CliError((e as Error).message); }
+}
+
+export async function run(argv: string[]): Promise<number> {
+  return guarded('stats', async () => {
+    let parsed;
+    try {
+      parsed = parseArgs({
+        args: argv, allowPositionals: true,
+        options: {
+          weights: { type: 'string' }, preprocess: { type: 'string' }, out: { type: 'string' }, batch: { type: 'string', default: '16' },
+          device: { type: 'string' }, div: { type: 'string', default: '1' }, json: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h' },
+        },
+      });
+    } catch (e) {
+      throw new CliError(`${(e as Error).message} (see mrigan stats --help)`);
+    }
+    const { values: v, positionals } = parsed;
+    if (v.help) { process.stdout.write(HELP); return 0; }
+    if (positionals.length !== 1) throw new CliError(`expected one INPUT, got ${positionals.length} (see mrigan stats --help)`);
+    if (!v.out) throw new CliError('--out STATS.npz is required (--out)');
+    const pre = preprocessing(v.preprocess), batch = positiveInt(v.batch!, '--batch'), div = positiveInt(v.div!, '--div');
+    const device = parseDevice(v.device);
+    const input = openInput(positionals[0], 'INPUT');
+    try {
+      if (input.kind === 'npz') throw new CliError(`INPUT is already statistics (${input.arg})`);
+      const m = await loadWeights(v.weights, div, device);
+      try {
+        const s = statsOfFeatures(featuresOf(m, input, pre.mode, batch), m.features);
+        const tmp = `${v.out}.tmp-${process.pid}.npz`;
+        fs.mkdirSync(path.dirname(path.resolve(v.out)), { recursive: true });
+        writeFidStats(tmp, s);
+        fs.renameSync(tmp, v.out);
+        const res = { input: input.arg, kind: input.kind, n: s.n, d: s.d, out: v.out, weights: v.weights, preprocess: pre.name, preprocessing: pre.description };
+        if (v.json) process.stdout.write(`${JSON.stringify(res)}\n`);
+        else process.stdout.write(`${s.n} images (${input.kind}) → ${v.out}: mu, sigma of ${s.d}-d InceptionV3 features\npreprocessing: ${pre.description}\n`);
+        return 0;
+      } finally { m.dispose(); }
+    } finally { input.close(); }
+  });
+}
