@@ -10,6 +10,7 @@ import { DatasetWriter, readPngGray, writePngGray } from '../../lib/data';
 import { readFidStats } from '../../lib/metrics';
 import * as fidCmd from '../../lib/cli/commands/fid';
 import * as statsCmd from '../../lib/cli/commands/stats';
+import { spawnSync } from 'child_process';
 import { randArray } from '../helpers';
 import { writeRandomInception } from '../metrics/inception_file';
 
@@ -99,6 +100,33 @@ describe('cli: mrigan stats / mrigan fid', function () {
     const j = JSON.parse(f.out);
     expect(j.real.kind).to.equal('dataset');
     expect(Math.abs(j.fid)).to.be.at.most(1e-4);
+  });
+
+  it('a run folder: images generated from its latest checkpoint equal mrigan sample\'s with the same --n and --seed', async () => {
+    const cli = path.resolve(__dirname, '..', '..', 'lib', 'cli', 'main.js');
+    const mrigan = (...args: string[]) => spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8', env: { ...process.env, MRIGAN_DEVICE: 'cpu' } });
+    const set = path.join(dir, 'set.mrigan');
+    const w = new DatasetWriter(set, {
+      shape: [8, 1, 64, 64], dtype: 'float32', created: 'test', tool: 'test', recipe: {}, sources: [],
+      slices: Array.from({ length: 8 }, (_, i) => ({ subject: 's', contrast: 'flair', slice: i, source: 0 })),
+    });
+    for (let i = 0; i < 8; i++) w.writeSlice(i, randArray(64 * 64, 300 + i));
+    w.commit();
+    const run = path.join(dir, 'run');
+    const t = mrigan('train', '--data', set, '--model', 'dcgan', '--width', '2', '--batch', '4', '--epochs', '1', '--out', run, '--progress', 'lines', '--threads', '1');
+    expect(t.status, t.stderr).to.equal(0);
+    const s = mrigan('sample', '--checkpoint', run, '--n', '7', '--seed', '3', '--out', path.join(dir, 'gen'), '--no-png');
+    expect(s.status, s.stderr).to.equal(0);
+    const same = await runCommand(fidCmd.run, [run, path.join(dir, 'gen', 'samples.mrigan'), ...common(), '--n', '7', '--seed', '3', '--json']);
+    expect(same.code, same.err).to.equal(0);
+    const j = JSON.parse(same.out);
+    expect(j.real).to.deep.include({ kind: 'run', n: 7 });
+    expect(Math.abs(j.fid)).to.be.at.most(1e-6);
+    const other = await runCommand(fidCmd.run, [run, path.join(dir, 'gen', 'samples.mrigan'), ...common(), '--n', '7', '--seed', '4', '--json']);
+    expect(JSON.parse(other.out).fid).to.be.greaterThan(0);
+    const bad = await runCommand(fidCmd.run, [run, A, ...common(), '--bn', 'x']);
+    expect(bad.code).to.equal(2);
+    expect(bad.err).to.match(/--bn must be batch or running/);
   });
 
   it('bad input: one-line errors naming the file or option, exit code 2', async () => {

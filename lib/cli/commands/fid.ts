@@ -2,16 +2,17 @@
 import { parseArgs } from 'util';
 import { frechetDistance, kernelInceptionDistance, prdc } from '../../metrics';
 import {
-  CliError, FeatureInput, featuresOf, guarded, loadWeights, openInput, parseDevice, positiveInt, preprocessing,
-  readStats, statsOfFeatures,
+  CliError, FeatureInput, RUN_HELP, RUN_OPTIONS, featuresOf, guarded, loadWeights, openInput, parseDevice, positiveInt,
+  preprocessing, readStats, runOptions, statsOfFeatures,
 } from './stats';
 
 export const summary = 'FID (and KID, precision/recall/density/coverage) between PNG folders, dataset files or .npz statistics';
 
 const HELP = `usage: mrigan fid REAL FAKE [--weights FILE.h5] [options]
 
-  REAL, FAKE            each a folder of PNG slices, a dataset file (mrigan prepare / mrigan sample) or .npz
-                        statistics (mrigan stats, pytorch-fid, clean-fid); two .npz need no weights
+  REAL, FAKE            each a folder of PNG slices, a dataset file (mrigan prepare / mrigan sample), .npz
+                        statistics (mrigan stats, pytorch-fid, clean-fid) or a run folder of mrigan train
+                        (images generated from its latest checkpoint); two .npz need no weights
   --weights FILE.h5     Keras InceptionV3 notop weights (required when an input holds images)
   --preprocess P        imagenet | radimagenet: the input pipeline of the weight set (default: imagenet)
   --kid                 also KID (cubic kernel, 100 subsets of ≤ 1000, mean ± std); images only
@@ -23,7 +24,7 @@ const HELP = `usage: mrigan fid REAL FAKE [--weights FILE.h5] [options]
 
 Values from the Keras ImageNet InceptionV3 are not comparable with pytorch-fid / TTUR papers (another graph and
 weights); compare only values computed with the same weights, preprocessing and sample count.
-`;
+${RUN_HELP}`;
 
 export async function run(argv: string[]): Promise<number> {
   return guarded('fid', async () => {
@@ -35,6 +36,7 @@ export async function run(argv: string[]): Promise<number> {
           weights: { type: 'string' }, preprocess: { type: 'string' }, kid: { type: 'boolean', default: false },
           prdc: { type: 'boolean', default: false }, batch: { type: 'string', default: '16' }, device: { type: 'string' },
           div: { type: 'string', default: '1' }, json: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h' },
+          ...RUN_OPTIONS,
         },
       });
     } catch (e) {
@@ -44,15 +46,16 @@ export async function run(argv: string[]): Promise<number> {
     if (v.help) { process.stdout.write(HELP); return 0; }
     if (positionals.length !== 2) throw new CliError(`expected REAL and FAKE, got ${positionals.length} input(s) (see mrigan fid --help)`);
     const pre = preprocessing(v.preprocess), batch = positiveInt(v.batch!, '--batch'), div = positiveInt(v.div!, '--div');
+    const device = parseDevice(v.device), run = runOptions(v, device);
     const inputs: FeatureInput[] = [];
     try {
-      inputs.push(openInput(positionals[0], 'REAL'), openInput(positionals[1], 'FAKE'));
+      inputs.push(openInput(positionals[0], 'REAL', run), openInput(positionals[1], 'FAKE', run));
       const images = inputs.some((x) => x.kind !== 'npz');
       for (const [flag, on] of [['--kid', v.kid], ['--prdc', v.prdc]] as const) {
         const npz = inputs.find((x) => x.kind === 'npz');
         if (on && npz) throw new CliError(`${flag} needs images, not statistics (${npz.arg})`);
       }
-      const m = images ? await loadWeights(v.weights, div, parseDevice(v.device)) : null;
+      const m = images ? await loadWeights(v.weights, div, device) : null;
       try {
         const feats = inputs.map((x) => (x.kind === 'npz' ? null : featuresOf(m!, x, pre.mode, batch)));
         const stats = inputs.map((x, i) => (x.kind === 'npz' ? readStats(x) : statsOfFeatures(feats[i]!, m!.features)));

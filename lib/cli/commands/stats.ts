@@ -3,7 +3,10 @@
 import { parseArgs } from 'util';
 import * as fs from 'fs';
 import * as path from 'path';
-import { Device, defaultDevice } from '../../engine';
+import { Device, Rng, defaultDevice } from '../../engine';
+import { buildModel, latentSize } from '../../models';
+import { checkpointsDir, findCheckpoint, loadCheckpointInto } from '../../train/checkpoint';
+import { generate, modelOptions, TRAIN_STREAMS } from '../../train/trainer';
 import { openDataset, pngSources, readPngGray } from '../../data';
 import {
   GaussianStats, InceptionMode, InceptionModel, StatsAccumulator, inceptionFeatures, loadInceptionV3, modeForWeights,
@@ -12,10 +15,18 @@ import {
 
 export const summary = 'InceptionV3 feature statistics (mu, sigma) of PNGs or a dataset file, as a pytorch-fid .npz';
 
+export const RUN_HELP = `
+run folders (generated images):
+  --n N                 images generated from a run folder's latest checkpoint (default: 1000)
+  --seed S              noise seed (default: 0); the images equal those of mrigan sample --n N --seed S
+  --bn batch|running    generator BatchNorm statistics, as mrigan sample (default: batch)
+`;
+
 const HELP = `usage: mrigan stats INPUT --weights FILE.h5 --out STATS.npz [options]
 
-  INPUT                 a folder of PNG slices (searched recursively; gray or RGB, all the same size) or a
-                        dataset file (mrigan prepare / mrigan sample)
+  INPUT                 a folder of PNG slices (searched recursively, read as gray, all one size), a
+                        dataset file (mrigan prepare / mrigan sample) or a run folder of mrigan train (--n
+                        images are generated from its latest checkpoint, as mrigan sample --n N --seed S does)
   --weights FILE.h5     Keras InceptionV3 notop weights (required): ImageNet
                         inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5 or RadImageNet
                         RadImageNet-InceptionV3_notop.h5 (README says where to get them)
@@ -25,14 +36,15 @@ const HELP = `usage: mrigan stats INPUT --weights FILE.h5 --out STATS.npz [optio
   --device D            cpu, cuda or cuda:N (default: MRIGAN_DEVICE, else the first GPU, else cpu)
   --div N               channel divisor of a reduced stand-in network (tests only; default: 1)
   --json                print the result as JSON (default: false)
-`;
+${RUN_HELP}`;
+
 
 /** A one-line usage or input error: printed as `mrigan <command>: <message>`, exit code 2. */
 export class CliError extends Error {}
 
 export interface FeatureInput {
   arg: string;
-  kind: 'png' | 'dataset' | 'npz';
+  kind: 'png' | 'dataset' | 'npz' | 'run';
   /** Images (not for npz). */
   count: number;
   /** Reads images [lo, hi) as [k, 1, h, w] with their value range. */
@@ -40,10 +52,16 @@ export interface FeatureInput {
   close(): void;
 }
 
-/** A PNG folder, a dataset file or an .npz; `what` names the argument in errors (INPUT, REAL, FAKE). */
-export function openInput(arg: string, what: string): FeatureInput {
+export interface RunOptions { n: number; seed: number; bn: 'batch' | 'running'; device: Device }
+
+/** A PNG folder, a dataset file, an .npz or a run folder; `what` names the argument in errors (INPUT, REAL, FAKE). */
+export function openInput(arg: string, what: string, run?: RunOptions): FeatureInput {
   let st: fs.Stats;
   try { st = fs.statSync(arg); } catch { throw new CliError(`${what} does not exist (${arg})`); }
+  if (st.isDirectory() && fs.existsSync(checkpointsDir(arg))) {
+    if (!run) throw new CliError(`${what} is a run folder; generating images needs --n (${arg})`);
+    return openRun(arg, run);
+  }
   if (st.isDirectory()) {
     const files = pngSources(arg).map((s) => s.path);
     const first = readPngGray(files[0]);
@@ -71,6 +89,47 @@ export function openInput(arg: string, what: string): FeatureInput {
       return { data: ds.batch(idx), shape: [hi - lo, ...ds.shape.slice(1)], inputRange: '[-1,1]' };
     },
   };
+}
+
+/** Images generated from a run's latest checkpoint, in the chunks of up to 64 that mrigan sample uses (so the same
+ *  --n and --seed give the same images); read() must be called in increasing order (featuresOf does). */
+function openRun(arg: string, o: RunOptions): FeatureInput {
+  let ck;
+  try { ck = findCheckpoint(arg); } catch (e) { throw new CliError((e as Error).message); }
+  const cfg = ck.state.config, mo = { ...modelOptions(cfg, o.device), init: false };
+  const G = buildModel(cfg.arch, 'generator', mo);
+  try { loadCheckpointInto(ck.dir, G, null, null, null, ck.state); } catch (e) { G.dispose(); throw e; }
+  const rng = new Rng(o.seed, TRAIN_STREAMS.sample), latent = latentSize(cfg.arch, mo), chunks = Math.ceil(o.n / 64);
+  const per = cfg.channels * cfg.size * cfg.size;
+  let c = 0, bufLo = 0, buf = new Float32Array(0);
+  return {
+    arg, kind: 'run', count: o.n, close: () => G.dispose(),
+    read(lo, hi) {
+      const out = new Float32Array((hi - lo) * per);
+      for (let i = lo; i < hi; i++) {
+        while (i >= bufLo + buf.length / per) {
+          if (i < bufLo || c >= chunks) throw new Error(`run input: image ${i} requested out of order`);
+          bufLo += buf.length / per;
+          const k = Math.floor((o.n * (c + 1)) / chunks) - bufLo;
+          buf = generate(G, cfg, latent, k, rng, o.device, o.bn).data;
+          c++;
+        }
+        out.set(buf.subarray((i - bufLo) * per, (i - bufLo + 1) * per), (i - lo) * per);
+      }
+      return { data: out, shape: [hi - lo, cfg.channels, cfg.size, cfg.size], inputRange: '[-1,1]' };
+    },
+  };
+}
+
+export const RUN_OPTIONS = {
+  n: { type: 'string', default: '1000' }, seed: { type: 'string', default: '0' }, bn: { type: 'string', default: 'batch' },
+} as const;
+
+export function runOptions(v: { n?: string; seed?: string; bn?: string }, device: Device): RunOptions {
+  const n = positiveInt(v.n!, '--n'), seed = Number(v.seed);
+  if (!(Number.isInteger(seed) && seed >= 0)) throw new CliError(`--seed must be a non-negative integer, got '${v.seed}' (--seed)`);
+  if (v.bn !== 'batch' && v.bn !== 'running') throw new CliError(`--bn must be batch or running, got '${v.bn}' (--bn)`);
+  return { n, seed, bn: v.bn, device };
 }
 
 /** Features n × d of an image input, read and run in batches. */
@@ -144,6 +203,7 @@ export async function run(argv: string[]): Promise<number> {
         options: {
           weights: { type: 'string' }, preprocess: { type: 'string' }, out: { type: 'string' }, batch: { type: 'string', default: '16' },
           device: { type: 'string' }, div: { type: 'string', default: '1' }, json: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h' },
+          ...RUN_OPTIONS,
         },
       });
     } catch (e) {
@@ -155,7 +215,7 @@ export async function run(argv: string[]): Promise<number> {
     if (!v.out) throw new CliError('--out STATS.npz is required (--out)');
     const pre = preprocessing(v.preprocess), batch = positiveInt(v.batch!, '--batch'), div = positiveInt(v.div!, '--div');
     const device = parseDevice(v.device);
-    const input = openInput(positionals[0], 'INPUT');
+    const input = openInput(positionals[0], 'INPUT', runOptions(v, device));
     try {
       if (input.kind === 'npz') throw new CliError(`INPUT is already statistics (${input.arg})`);
       const m = await loadWeights(v.weights, div, device);
