@@ -15,9 +15,9 @@ __global__ void pool_kernel(const float* x, float* y, ConvShape s, size_t total)
   for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < total; i += (size_t)gridDim.x * blockDim.x) {
     const int64_t q = (int64_t)(i % s.q), p = (int64_t)((i / s.q) % s.p), plane = (int64_t)(i / (s.q * s.p));
     int64_t h0 = p * s.stride_h - s.pad_t, w0 = q * s.stride_w - s.pad_l;
-    const int64_t h1 = min(h0 + s.r, s.h), w1 = min(w0 + s.s, s.w);
-    h0 = max(h0, (int64_t)0);
-    w0 = max(w0, (int64_t)0);
+    const int64_t h1 = h0 + s.r < s.h ? h0 + s.r : s.h, w1 = w0 + s.s < s.w ? w0 + s.s : s.w;
+    if (h0 < 0) h0 = 0;
+    if (w0 < 0) w0 = 0;
     const float* xp = x + plane * s.h * s.w;
     float m = -FLT_MAX, acc = 0.f;
     for (int64_t a = h0; a < h1; ++a)

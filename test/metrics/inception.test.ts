@@ -8,7 +8,7 @@ import { expect } from 'chai';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { Tensor } from '../../lib/engine';
+import { Tensor, engineInfo } from '../../lib/engine';
 import {
   InceptionModel, buildInceptionV3, inceptionFeatures, inceptionMixed, inceptionStem,
 } from '../../lib/metrics/inception';
@@ -162,5 +162,20 @@ describe('metrics inception (Keras InceptionV3 forward)', function () {
     expect(caffe.some((v, k) => v !== all[k])).to.equal(true);
     expect(() => inceptionFeatures(m, img, [n, 1, 48], { mode: 'tf' })).to.throw(/expected images \[n, c, h, w\]/);
     expect(() => inceptionFeatures(m, img, [n, 1, 48, 48], { mode: 'tf', batch: 0 })).to.throw(/batch must be a positive integer/);
+  });
+
+  // GPU parity (the CUDA pool kernels and convs in the full graph); float32 on both sides, TF32 off (the default).
+  it('features on cuda:0 equal the CPU features (1e-4 of the largest)', function () {
+    const info = engineInfo();
+    if (!info.cuda || info.cudaDevices === 0) this.skip();
+    const g = buildInceptionV3(W, 'cuda:0');
+    try {
+      const img = randArray(2 * 32 * 32, 33, -1, 1);
+      const cpu = inceptionFeatures(m, img, [2, 1, 32, 32], { mode: 'tf' });
+      const gpu = inceptionFeatures(g, img, [2, 1, 32, 32], { mode: 'tf' });
+      let scale = 0, err = 0;
+      for (let k = 0; k < cpu.length; k++) { scale = Math.max(scale, Math.abs(cpu[k])); err = Math.max(err, Math.abs(cpu[k] - gpu[k])); }
+      expect(err, `max error ${err} vs ${scale}`).to.be.at.most(1e-4 * scale);
+    } finally { g.dispose(); }
   });
 });
