@@ -7,7 +7,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { DatasetWriter, readPngGray, writePngGray } from '../../lib/data';
-import { readFidStats } from '../../lib/metrics';
+import { readFidStats, writeFidStats } from '../../lib/metrics';
 import * as fidCmd from '../../lib/cli/commands/fid';
 import * as statsCmd from '../../lib/cli/commands/stats';
 import { spawnSync } from 'child_process';
@@ -77,7 +77,14 @@ describe('cli: mrigan stats / mrigan fid', function () {
     expect((await runCommand(statsCmd.run, [B, ...common(), '--out', path.join(dir, 'b.npz')])).code).to.equal(0);
     const npz = JSON.parse((await runCommand(fidCmd.run, [path.join(dir, 'a.npz'), path.join(dir, 'b.npz'), '--json'])).out);
     expect(Math.abs(npz.fid - j.fid)).to.be.at.most(1e-9 * j.fid);
-    expect(npz.preprocessing).to.match(/not recorded/);
+    expect(npz.preprocess).to.equal('imagenet');
+    expect(npz.preprocessing).to.match(/^imagenet .*as recorded in the \.npz$/);
+    // pytorch-fid's files have no record: said so
+    const s = readFidStats(path.join(dir, 'a.npz'));
+    writeFidStats(path.join(dir, 'plain.npz'), { mu: s.mu, sigma: s.sigma });
+    const plain = JSON.parse((await runCommand(fidCmd.run, [path.join(dir, 'plain.npz'), path.join(dir, 'plain.npz'), '--json'])).out);
+    expect([plain.preprocess, plain.real.n]).to.deep.equal([null, null]);
+    expect(plain.preprocessing).to.match(/not recorded/);
     const rad = await runCommand(fidCmd.run, [A, B, ...common(), '--preprocess', 'radimagenet']);
     expect(rad.code, rad.err).to.equal(0);
     expect(rad.out).to.match(/^FID \d+\.\d{4} /);
@@ -130,7 +137,11 @@ describe('cli: mrigan stats / mrigan fid', function () {
   });
 
   it('bad input: one-line errors naming the file or option, exit code 2', async () => {
+    const rad = path.join(dir, 'rad.npz');
+    expect((await runCommand(statsCmd.run, [B, ...common(), '--preprocess', 'radimagenet', '--out', rad])).code).to.equal(0);
     const cases: [typeof fidCmd.run, string[], RegExp][] = [
+      [fidCmd.run, [path.join(dir, 'a.npz'), rad], /different preprocessing: REAL imagenet \(recorded in .*a\.npz\), FAKE radimagenet \(recorded in .*rad\.npz\)/],
+      [fidCmd.run, [A, rad, ...common()], /REAL imagenet \(--preprocess\), FAKE radimagenet/],
       [fidCmd.run, [A, B], /--weights FILE\.h5 is required/],
       [fidCmd.run, [A], /expected REAL and FAKE/],
       [fidCmd.run, [A, path.join(dir, 'nope')], /FAKE does not exist \(.*nope\)/],

@@ -3,7 +3,7 @@ import { parseArgs } from 'util';
 import { frechetDistance, kernelInceptionDistance, prdc } from '../../metrics';
 import {
   CliError, FeatureInput, RUN_HELP, RUN_OPTIONS, featuresOf, guarded, loadWeights, openInput, parseDevice, positiveInt,
-  preprocessing, readStats, runOptions, statsOfFeatures,
+  PreprocessName, preprocessing, readStats, runOptions, statsOfFeatures,
 } from './stats';
 
 export const summary = 'FID (and KID, precision/recall/density/coverage) between PNG folders, dataset files or .npz statistics';
@@ -66,13 +66,21 @@ export async function run(argv: string[]): Promise<number> {
         const d = stats[0].mu.length;
         const kid = v.kid ? kernelInceptionDistance(feats[0]!, feats[1]!, d) : null;
         const pr = v.prdc ? prdc(feats[0]!, feats[1]!, d) : null;
+        // the pipeline of each side: the one used here for images, the recorded one (or unknown) for .npz
+        const used = inputs.map((x, i) => (x.kind === 'npz' ? (stats[i] as { preprocess: PreprocessName | null }).preprocess : pre.name));
+        if (used[0] && used[1] && used[0] !== used[1]) {
+          const where = inputs.map((x, i) => `${i ? 'FAKE' : 'REAL'} ${used[i]}${x.kind === 'npz' ? ` (recorded in ${x.arg})` : ' (--preprocess)'}`);
+          throw new CliError(`the two sides use different preprocessing: ${where.join(', ')}; FID between them is meaningless`);
+        }
+        const known = used[0] ?? used[1];
         const preText = images ? pre.description
-          : 'as when the .npz statistics were computed (not recorded in the files; both must use the same)';
+          : known ? `${preprocessing(known).description}, as recorded in the .npz`
+            : 'as when the .npz statistics were computed (not recorded in the files; both must use the same)';
         const side = (i: number) => ({ input: inputs[i].arg, kind: inputs[i].kind, n: stats[i].n ?? null });
         if (v.json) {
           process.stdout.write(`${JSON.stringify({
             fid: fid.fid, real: side(0), fake: side(1), d, weights: images ? v.weights : null,
-            preprocess: images ? pre.name : null, preprocessing: preText, warnings: fid.warnings,
+            preprocess: known ?? null, preprocessing: preText, warnings: fid.warnings,
             terms: { meanTerm: fid.meanTerm, trace1: fid.trace1, trace2: fid.trace2, traceSqrt: fid.traceSqrt },
             ...(kid ? { kid: { value: kid.kid, std: kid.std, subsets: kid.subsets, subsetSize: kid.subsetSize } } : {}),
             ...(pr ? { prdc: pr } : {}),

@@ -10,7 +10,7 @@ import { generate, modelOptions, TRAIN_STREAMS } from '../../train/trainer';
 import { openDataset, pngSources, readPngGray } from '../../data';
 import {
   GaussianStats, InceptionMode, InceptionModel, StatsAccumulator, inceptionFeatures, loadInceptionV3, modeForWeights,
-  readFidStats, writeFidStats,
+  readFidStats, readNpz, writeNpz,
 } from '../../metrics';
 
 export const summary = 'InceptionV3 feature statistics (mu, sigma) of PNGs or a dataset file, as a pytorch-fid .npz';
@@ -148,7 +148,7 @@ export function featuresOf(m: InceptionModel, input: FeatureInput, mode: Incepti
 export const statsOfFeatures = (f: Float64Array, d: number): GaussianStats => new StatsAccumulator(d).add(f, f.length / d).finalize();
 
 /** Mode and a description of the preprocessing for the printed results. */
-export function preprocessing(p: string | undefined): { name: 'imagenet' | 'radimagenet'; mode: InceptionMode; description: string } {
+export function preprocessing(p: string | undefined): { name: PreprocessName; mode: InceptionMode; description: string } {
   const name = p ?? 'imagenet';
   if (name !== 'imagenet' && name !== 'radimagenet') throw new CliError(`--preprocess must be imagenet or radimagenet, got '${name}' (--preprocess)`);
   const mode = modeForWeights(name);
@@ -189,9 +189,28 @@ export async function guarded(cmd: string, body: () => Promise<number>): Promise
   }
 }
 
-/** .npz statistics; a malformed file is a CliError naming it. */
-export function readStats(input: FeatureInput): GaussianStats | { mu: Float64Array; sigma: Float64Array; d: number; n?: number } {
-  try { return readFidStats(input.arg); } catch (e) { throw new CliError((e as Error).message); }
+// Our .npz files also hold `preprocess` (0-d: 0 = imagenet, 1 = radimagenet) so that a later `mrigan fid` can print
+// it and refuse to compare statistics made with different pipelines; pytorch-fid / clean-fid ignore the extra key.
+const PREPROCESS_CODES = ['imagenet', 'radimagenet'] as const;
+export type PreprocessName = typeof PREPROCESS_CODES[number];
+
+/** Writes mu, sigma, n and the preprocessing to `file` (temp file, then rename). */
+export function writeStatsFile(file: string, s: GaussianStats, pre: PreprocessName): void {
+  const tmp = `${file}.tmp-${process.pid}.npz`;
+  fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
+  writeNpz(tmp, {
+    mu: { shape: [s.d], data: s.mu }, sigma: { shape: [s.d, s.d], data: s.sigma }, n: { shape: [], data: new Float64Array([s.n]) },
+    preprocess: { shape: [], data: new Float64Array([PREPROCESS_CODES.indexOf(pre)]) },
+  });
+  fs.renameSync(tmp, file);
+}
+
+/** .npz statistics and their recorded preprocessing (null when the file has none); a malformed file is a CliError. */
+export function readStats(input: FeatureInput): { mu: Float64Array; sigma: Float64Array; d: number; n?: number; preprocess: PreprocessName | null } {
+  try {
+    const st = readFidStats(input.arg), code = readNpz(input.arg).get('preprocess')?.data[0];
+    return { ...st, preprocess: code === undefined ? null : PREPROCESS_CODES[code] ?? null };
+  } catch (e) { throw new CliError((e as Error).message); }
 }
 
 export async function run(argv: string[]): Promise<number> {
@@ -221,10 +240,7 @@ export async function run(argv: string[]): Promise<number> {
       const m = await loadWeights(v.weights, div, device);
       try {
         const s = statsOfFeatures(featuresOf(m, input, pre.mode, batch), m.features);
-        const tmp = `${v.out}.tmp-${process.pid}.npz`;
-        fs.mkdirSync(path.dirname(path.resolve(v.out)), { recursive: true });
-        writeFidStats(tmp, s);
-        fs.renameSync(tmp, v.out);
+        writeStatsFile(v.out, s, pre.name);
         const res = { input: input.arg, kind: input.kind, n: s.n, d: s.d, out: v.out, weights: v.weights, preprocess: pre.name, preprocessing: pre.description };
         if (v.json) process.stdout.write(`${JSON.stringify(res)}\n`);
         else process.stdout.write(`${s.n} images (${input.kind}) → ${v.out}: mu, sigma of ${s.d}-d InceptionV3 features\npreprocessing: ${pre.description}\n`);
