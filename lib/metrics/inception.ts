@@ -94,7 +94,7 @@ export function inceptionStem(m: InceptionModel, x: Tensor): Tensor {
   });
 }
 
-/** Mixed block `i` (0…10) on x; the units it uses start at `first` (see blockStarts). */
+/** Mixed block `i` (0…10) on x; its units start at blockStarts()[i] in creation order. */
 export function inceptionMixed(m: InceptionModel, i: number, x: Tensor): Tensor {
   const start = blockStarts()[i];
   const u = (k: number): InceptionConv => m.convs[start + k];
