@@ -134,7 +134,8 @@ export function blockStarts(): number[] {
 export function inceptionForward(m: InceptionModel, x: Tensor): Tensor {
   return tidy(() => {
     let y = inceptionStem(m, x);
-    for (let i = 0; i <= 10; i++) y = inceptionMixed(m, i, y);
+    // free each block's input once the next output exists (peak memory: two block outputs, not eleven)
+    for (let i = 0; i <= 10; i++) { const next = inceptionMixed(m, i, y); y.dispose(); y = next; }
     return globalAvgPool(y);
   });
 }
