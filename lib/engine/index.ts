@@ -11,5 +11,6 @@ export * from './ops/loss';
 export * from './ops/adam';
 export * from './ops/gp';
 export * from './ops/rop';
+export * from './ops/pool';
 /** GPU controls: TF32, conv algorithms, memory statistics, fused conv + activation. */
 export * as cuda from './cuda';

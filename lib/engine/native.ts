@@ -101,6 +101,11 @@ export interface NativeAddon {
   batchNormJvp(xdot: T, x: T, gamma: T, mean: T, invstd: T): T;
   batchNormPairBackward(ybar: T | null, ydotbar: T, x: T, xdot: T, gamma: T, mean: T, invstd: T, dgamma: T,
     dbeta: T): [T, T];
+  // ---- pool.cc
+  maxPool2dForward(x: T, kernel: Pair, stride: Pair, padding: Pads): T;
+  avgPool2dForward(x: T, kernel: Pair, stride: Pair, padding: Pads): T;
+  globalAvgPool(x: T): T;
+  concatChannels(xs: T[]): T;
   // ---- cuda.cc
   cudaSetTf32(on: boolean): void;
   cudaTf32(): boolean;

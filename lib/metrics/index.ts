@@ -12,3 +12,4 @@ export * from './preprocess';
 export * from './inception_spec';
 export * from './keras_h5';
 export { SubsetRng } from './rng';
+export * from './inception';

@@ -8,5 +8,7 @@ export const commands: Record<string, Entry> = {
   sample: { summary: 'generate images from a training run\'s latest checkpoint (PNGs and a dataset file)', load: () => import('./sample') },
   prepare: { summary: 'turn BraTS folders, NIfTI volumes or PNG slices into a dataset file', load: () => import('./prepare') },
   eval: { summary: 'score generated images against real ones without network weights: SWD and MS-SSIM diversity', load: () => import('./eval') },
+  stats: { summary: 'InceptionV3 feature statistics (mu, sigma) of PNGs or a dataset file, as a pytorch-fid .npz', load: () => import('./stats') },
+  fid: { summary: 'FID (and KID, PRDC) between PNG folders, dataset files or .npz statistics', load: () => import('./fid') },
   phantom: { summary: 'write procedural BraTS-layout brain volumes with tumours', load: () => import('./phantom') },
 };

@@ -1,0 +1,164 @@
+// mrigan stats / mrigan fid end to end on a random-weight InceptionV3 stand-in (channels ÷ 8) written by the test:
+// PNG folders, a dataset file holding the same pixels as a PNG folder, .npz statistics. Checks: a set against
+// itself gives 0 (|FID| ≤ 1e-6·tr Σ, rounding only) whichever way it is given; two different sets give > 0; the npz
+// route equals the image route; --json parses; the preprocessing is printed with every result; errors are one line.
+import { expect } from 'chai';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { DatasetWriter, readPngGray, writePngGray } from '../../lib/data';
+import { readFidStats, writeFidStats } from '../../lib/metrics';
+import * as fidCmd from '../../lib/cli/commands/fid';
+import * as statsCmd from '../../lib/cli/commands/stats';
+import { spawnSync } from 'child_process';
+import { randArray } from '../helpers';
+import { writeRandomInception } from '../metrics/inception_file';
+
+async function runCommand(run: (argv: string[]) => Promise<number>, argv: string[]): Promise<{ code: number; out: string; err: string }> {
+  const ow = process.stdout.write, ew = process.stderr.write;
+  let out = '', err = '';
+  process.stdout.write = ((s: string) => { out += s; return true; }) as typeof process.stdout.write;
+  process.stderr.write = ((s: string) => { err += s; return true; }) as typeof process.stderr.write;
+  try {
+    return { code: await run(argv), out, err };
+  } finally {
+    process.stdout.write = ow;
+    process.stderr.write = ew;
+  }
+}
+
+const N = 10, S = 24;
+
+describe('cli: mrigan stats / mrigan fid', function () {
+  this.timeout(300000);
+  let dir: string, W: string, A: string, B: string;
+  const common = (): string[] => ['--weights', W, '--div', '8', '--device', 'cpu'];
+  before(async () => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mrigan-fidcli-'));
+    W = path.join(dir, 'inc.h5');
+    await writeRandomInception(W, 8, 5);
+    A = path.join(dir, 'a'); B = path.join(dir, 'b');
+    for (const [d, seed, lo] of [[A, 100, -1], [B, 200, -0.2]] as const) {
+      fs.mkdirSync(path.join(d, 'sub'), { recursive: true });
+      for (let i = 0; i < N; i++) writePngGray(path.join(d, i < 3 ? 'sub' : '', `s${i}.png`), S, S, randArray(S * S, seed + i, lo, 1));
+    }
+  });
+  after(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  it('stats → npz; fid of a set against itself = 0 from images, from npz, and mixed', async () => {
+    const r = await runCommand(statsCmd.run, [A, ...common(), '--out', path.join(dir, 'a.npz')]);
+    expect(r.code, r.err).to.equal(0);
+    expect(r.out).to.match(/preprocessing: imagenet \(Keras 'tf' mode/);
+    const s = readFidStats(path.join(dir, 'a.npz'));
+    expect(s.d).to.equal(256);
+    expect(s.n).to.equal(N);
+    let tr = 0;
+    for (let i = 0; i < s.d; i++) tr += s.sigma[i * s.d + i];
+    expect(tr).to.be.greaterThan(0);
+    for (const args of [[path.join(dir, 'a.npz'), path.join(dir, 'a.npz')], [A, A, ...common()], [A, path.join(dir, 'a.npz'), ...common()]]) {
+      const f = await runCommand(fidCmd.run, [...args, '--json']);
+      expect(f.code, f.err).to.equal(0);
+      const j = JSON.parse(f.out);
+      expect(Math.abs(j.fid), args.join(' ')).to.be.at.most(1e-6 * tr);
+      expect(j.preprocessing).to.be.a('string').and.not.equal('');
+      expect(j.warnings.join(' ')).to.match(/samples \(< 2048\)/);
+    }
+  });
+
+  it('two different sets give FID > 0, the same through npz and images; KID and PRDC; text output', async () => {
+    const img = await runCommand(fidCmd.run, [A, B, ...common(), '--json', '--kid', '--prdc']);
+    expect(img.code, img.err).to.equal(0);
+    const j = JSON.parse(img.out);
+    expect(j.fid).to.be.greaterThan(0);
+    expect(j.real).to.deep.include({ kind: 'png', n: N });
+    expect(j.preprocess).to.equal('imagenet');
+    expect(j.kid.value).to.be.a('number');
+    expect(j.prdc.precision).to.be.within(0, 1);
+    expect((await runCommand(statsCmd.run, [B, ...common(), '--out', path.join(dir, 'b.npz')])).code).to.equal(0);
+    const npz = JSON.parse((await runCommand(fidCmd.run, [path.join(dir, 'a.npz'), path.join(dir, 'b.npz'), '--json'])).out);
+    expect(Math.abs(npz.fid - j.fid)).to.be.at.most(1e-9 * j.fid);
+    expect(npz.preprocess).to.equal('imagenet');
+    expect(npz.preprocessing).to.match(/^imagenet .*as recorded in the \.npz$/);
+    // pytorch-fid's files have no record: said so
+    const s = readFidStats(path.join(dir, 'a.npz'));
+    writeFidStats(path.join(dir, 'plain.npz'), { mu: s.mu, sigma: s.sigma });
+    const plain = JSON.parse((await runCommand(fidCmd.run, [path.join(dir, 'plain.npz'), path.join(dir, 'plain.npz'), '--json'])).out);
+    expect([plain.preprocess, plain.real.n]).to.deep.equal([null, null]);
+    expect(plain.preprocessing).to.match(/not recorded/);
+    const rad = await runCommand(fidCmd.run, [A, B, ...common(), '--preprocess', 'radimagenet']);
+    expect(rad.code, rad.err).to.equal(0);
+    expect(rad.out).to.match(/^FID \d+\.\d{4} /);
+    expect(rad.out).to.match(/preprocessing: radimagenet \(Keras 'caffe' mode/);
+    expect(rad.out).to.match(/warning: .*< 2048/);
+  });
+
+  it('a dataset file with the same pixels as a PNG folder gives the same statistics', async () => {
+    const files = fs.readdirSync(path.join(A, 'sub')).map((f) => path.join(A, 'sub', f)).sort()
+      .concat(fs.readdirSync(A).filter((f) => f.endsWith('.png')).map((f) => path.join(A, f)).sort());
+    const ds = path.join(dir, 'a.mrigan');
+    const w = new DatasetWriter(ds, {
+      shape: [N, 1, S, S], dtype: 'float32', created: new Date().toISOString(), tool: 'test', recipe: {}, sources: [],
+      slices: files.map((_, i) => ({ subject: 't', contrast: 'png', slice: i, source: -1 })),
+    });
+    files.forEach((f, i) => w.writeSlice(i, Float32Array.from(readPngGray(f).data, (g) => g / 127.5 - 1)));
+    w.commit();
+    const f = await runCommand(fidCmd.run, [ds, path.join(dir, 'a.npz'), ...common(), '--json']);
+    expect(f.code, f.err).to.equal(0);
+    const j = JSON.parse(f.out);
+    expect(j.real.kind).to.equal('dataset');
+    expect(Math.abs(j.fid)).to.be.at.most(1e-4);
+  });
+
+  it('a run folder: images generated from its latest checkpoint equal mrigan sample\'s with the same --n and --seed', async () => {
+    const cli = path.resolve(__dirname, '..', '..', 'lib', 'cli', 'main.js');
+    const mrigan = (...args: string[]) => spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8', env: { ...process.env, MRIGAN_DEVICE: 'cpu' } });
+    const set = path.join(dir, 'set.mrigan');
+    const w = new DatasetWriter(set, {
+      shape: [8, 1, 64, 64], dtype: 'float32', created: 'test', tool: 'test', recipe: {}, sources: [],
+      slices: Array.from({ length: 8 }, (_, i) => ({ subject: 's', contrast: 'flair', slice: i, source: 0 })),
+    });
+    for (let i = 0; i < 8; i++) w.writeSlice(i, randArray(64 * 64, 300 + i));
+    w.commit();
+    const run = path.join(dir, 'run');
+    const t = mrigan('train', '--data', set, '--model', 'dcgan', '--width', '2', '--batch', '4', '--epochs', '1', '--out', run, '--progress', 'lines', '--threads', '1');
+    expect(t.status, t.stderr).to.equal(0);
+    const s = mrigan('sample', '--checkpoint', run, '--n', '7', '--seed', '3', '--out', path.join(dir, 'gen'), '--no-png');
+    expect(s.status, s.stderr).to.equal(0);
+    const same = await runCommand(fidCmd.run, [run, path.join(dir, 'gen', 'samples.mrigan'), ...common(), '--n', '7', '--seed', '3', '--json']);
+    expect(same.code, same.err).to.equal(0);
+    const j = JSON.parse(same.out);
+    expect(j.real).to.deep.include({ kind: 'run', n: 7 });
+    expect(Math.abs(j.fid)).to.be.at.most(1e-6);
+    const other = await runCommand(fidCmd.run, [run, path.join(dir, 'gen', 'samples.mrigan'), ...common(), '--n', '7', '--seed', '4', '--json']);
+    expect(JSON.parse(other.out).fid).to.be.greaterThan(0);
+    const bad = await runCommand(fidCmd.run, [run, A, ...common(), '--bn', 'x']);
+    expect(bad.code).to.equal(2);
+    expect(bad.err).to.match(/--bn must be batch or running/);
+  });
+
+  it('bad input: one-line errors naming the file or option, exit code 2', async () => {
+    const rad = path.join(dir, 'rad.npz');
+    expect((await runCommand(statsCmd.run, [B, ...common(), '--preprocess', 'radimagenet', '--out', rad])).code).to.equal(0);
+    const cases: [typeof fidCmd.run, string[], RegExp][] = [
+      [fidCmd.run, [path.join(dir, 'a.npz'), rad], /different preprocessing: REAL imagenet \(recorded in .*a\.npz\), FAKE radimagenet \(recorded in .*rad\.npz\)/],
+      [fidCmd.run, [A, rad, ...common()], /REAL imagenet \(--preprocess\), FAKE radimagenet/],
+      [fidCmd.run, [A, B], /--weights FILE\.h5 is required/],
+      [fidCmd.run, [A], /expected REAL and FAKE/],
+      [fidCmd.run, [A, path.join(dir, 'nope')], /FAKE does not exist \(.*nope\)/],
+      [fidCmd.run, [A, path.join(dir, 'a.npz'), '--kid', ...common()], /--kid needs images, not statistics \(.*a\.npz\)/],
+      [fidCmd.run, [A, B, ...common(), '--preprocess', 'x'], /--preprocess must be imagenet or radimagenet/],
+      [fidCmd.run, [A, B, '--weights', path.join(dir, 'a.npz')], /a\.npz: not an HDF5 file/],
+      [fidCmd.run, [W, W], /inc\.h5.*dataset/i],
+      [statsCmd.run, [A, ...common()], /--out STATS\.npz is required/],
+      [statsCmd.run, [path.join(dir, 'a.npz'), ...common(), '--out', path.join(dir, 'x.npz')], /INPUT is already statistics/],
+      [statsCmd.run, [A, ...common(), '--batch', '0', '--out', path.join(dir, 'x.npz')], /--batch must be a positive integer/],
+    ];
+    for (const [run, args, re] of cases) {
+      const r = await runCommand(run, args);
+      expect(r.code, `${args.join(' ')}: ${r.err}`).to.equal(2);
+      expect(r.err, args.join(' ')).to.match(/^mrigan (fid|stats): /).and.match(re);
+      expect(r.err.trim().split('\n').length, r.err).to.equal(1);
+    }
+    expect(fs.existsSync(path.join(dir, 'x.npz'))).to.equal(false);
+  });
+});
