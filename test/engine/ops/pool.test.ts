@@ -4,6 +4,7 @@
 // 1e-7 absolute for the float64 order). Convs: float32 accumulation over ≤ 7·c terms, 1e-4 relative.
 // CUDA parity cases skip without a GPU; each op's CPU case and CUDA case are separate `it`s.
 import { expect } from 'chai';
+import { forDevices } from '../devices';
 import {
   Device, Tensor, avgPool2dForward, concatChannels, conv2dForward, engineInfo, globalAvgPool, maxPool2dForward,
   samePadding,
@@ -56,8 +57,8 @@ function conv64(x: ArrayLike<number>, [n, c, h, w]: number[], wt: ArrayLike<numb
   return { y, shape: [n, k, p, q] };
 }
 
-function poolCases(dev: Device): void {
-  it(`maxPool2dForward 3×3 stride 2 valid (Keras InceptionV3) on ${dev}`, () => {
+const POOL_CASES: { name: string; ops: string[]; check: (dev: Device) => void }[] = [
+  { name: `maxPool2dForward 3×3 stride 2 valid (Keras InceptionV3)`, ops: ['max_pool2d_forward'], check: (dev: Device) => {
     for (const [h, w] of [[17, 17], [8, 11], [3, 3]]) {
       const shape = [2, 3, h, w], x = randArray(2 * 3 * h * w, h * 31 + w, -3, 3);
       const got = maxPool2dForward(Tensor.fromArray(x, shape, dev), 3, { stride: 2 });
@@ -65,9 +66,9 @@ function poolCases(dev: Device): void {
       expect(got.shape).to.deep.equal(ref.shape);
       expectClose(got.toFloat32Array(), ref.y, 0, 0, `max ${h}x${w}`);
     }
-  });
+  } },
 
-  it(`avgPool2dForward 3×3 stride 1 TF 'same' (pads not counted) on ${dev}`, () => {
+  { name: `avgPool2dForward 3×3 stride 1 TF 'same' (pads not counted)`, ops: ['avg_pool2d_forward'], check: (dev: Device) => {
     const shape = [2, 4, 7, 5], x = randArray(2 * 4 * 7 * 5, 5, -2, 2);
     const got = avgPool2dForward(Tensor.fromArray(x, shape, dev), 3, { stride: 1, padding: 1 });
     const ref = pool64(x, shape, [3, 3], [1, 1], [1, 1, 1, 1], false);
@@ -76,9 +77,9 @@ function poolCases(dev: Device): void {
     // a corner averages its 4 in-bounds cells, not 9 (count_include_pad = False)
     const ones = avgPool2dForward(Tensor.full([1, 1, 4, 4], 1, dev), 3, { stride: 1, padding: 1 }).toArray();
     expect(ones.every((v) => v === 1)).to.equal(true);
-  });
+  } },
 
-  it(`avgPool2dForward / maxPool2dForward with rectangular windows and asymmetric pads on ${dev}`, () => {
+  { name: `avgPool2dForward / maxPool2dForward with rectangular windows and asymmetric pads`, ops: ['avg_pool2d_forward', 'max_pool2d_forward'], check: (dev: Device) => {
     const shape = [1, 2, 9, 6], x = randArray(108, 6, -1, 1);
     const pd: Pads4 = [0, 1, 1, 0];
     for (const max of [true, false]) {
@@ -88,9 +89,9 @@ function poolCases(dev: Device): void {
       expect(got.shape).to.deep.equal(ref.shape);
       expectClose(got.toFloat32Array(), ref.y, 1e-6, 1e-6, max ? 'max' : 'avg');
     }
-  });
+  } },
 
-  it(`globalAvgPool [n,c,h,w] → [n,c] on ${dev}`, () => {
+  { name: `globalAvgPool [n,c,h,w] → [n,c]`, ops: ['global_avg_pool'], check: (dev: Device) => {
     const shape = [3, 5, 8, 8], x = randArray(3 * 5 * 64, 8, -1, 1);
     const got = globalAvgPool(Tensor.fromArray(x, shape, dev));
     expect(got.shape).to.deep.equal([3, 5]);
@@ -101,9 +102,9 @@ function poolCases(dev: Device): void {
       ref[i] = s / 64;
     }
     expectClose(got.toFloat32Array(), ref, 2 ** -24, 1e-7, 'global avg');
-  });
+  } },
 
-  it(`concatChannels keeps the order on ${dev}`, () => {
+  { name: `concatChannels keeps the order`, ops: ['concat_channels'], check: (dev: Device) => {
     const cs = [3, 1, 4], n = 2, h = 3, w = 2;
     const xs = cs.map((c, j) => randArray(n * c * h * w, 40 + j));
     const got = concatChannels(xs.map((x, j) => Tensor.fromArray(x, [n, cs[j], h, w], dev)));
@@ -112,11 +113,12 @@ function poolCases(dev: Device): void {
     for (let b = 0; b < n; b++)
       for (let j = 0; j < cs.length; j++) ref.push(...xs[j].subarray(b * cs[j] * h * w, (b + 1) * cs[j] * h * w));
     expectClose(got.toFloat32Array(), ref, 0, 0, 'concat');
-  });
-}
+  } },
+];
 
-describe('pool ops on cpu', () => {
-  poolCases('cpu');
+describe('pool ops', () => forDevices(POOL_CASES.map((c) => ({ name: c.name, ops: c.ops, cpu: () => c.check('cpu'), cuda: (dev: Device) => c.check(dev) }))));
+
+describe('pool ops on cpu: arguments and rectangular convs', () => {
 
   it('bad arguments throw clear errors', () => {
     const a = nativeUnchecked();
@@ -144,13 +146,4 @@ describe('pool ops on cpu', () => {
     }
     expect(samePadding(9, 2, 1)).to.deep.equal([0, 1]);  // TF puts the odd pad after
   });
-});
-
-describe('pool ops on cuda:0', () => {
-  const info = engineInfo();
-  if (!info.cuda || info.cudaDevices === 0) {
-    it.skip(`needs a GPU (${info.cudaStatus})`);
-    return;
-  }
-  poolCases('cuda:0');
 });
