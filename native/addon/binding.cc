@@ -91,7 +91,7 @@ Napi::Value wrap(Napi::Env env, Tensor t) {
 }
 
 // ---------------------------------------------------------------- argument readers
-static std::string argname(size_t i, const char* what) { return cat("argument ", i + 1, " (", what, ")"); }
+std::string arg_label(size_t i, const char* what) { return cat("argument ", i + 1, " (", what, ")"); }
 
 void need_args(const Napi::CallbackInfo& info, size_t n, const char* fn) {
   if (info.Length() < n) throw Napi::TypeError::New(info.Env(), cat(fn, ": expected ", n, " arguments, got ", info.Length()));
@@ -100,9 +100,9 @@ void need_args(const Napi::CallbackInfo& info, size_t n, const char* fn) {
 Tensor& arg_tensor(const Napi::CallbackInfo& info, size_t i, const char* what) {
   Napi::Value v = info[i];
   if (!v.IsObject() || !v.As<Napi::Object>().InstanceOf(TensorWrap::ctor->Value()))
-    throw Napi::TypeError::New(info.Env(), argname(i, what) + " must be a Tensor");
+    throw Napi::TypeError::New(info.Env(), arg_label(i, what) + " must be a Tensor");
   TensorWrap* w = TensorWrap::Unwrap(v.As<Napi::Object>());
-  if (w->disposed) throw Napi::Error::New(info.Env(), argname(i, what) + " is a disposed tensor");
+  if (w->disposed) throw Napi::Error::New(info.Env(), arg_label(i, what) + " is a disposed tensor");
   return w->t;
 }
 
@@ -112,21 +112,21 @@ Tensor* arg_tensor_or_null(const Napi::CallbackInfo& info, size_t i, const char*
 }
 
 double arg_number(const Napi::CallbackInfo& info, size_t i, const char* what) {
-  if (i >= info.Length() || !info[i].IsNumber()) throw Napi::TypeError::New(info.Env(), argname(i, what) + " must be a number");
+  if (i >= info.Length() || !info[i].IsNumber()) throw Napi::TypeError::New(info.Env(), arg_label(i, what) + " must be a number");
   double d = info[i].As<Napi::Number>().DoubleValue();
-  if (!std::isfinite(d)) throw Napi::RangeError::New(info.Env(), argname(i, what) + " must be finite, got " + std::to_string(d));
+  if (!std::isfinite(d)) throw Napi::RangeError::New(info.Env(), arg_label(i, what) + " must be finite, got " + std::to_string(d));
   return d;
 }
 
 int64_t arg_int(const Napi::CallbackInfo& info, size_t i, const char* what, int64_t lo, int64_t hi) {
   double d = arg_number(info, i, what);
   if (d != std::floor(d) || d < (double)lo || d > (double)hi)
-    throw Napi::RangeError::New(info.Env(), cat(argname(i, what), " must be an integer in [", lo, ", ", hi, "], got ", d));
+    throw Napi::RangeError::New(info.Env(), cat(arg_label(i, what), " must be an integer in [", lo, ", ", hi, "], got ", d));
   return (int64_t)d;
 }
 
 bool arg_bool(const Napi::CallbackInfo& info, size_t i, const char* what) {
-  if (i >= info.Length() || !info[i].IsBoolean()) throw Napi::TypeError::New(info.Env(), argname(i, what) + " must be a boolean");
+  if (i >= info.Length() || !info[i].IsBoolean()) throw Napi::TypeError::New(info.Env(), arg_label(i, what) + " must be a boolean");
   return info[i].As<Napi::Boolean>().Value();
 }
 
@@ -134,24 +134,24 @@ uint64_t arg_u64(const Napi::CallbackInfo& info, size_t i, const char* what) {
   if (i < info.Length() && info[i].IsBigInt()) {
     bool lossless = true;
     uint64_t v = info[i].As<Napi::BigInt>().Uint64Value(&lossless);
-    if (!lossless) throw Napi::RangeError::New(info.Env(), argname(i, what) + " must fit in 64 unsigned bits");
+    if (!lossless) throw Napi::RangeError::New(info.Env(), arg_label(i, what) + " must fit in 64 unsigned bits");
     return v;
   }
   return (uint64_t)arg_int(info, i, what, 0, 9007199254740991LL);
 }
 
 std::vector<int64_t> arg_ints(const Napi::CallbackInfo& info, size_t i, const char* what, size_t n_min, size_t n_max) {
-  if (i >= info.Length() || !info[i].IsArray()) throw Napi::TypeError::New(info.Env(), argname(i, what) + " must be an array of integers");
+  if (i >= info.Length() || !info[i].IsArray()) throw Napi::TypeError::New(info.Env(), arg_label(i, what) + " must be an array of integers");
   Napi::Array a = info[i].As<Napi::Array>();
   if (a.Length() < n_min || a.Length() > n_max)
-    throw Napi::RangeError::New(info.Env(), cat(argname(i, what), " must have ", n_min, (n_min == n_max ? "" : cat("..", n_max)), " entries, got ", a.Length()));
+    throw Napi::RangeError::New(info.Env(), cat(arg_label(i, what), " must have ", n_min, (n_min == n_max ? "" : cat("..", n_max)), " entries, got ", a.Length()));
   std::vector<int64_t> r;
   for (uint32_t k = 0; k < a.Length(); ++k) {
     Napi::Value v = a[k];
-    if (!v.IsNumber()) throw Napi::TypeError::New(info.Env(), argname(i, what) + " must contain only integers");
+    if (!v.IsNumber()) throw Napi::TypeError::New(info.Env(), arg_label(i, what) + " must contain only integers");
     double d = v.As<Napi::Number>().DoubleValue();
     if (!std::isfinite(d) || d != std::floor(d) || std::fabs(d) > 9007199254740991.0)
-      throw Napi::RangeError::New(info.Env(), argname(i, what) + " must contain only integers");
+      throw Napi::RangeError::New(info.Env(), arg_label(i, what) + " must contain only integers");
     r.push_back((int64_t)d);
   }
   return r;
@@ -160,11 +160,11 @@ std::vector<int64_t> arg_ints(const Napi::CallbackInfo& info, size_t i, const ch
 Shape arg_shape(const Napi::CallbackInfo& info, size_t i, const char* what) {
   Shape s = arg_ints(info, i, what, 0, 8);
   for (int64_t d : s)
-    if (d < 0) throw Napi::RangeError::New(info.Env(), argname(i, what) + " has a negative dimension: " + shape_str(s));
+    if (d < 0) throw Napi::RangeError::New(info.Env(), arg_label(i, what) + " has a negative dimension: " + shape_str(s));
   try {
     shape_numel(s);
   } catch (const std::exception& e) {
-    throw Napi::RangeError::New(info.Env(), argname(i, what) + ": " + e.what());
+    throw Napi::RangeError::New(info.Env(), arg_label(i, what) + ": " + e.what());
   }
   return s;
 }
@@ -177,26 +177,26 @@ int arg_device(const Napi::CallbackInfo& info, size_t i, const char* what) {
     if (s == "cpu") return kCPU;
     if (s == "cuda") dev = 0;
     else if (s.rfind("cuda:", 0) == 0 && s.size() > 5 && s.find_first_not_of("0123456789", 5) == std::string::npos) dev = std::stoi(s.substr(5));
-    else throw Napi::TypeError::New(info.Env(), argname(i, what) + " must be 'cpu', 'cuda' or 'cuda:N', got '" + s + "'");
+    else throw Napi::TypeError::New(info.Env(), arg_label(i, what) + " must be 'cpu', 'cuda' or 'cuda:N', got '" + s + "'");
   } else {
     dev = (int)arg_int(info, i, what, -1, 1024);
     if (dev == kCPU) return kCPU;
   }
   if (dev >= cuda_device_count())
-    throw Napi::Error::New(info.Env(), cat(argname(i, what), ": ", device_str(dev), " is not available (", cuda_status(), ")"));
+    throw Napi::Error::New(info.Env(), cat(arg_label(i, what), ": ", device_str(dev), " is not available (", cuda_status(), ")"));
   return dev;
 }
 
 std::vector<Tensor*> arg_tensor_list(const Napi::CallbackInfo& info, size_t i, const char* what) {
-  if (i >= info.Length() || !info[i].IsArray()) throw Napi::TypeError::New(info.Env(), argname(i, what) + " must be an array of Tensors");
+  if (i >= info.Length() || !info[i].IsArray()) throw Napi::TypeError::New(info.Env(), arg_label(i, what) + " must be an array of Tensors");
   Napi::Array a = info[i].As<Napi::Array>();
   std::vector<Tensor*> r;
   for (uint32_t k = 0; k < a.Length(); ++k) {
     Napi::Value v = a[k];
     if (!v.IsObject() || !v.As<Napi::Object>().InstanceOf(TensorWrap::ctor->Value()))
-      throw Napi::TypeError::New(info.Env(), cat(argname(i, what), "[", k, "] must be a Tensor"));
+      throw Napi::TypeError::New(info.Env(), cat(arg_label(i, what), "[", k, "] must be a Tensor"));
     TensorWrap* w = TensorWrap::Unwrap(v.As<Napi::Object>());
-    if (w->disposed) throw Napi::Error::New(info.Env(), cat(argname(i, what), "[", k, "] is a disposed tensor"));
+    if (w->disposed) throw Napi::Error::New(info.Env(), cat(arg_label(i, what), "[", k, "] is a disposed tensor"));
     r.push_back(&w->t);
   }
   return r;

@@ -5,6 +5,7 @@
 #define NAPI_VERSION 8
 #include <napi.h>
 
+#include <array>
 #include <cmath>
 #include <string>
 #include <vector>
@@ -45,8 +46,16 @@ class TensorWrap : public Napi::ObjectWrap<TensorWrap> {
 };
 
 // ---- argument readers: each throws a JS TypeError/Error that names `what` ----
+std::string arg_label(size_t i, const char* what);  // "argument <i+1> (<what>)", the prefix of every message
 void need_args(const Napi::CallbackInfo& info, size_t n, const char* fn);
 Tensor& arg_tensor(const Napi::CallbackInfo& info, size_t i, const char* what);
+// Arguments first, first+1, ... as tensors named by `names`, read in order (the first bad one throws).
+template <size_t N>
+std::array<Tensor*, N> arg_tensors(const Napi::CallbackInfo& info, size_t first, const char* const (&names)[N]) {
+  std::array<Tensor*, N> r;
+  for (size_t k = 0; k < N; ++k) r[k] = &arg_tensor(info, first + k, names[k]);
+  return r;
+}
 Tensor* arg_tensor_or_null(const Napi::CallbackInfo& info, size_t i, const char* what);  // null/undefined → nullptr
 double arg_number(const Napi::CallbackInfo& info, size_t i, const char* what);             // finite
 int64_t arg_int(const Napi::CallbackInfo& info, size_t i, const char* what, int64_t lo, int64_t hi);

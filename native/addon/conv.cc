@@ -11,19 +11,6 @@
 
 namespace mrigan::addon {
 
-// conv2dForward(x [n,c,h,w], w [k,c,r,s], b [k] | null, stride [2], padding [4]) → y [n,k,p,q]
-static Napi::Value Conv2dForward(const Napi::CallbackInfo& info) {
-  const char* fn = "conv2dForward";
-  need_args(info, 5, fn);
-  ConvForwardArgs a = read_conv_forward(info, fn);
-  Tensor &x = *a.x, &w = *a.w;
-  Tensor* b = a.b;
-  const ConvShape& g = a.g;
-  Tensor y = empty({g.n, g.k, g.p, g.q}, x.device());
-  MRIGAN_DISPATCH(x, conv2d_forward, x.data(), w.data(), b ? b->data() : nullptr, y.data(), g);
-  return wrap(info.Env(), y);
-}
-
 // conv2dBackwardData(dy [n,k,p,q], w [k,c,r,s], xShape [n,c,h,w], stride, padding) → dx [n,c,h,w]
 static Napi::Value Conv2dBackwardData(const Napi::CallbackInfo& info) {
   const char* fn = "conv2dBackwardData";
@@ -77,20 +64,6 @@ static Napi::Value Conv2dBackwardWeight(const Napi::CallbackInfo& info) {
   return BackwardWeight(info, "conv2dBackwardWeight", false);
 }
 
-// convTranspose2dForward(x [n,k,p,q], w [k,c,r,s] (IOHW), b [c] | null, stride, padding, outputPadding [2])
-//   → y [n, c, (p−1)·sh − pt − pb + r + oph, (q−1)·sw − pl − pr + s + opw]
-static Napi::Value ConvTranspose2dForward(const Napi::CallbackInfo& info) {
-  const char* fn = "convTranspose2dForward";
-  need_args(info, 6, fn);
-  ConvForwardArgs a = read_conv_transpose_forward(info, fn);
-  Tensor &x = *a.x, &w = *a.w;
-  Tensor* b = a.b;
-  const ConvShape& g = a.g;
-  Tensor y = empty({g.n, g.c, g.h, g.w}, x.device());
-  MRIGAN_DISPATCH(x, conv_transpose2d_forward, x.data(), w.data(), b ? b->data() : nullptr, y.data(), g);
-  return wrap(info.Env(), y);
-}
-
 // convTranspose2dBackwardData(dy [n,c,h,w], w [k,c,r,s], stride, padding) → dx [n,k,p,q], p by the conv formula
 static Napi::Value ConvTranspose2dBackwardData(const Napi::CallbackInfo& info) {
   const char* fn = "convTranspose2dBackwardData";
@@ -133,32 +106,40 @@ static int arg_act(const Napi::CallbackInfo& info, size_t i, float& slope, size_
   throw Napi::TypeError::New(info.Env(), cat("argument ", i + 1, " (act) must be ", names, ", got '", a, "'"));
 }
 
-// conv2dForwardAct(x, w, b | null, stride [2], padding [4], act, slope?) → y = act(conv2d(x, w) + b)
-static Napi::Value Conv2dForwardAct(const Napi::CallbackInfo& info) {
-  const char* fn = "conv2dForwardAct";
-  need_args(info, 6, fn);
-  ConvForwardArgs a = read_conv_forward(info, fn);
+// The four forward bindings, conv (y [n, k, p, q]) or conv-transpose (y [n, c, h, w] by the conv geometry g, see the
+// top), with or without the fused epilogue activation read after the layout arguments:
+//   conv2dForward(x [n,c,h,w], w [k,c,r,s], b [k] | null, stride [2], padding [4]) → y
+//   convTranspose2dForward(x [n,k,p,q], w [k,c,r,s] (IOHW), b [c] | null, stride, padding, outputPadding [2])
+//     → y [n, c, (p−1)·sh − pt − pb + r + oph, (q−1)·sw − pl − pr + s + opw]
+//   conv2dForwardAct(..., act, slope?) / convTranspose2dForwardAct(..., act, slope?) → y = act(forward(x, w) + b)
+static Napi::Value ForwardAny(const Napi::CallbackInfo& info, const char* fn, bool transpose, bool fused) {
+  const size_t n_layout = transpose ? 6 : 5;  // arguments before act
+  need_args(info, n_layout + (fused ? 1 : 0), fn);
+  ConvForwardArgs a = transpose ? read_conv_transpose_forward(info, fn) : read_conv_forward(info, fn);
   Tensor &x = *a.x, &w = *a.w;
+  const float* b = a.b ? a.b->data() : nullptr;
   const ConvShape& g = a.g;
-  float slope;
-  int act = arg_act(info, 5, slope, 6);
-  Tensor y = empty({g.n, g.k, g.p, g.q}, x.device());
-  MRIGAN_DISPATCH(x, conv2d_forward_act, x.data(), w.data(), a.b ? a.b->data() : nullptr, y.data(), g, act, slope);
+  float slope = 0.f;
+  int act = fused ? arg_act(info, n_layout, slope, n_layout + 1) : kActNone;
+  Tensor y = transpose ? empty({g.n, g.c, g.h, g.w}, x.device()) : empty({g.n, g.k, g.p, g.q}, x.device());
+  if (transpose && fused)
+    MRIGAN_DISPATCH(x, conv_transpose2d_forward_act, x.data(), w.data(), b, y.data(), g, act, slope);
+  else if (transpose) MRIGAN_DISPATCH(x, conv_transpose2d_forward, x.data(), w.data(), b, y.data(), g);
+  else if (fused) MRIGAN_DISPATCH(x, conv2d_forward_act, x.data(), w.data(), b, y.data(), g, act, slope);
+  else MRIGAN_DISPATCH(x, conv2d_forward, x.data(), w.data(), b, y.data(), g);
   return wrap(info.Env(), y);
 }
-
-// convTranspose2dForwardAct(x, w, b | null, stride, padding, outputPadding [2], act, slope?) → y
+static Napi::Value Conv2dForward(const Napi::CallbackInfo& info) {
+  return ForwardAny(info, "conv2dForward", false, false);
+}
+static Napi::Value ConvTranspose2dForward(const Napi::CallbackInfo& info) {
+  return ForwardAny(info, "convTranspose2dForward", true, false);
+}
+static Napi::Value Conv2dForwardAct(const Napi::CallbackInfo& info) {
+  return ForwardAny(info, "conv2dForwardAct", false, true);
+}
 static Napi::Value ConvTranspose2dForwardAct(const Napi::CallbackInfo& info) {
-  const char* fn = "convTranspose2dForwardAct";
-  need_args(info, 7, fn);
-  ConvForwardArgs a = read_conv_transpose_forward(info, fn);
-  Tensor &x = *a.x, &w = *a.w;
-  const ConvShape& g = a.g;
-  float slope;
-  int act = arg_act(info, 6, slope, 7);
-  Tensor y = empty({g.n, g.c, g.h, g.w}, x.device());
-  MRIGAN_DISPATCH(x, conv_transpose2d_forward_act, x.data(), w.data(), a.b ? a.b->data() : nullptr, y.data(), g, act, slope);
-  return wrap(info.Env(), y);
+  return ForwardAny(info, "convTranspose2dForwardAct", true, true);
 }
 
 // convTuning({tileCols?, serialMacs?, kernel?}?) → the previous CPU tuning (tests and benchmarks; see cpu/gemm.h).

@@ -5,13 +5,11 @@
 #include <string>
 #include <vector>
 
-#include "addon/binding.h"
+#include "addon/ops_args.h"
 
 namespace mrigan::addon {
 
 inline constexpr int64_t kMaxGeom = int64_t(1) << 20;  // bound on stride and padding (keeps index math far from overflow)
-
-inline std::string arg_label(int i, const char* what) { return cat("argument ", i + 1, " (", what, ")"); }
 
 inline std::array<int64_t, 2> read_stride(const Napi::CallbackInfo& info, int i, const char* fn) {
   std::vector<int64_t> v = arg_ints(info, i, "stride", 2, 2);
@@ -34,10 +32,6 @@ inline void check_4d(const Tensor& t, const char* fn, int i, const char* what, i
   MRIGAN_CHECK(t.ndim() == 4, fn, ": ", arg_label(i, what), " must be 4-D, got shape ", shape_str(t.shape));
   for (int d = first; d < 4; ++d)
     MRIGAN_CHECK(t.dim(d) >= 1, fn, ": ", arg_label(i, what), " has an empty dimension: ", shape_str(t.shape));
-}
-
-inline void same_device(const Tensor& a, int ia, const char* an, const Tensor& b, int ib, const char* bn) {
-  check_same_device(a, arg_label(ia, an).c_str(), b, arg_label(ib, bn).c_str());
 }
 
 // The conv from input [n, c, h, w] with k filters of r×s; throws when the padded input is smaller than the kernel.
@@ -64,54 +58,59 @@ struct ConvForwardArgs {
   ConvShape g;
 };
 
-// (x [n,c,h,w], w [k,c,r,s], b [k] | null, stride [2], padding [4]) → output [n, k, p, q] by g.
-inline ConvForwardArgs read_conv_forward(const Napi::CallbackInfo& info, const char* fn) {
+// Arguments 1-5 of both forwards, read in order: x, w, b | null, stride [2], padding [4].
+struct ConvForwardInputs {
+  Tensor *x, *w, *b;
+  std::array<int64_t, 2> st;
+  std::array<int64_t, 4> pd;
+};
+inline ConvForwardInputs read_conv_forward_inputs(const Napi::CallbackInfo& info, const char* fn) {
   Tensor& x = arg_tensor(info, 0, "x");
   Tensor& w = arg_tensor(info, 1, "w");
   Tensor* b = arg_tensor_or_null(info, 2, "b");
-  auto st = read_stride(info, 3, fn);
-  auto pd = read_pads(info, 4, fn);
+  return {&x, &w, b, read_stride(info, 3, fn), read_pads(info, 4, fn)};  // braced lists evaluate left to right
+}
+
+// x and w 4-D on one device; x's channels match w's input-channel dimension (1 of a conv's OIHW w, 0 of a
+// conv-transpose's IOHW w); b, if given, [the other channel dimension of w].
+inline void check_conv_forward_inputs(const ConvForwardInputs& in, const char* fn, bool iohw) {
+  const Tensor &x = *in.x, &w = *in.w;
+  const int wc = iohw ? 0 : 1;
   check_4d(x, fn, 0, "x", 1);
   check_4d(w, fn, 1, "w", 0);
-  MRIGAN_CHECK(w.dim(1) == x.dim(1), fn, ": argument 2 (w) ", shape_str(w.shape), " expects ", w.dim(1),
-               " input channels but argument 1 (x) ", shape_str(x.shape), " has ", x.dim(1));
+  MRIGAN_CHECK(w.dim(wc) == x.dim(1), fn, ": argument 2 (w) ", shape_str(w.shape), iohw ? " (IOHW) expects " : " expects ",
+               w.dim(wc), " input channels but argument 1 (x) ", shape_str(x.shape), " has ", x.dim(1));
   same_device(x, 0, "x", w, 1, "w");
-  if (b) {
-    check_shape(*b, {w.dim(0)}, cat(fn, ": argument 3 (b)").c_str());
-    same_device(x, 0, "x", *b, 2, "b");
-  }
-  ConvShape g = conv_geom(fn, x.shape, w.dim(0), w.dim(2), w.dim(3), st, pd);
-  return {&x, &w, b, g};
+  check_bias(in.b, w.dim(1 - wc), x, fn);
+}
+
+// (x [n,c,h,w], w [k,c,r,s], b [k] | null, stride [2], padding [4]) → output [n, k, p, q] by g.
+inline ConvForwardArgs read_conv_forward(const Napi::CallbackInfo& info, const char* fn) {
+  ConvForwardInputs in = read_conv_forward_inputs(info, fn);
+  check_conv_forward_inputs(in, fn, false);
+  const Tensor& w = *in.w;
+  return {in.x, in.w, in.b, conv_geom(fn, in.x->shape, w.dim(0), w.dim(2), w.dim(3), in.st, in.pd)};
 }
 
 // (x [n,k,p,q], w [k,c,r,s] IOHW, b [c] | null, stride [2], padding [4], outputPadding [2]) → output [n, c, h, w] by g,
 // g being the conv from the transpose's output to its input.
 inline ConvForwardArgs read_conv_transpose_forward(const Napi::CallbackInfo& info, const char* fn) {
-  Tensor& x = arg_tensor(info, 0, "x");
-  Tensor& w = arg_tensor(info, 1, "w");
-  Tensor* b = arg_tensor_or_null(info, 2, "b");
-  auto st = read_stride(info, 3, fn);
-  auto pd = read_pads(info, 4, fn);
+  ConvForwardInputs in = read_conv_forward_inputs(info, fn);
+  const std::array<int64_t, 2>& st = in.st;
+  const std::array<int64_t, 4>& pd = in.pd;
   std::vector<int64_t> op = arg_ints(info, 5, "outputPadding", 2, 2);
   for (int d = 0; d < 2; ++d)
     MRIGAN_CHECK(op[d] >= 0 && op[d] < st[d], fn, ": argument 6 (outputPadding) [", op[0], ", ", op[1],
                  "] must be non-negative and smaller than the stride [", st[0], ", ", st[1], "]");
-  check_4d(x, fn, 0, "x", 1);
-  check_4d(w, fn, 1, "w", 0);
-  MRIGAN_CHECK(w.dim(0) == x.dim(1), fn, ": argument 2 (w) ", shape_str(w.shape), " (IOHW) expects ", w.dim(0),
-               " input channels but argument 1 (x) ", shape_str(x.shape), " has ", x.dim(1));
-  same_device(x, 0, "x", w, 1, "w");
-  if (b) {
-    check_shape(*b, {w.dim(1)}, cat(fn, ": argument 3 (b)").c_str());
-    same_device(x, 0, "x", *b, 2, "b");
-  }
+  check_conv_forward_inputs(in, fn, true);
+  const Tensor &x = *in.x, &w = *in.w;
   const int64_t h = (x.dim(2) - 1) * st[0] - pd[0] - pd[1] + w.dim(2) + op[0];
   const int64_t wd = (x.dim(3) - 1) * st[1] - pd[2] - pd[3] + w.dim(3) + op[1];
   MRIGAN_CHECK(h >= 1 && wd >= 1, fn, ": output size ", h, "x", wd, " is empty (input ", x.dim(2), "x", x.dim(3),
                ", kernel ", w.dim(2), "x", w.dim(3), ", padding [", pd[0], ", ", pd[1], ", ", pd[2], ", ", pd[3], "])");
   ConvShape g = conv_geom(fn, {x.dim(0), w.dim(1), h, wd}, w.dim(0), w.dim(2), w.dim(3), st, pd);
   MRIGAN_CHECK(g.p == x.dim(2) && g.q == x.dim(3), fn, ": internal geometry mismatch");
-  return {&x, &w, b, g};
+  return {in.x, in.w, in.b, g};
 }
 
 }  // namespace mrigan::addon

@@ -81,24 +81,23 @@ static Napi::Value MemStats(const Napi::CallbackInfo& info) {
   return o;
 }
 
-static Napi::Value ResetPeak(const Napi::CallbackInfo& info) {
-  int dev = gpu_arg(info, 0, "cudaResetPeak");
-#ifdef MRIGAN_CUDA
-  cuda::reset_peak(dev);
-#else
-  (void)dev;
-#endif
+// (device) → undefined: an allocator action on one GPU (act is null in a build without CUDA, where no GPU passes
+// gpu_arg).
+static Napi::Value OnGpu(const Napi::CallbackInfo& info, const char* fn, void (*act)(int)) {
+  int dev = gpu_arg(info, 0, fn);
+  if (act) act(dev);
   return info.Env().Undefined();
 }
-
-static Napi::Value EmptyCache(const Napi::CallbackInfo& info) {
-  int dev = gpu_arg(info, 0, "cudaEmptyCache");
 #ifdef MRIGAN_CUDA
-  cuda::empty_cache(dev);
+#define MRIGAN_CUDA_FN(f) &cuda::f
 #else
-  (void)dev;
+#define MRIGAN_CUDA_FN(f) nullptr
 #endif
-  return info.Env().Undefined();
+static Napi::Value ResetPeak(const Napi::CallbackInfo& info) {
+  return OnGpu(info, "cudaResetPeak", MRIGAN_CUDA_FN(reset_peak));
+}
+static Napi::Value EmptyCache(const Napi::CallbackInfo& info) {
+  return OnGpu(info, "cudaEmptyCache", MRIGAN_CUDA_FN(empty_cache));
 }
 
 static Napi::Value Synchronize(const Napi::CallbackInfo& info) {

@@ -4,14 +4,11 @@
 
 namespace mrigan::addon {
 
-static std::string arg_label(int i, const char* what) { return cat("argument ", i + 1, " (", what, ")"); }
-
-static void check_2d(const Tensor& t, const char* fn, int i, const char* what) {
-  MRIGAN_CHECK(t.ndim() == 2, fn, ": ", arg_label(i, what), " must be 2-D, got shape ", shape_str(t.shape));
-}
-
-static void same_device(const Tensor& a, int ia, const char* an, const Tensor& b, int ib, const char* bn) {
-  check_same_device(a, arg_label(ia, an).c_str(), b, arg_label(ib, bn).c_str());
+// Arguments 1 (a) and 2 (b) are 2-D: the operand pair of every dense and gemm binding.
+static void check_2d(const char* fn, const Tensor& a, const char* an, const Tensor& b, const char* bn) {
+  for (int i = 0; i < 2; ++i)
+    MRIGAN_CHECK((i ? b : a).ndim() == 2, fn, ": ", arg_label(i, i ? bn : an), " must be 2-D, got shape ",
+                 shape_str((i ? b : a).shape));
 }
 
 // denseForward(x [n,in], w [out,in], b [out] | null) → y [n,out] = x·wᵀ + b
@@ -21,15 +18,11 @@ static Napi::Value DenseForward(const Napi::CallbackInfo& info) {
   Tensor& x = arg_tensor(info, 0, "x");
   Tensor& w = arg_tensor(info, 1, "w");
   Tensor* b = arg_tensor_or_null(info, 2, "b");
-  check_2d(x, fn, 0, "x");
-  check_2d(w, fn, 1, "w");
+  check_2d(fn, x, "x", w, "w");
   MRIGAN_CHECK(w.dim(1) == x.dim(1), fn, ": argument 2 (w) ", shape_str(w.shape), " expects ", w.dim(1),
                " input features but argument 1 (x) ", shape_str(x.shape), " has ", x.dim(1));
   same_device(x, 0, "x", w, 1, "w");
-  if (b) {
-    check_shape(*b, {w.dim(0)}, cat(fn, ": argument 3 (b)").c_str());
-    same_device(x, 0, "x", *b, 2, "b");
-  }
+  check_bias(b, w.dim(0), x, fn);
   const int64_t n = x.dim(0), in = x.dim(1), out = w.dim(0);
   Tensor y = empty({n, out}, x.device());
   MRIGAN_DISPATCH(x, dense_forward, x.data(), w.data(), b ? b->data() : nullptr, y.data(), n, in, out);
@@ -40,16 +33,14 @@ static Napi::Value DenseForward(const Napi::CallbackInfo& info) {
 static Napi::Value DenseBackwardData(const Napi::CallbackInfo& info) {
   const char* fn = "denseBackwardData";
   need_args(info, 2, fn);
-  Tensor& dy = arg_tensor(info, 0, "dy");
-  Tensor& w = arg_tensor(info, 1, "w");
-  check_2d(dy, fn, 0, "dy");
-  check_2d(w, fn, 1, "w");
-  MRIGAN_CHECK(w.dim(0) == dy.dim(1), fn, ": argument 2 (w) ", shape_str(w.shape), " has ", w.dim(0),
-               " output features but argument 1 (dy) ", shape_str(dy.shape), " has ", dy.dim(1));
-  same_device(dy, 0, "dy", w, 1, "w");
-  const int64_t n = dy.dim(0), in = w.dim(1), out = w.dim(0);
-  Tensor dx = empty({n, in}, dy.device());
-  MRIGAN_DISPATCH(dy, dense_backward_data, dy.data(), w.data(), dx.data(), n, in, out);
+  auto [dy, w] = arg_tensors(info, 0, {"dy", "w"});
+  check_2d(fn, *dy, "dy", *w, "w");
+  MRIGAN_CHECK(w->dim(0) == dy->dim(1), fn, ": argument 2 (w) ", shape_str(w->shape), " has ", w->dim(0),
+               " output features but argument 1 (dy) ", shape_str(dy->shape), " has ", dy->dim(1));
+  same_device(*dy, 0, "dy", *w, 1, "w");
+  const int64_t n = dy->dim(0), in = w->dim(1), out = w->dim(0);
+  Tensor dx = empty({n, in}, dy->device());
+  MRIGAN_DISPATCH(*dy, dense_backward_data, dy->data(), w->data(), dx.data(), n, in, out);
   return wrap(info.Env(), dx);
 }
 
@@ -57,18 +48,15 @@ static Napi::Value DenseBackwardData(const Napi::CallbackInfo& info) {
 static Napi::Value DenseBackwardWeight(const Napi::CallbackInfo& info) {
   const char* fn = "denseBackwardWeight";
   need_args(info, 3, fn);
-  Tensor& dy = arg_tensor(info, 0, "dy");
-  Tensor& x = arg_tensor(info, 1, "x");
-  Tensor& dw = arg_tensor(info, 2, "dw");
-  check_2d(dy, fn, 0, "dy");
-  check_2d(x, fn, 1, "x");
-  MRIGAN_CHECK(x.dim(0) == dy.dim(0), fn, ": argument 1 (dy) ", shape_str(dy.shape), " and argument 2 (x) ",
-               shape_str(x.shape), " have different batch sizes");
-  check_shape(dw, {dy.dim(1), x.dim(1)}, cat(fn, ": argument 3 (dw)").c_str());
-  same_device(dy, 0, "dy", x, 1, "x");
-  same_device(dy, 0, "dy", dw, 2, "dw");
-  const int64_t n = dy.dim(0), in = x.dim(1), out = dy.dim(1);
-  MRIGAN_DISPATCH(dy, dense_backward_weight, dy.data(), x.data(), dw.data(), n, in, out);
+  auto [dy, x, dw] = arg_tensors(info, 0, {"dy", "x", "dw"});
+  check_2d(fn, *dy, "dy", *x, "x");
+  MRIGAN_CHECK(x->dim(0) == dy->dim(0), fn, ": argument 1 (dy) ", shape_str(dy->shape), " and argument 2 (x) ",
+               shape_str(x->shape), " have different batch sizes");
+  check_shape(*dw, {dy->dim(1), x->dim(1)}, cat(fn, ": argument 3 (dw)").c_str());
+  same_device(*dy, 0, "dy", *x, 1, "x");
+  same_device(*dy, 0, "dy", *dw, 2, "dw");
+  const int64_t n = dy->dim(0), in = x->dim(1), out = dy->dim(1);
+  MRIGAN_DISPATCH(*dy, dense_backward_weight, dy->data(), x->data(), dw->data(), n, in, out);
   return info.Env().Undefined();
 }
 
@@ -79,8 +67,7 @@ static Napi::Value GemmAny(const Napi::CallbackInfo& info, const char* fn) {
   Tensor& a = arg_tensor(info, 0, "a");
   Tensor& b = arg_tensor(info, 1, "b");
   const bool ta = arg_bool(info, 2, "transA"), tb = arg_bool(info, 3, "transB");
-  check_2d(a, fn, 0, "a");
-  check_2d(b, fn, 1, "b");
+  check_2d(fn, a, "a", b, "b");
   const int64_t m = ta ? a.dim(1) : a.dim(0), k = ta ? a.dim(0) : a.dim(1);
   const int64_t kb = tb ? b.dim(1) : b.dim(0), n = tb ? b.dim(0) : b.dim(1);
   MRIGAN_CHECK(k == kb, fn, ": inner dimensions differ: op(a) is ", m, "x", k, " (a ", shape_str(a.shape),

@@ -21,12 +21,9 @@ static Napi::Value Mul(const Napi::CallbackInfo& info) { return Binary<1>(info);
 
 // (x, alpha) → alpha·x
 static Napi::Value Scale(const Napi::CallbackInfo& info) {
-  need_args(info, 2, "scale");
-  Tensor& x = arg_tensor(info, 0, "x");
-  float alpha = arg_float(info, 1, "alpha");
-  Tensor y = empty(x.shape, x.device());
-  MRIGAN_DISPATCH(x, scale, x.data(), y.data(), x.numel(), alpha);
-  return wrap(info.Env(), y);
+  return unary_binding(info, "scale", "alpha", [](Tensor& x, Tensor& y, float alpha) {
+    MRIGAN_DISPATCH(x, scale, x.data(), y.data(), x.numel(), alpha);
+  });
 }
 
 // (alpha, x, y): y += alpha·x in place
@@ -108,16 +105,23 @@ static Napi::Value FirstNonFinite(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), (double)r);
 }
 
-// (y [n, c] or [n, c, h, w], b [c]): y += b per channel, in place
-static Napi::Value BiasAdd(const Napi::CallbackInfo& info) {
-  need_args(info, 2, "biasAdd");
-  Tensor& y = arg_tensor(info, 0, "y");
-  Tensor& b = arg_tensor(info, 1, "b");
-  NCHW g = nc_hw(y, "biasAdd", "y");
-  check_per_channel(g.c, y, "y", {{&b, "b"}});
-  MRIGAN_DISPATCH(y, bias_add, y.data(), b.data(), g.n, g.c, g.hw);
+// (y [n, c] or [n, c, h, w], b [c]): y += b per channel, in place (biasAdd, Op 0); (dy, db): db += Σ dy over n and
+// space (biasGrad, Op 1).
+template <int Op>
+static Napi::Value PerChannel(const Napi::CallbackInfo& info) {
+  const char* fn = Op == 0 ? "biasAdd" : "biasGrad";
+  const char *tn = Op == 0 ? "y" : "dy", *vn = Op == 0 ? "b" : "db";
+  need_args(info, 2, fn);
+  Tensor& t = arg_tensor(info, 0, tn);
+  Tensor& v = arg_tensor(info, 1, vn);
+  NCHW g = nc_hw(t, fn, tn);
+  check_per_channel(g.c, t, tn, {{&v, vn}});
+  if (Op == 0) MRIGAN_DISPATCH(t, bias_add, t.data(), v.data(), g.n, g.c, g.hw);
+  else MRIGAN_DISPATCH(t, bias_grad, t.data(), v.data(), g.n, g.c, g.hw);
   return info.Env().Undefined();
 }
+static Napi::Value BiasAdd(const Napi::CallbackInfo& info) { return PerChannel<0>(info); }
+static Napi::Value BiasGrad(const Napi::CallbackInfo& info) { return PerChannel<1>(info); }
 
 // (a, b, t) → b + t[i]·(a − b) row by row: a, b [n, ...] alike, t with n elements (one factor per row).
 static Napi::Value LerpRows(const Napi::CallbackInfo& info) {
@@ -133,17 +137,6 @@ static Napi::Value LerpRows(const Napi::CallbackInfo& info) {
   Tensor y = empty(a.shape, a.device());
   MRIGAN_DISPATCH(a, lerp_rows, a.data(), b.data(), t.data(), y.data(), n, a.numel() / n);
   return wrap(info.Env(), y);
-}
-
-// (dy [n, c] or [n, c, h, w], db [c]): db += Σ dy over n and space
-static Napi::Value BiasGrad(const Napi::CallbackInfo& info) {
-  need_args(info, 2, "biasGrad");
-  Tensor& dy = arg_tensor(info, 0, "dy");
-  Tensor& db = arg_tensor(info, 1, "db");
-  NCHW g = nc_hw(dy, "biasGrad", "dy");
-  check_per_channel(g.c, dy, "dy", {{&db, "db"}});
-  MRIGAN_DISPATCH(dy, bias_grad, dy.data(), db.data(), g.n, g.c, g.hw);
-  return info.Env().Undefined();
 }
 
 MRIGAN_EXPORT("add", Add);

@@ -1,5 +1,5 @@
 // Bindings of native/cpu/rop.cc (exact gradient penalty, DESIGN §5): argument checks and dispatch only.
-#include "addon/binding.h"
+#include "addon/ops_args.h"
 
 namespace mrigan::addon {
 
@@ -8,26 +8,36 @@ static void same(const Tensor& t, const char* tn, const Tensor& ref, const char*
   check_same_device(t, tn, ref, rn);
 }
 
+// The pack every pair backward starts with: (ybar | null, ydotbar, ref, xdot), ref being the forward's y for the
+// activations and its x for BatchNorm. check() wants ybar, ydotbar and xdot shaped like ref on ref's device.
+struct PairArgs {
+  Tensor *yb, *ydb, *ref, *xd;
+  const char* rn;
+  void check() const {
+    if (yb) same(*yb, "ybar", *ref, rn);
+    same(*ydb, "ydotbar", *ref, rn);
+    same(*xd, "xdot", *ref, rn);
+  }
+};
+static PairArgs pair_args(const Napi::CallbackInfo& info, const char* rn) {
+  Tensor* yb = arg_tensor_or_null(info, 0, "ybar");
+  auto [ydb, ref, xd] = arg_tensors(info, 1, {"ydotbar", rn, "xdot"});
+  return {yb, ydb, ref, xd, rn};
+}
+
 // (ybar | null, ydotbar, y, xdot) → [xbar, xdotbar]
 template <bool Tanh>
 static Napi::Value ActPairBackward(const Napi::CallbackInfo& info) {
   const char* fn = Tanh ? "tanhPairBackward" : "sigmoidPairBackward";
   need_args(info, 4, fn);
-  Tensor* yb = arg_tensor_or_null(info, 0, "ybar");
-  Tensor& ydb = arg_tensor(info, 1, "ydotbar");
-  Tensor& y = arg_tensor(info, 2, "y");
-  Tensor& xd = arg_tensor(info, 3, "xdot");
-  if (yb) same(*yb, "ybar", y, "y");
-  same(ydb, "ydotbar", y, "y");
-  same(xd, "xdot", y, "y");
+  PairArgs p = pair_args(info, "y");
+  p.check();
+  Tensor &ydb = *p.ydb, &y = *p.ref, &xd = *p.xd;
   Tensor xb = empty(y.shape, y.device()), xdb = empty(y.shape, y.device());
-  const float* ybp = yb ? yb->data() : nullptr;
+  const float* ybp = p.yb ? p.yb->data() : nullptr;
   if (Tanh) MRIGAN_DISPATCH(y, tanh_pair_backward, ybp, ydb.data(), y.data(), xd.data(), xb.data(), xdb.data(), y.numel());
   else MRIGAN_DISPATCH(y, sigmoid_pair_backward, ybp, ydb.data(), y.data(), xd.data(), xb.data(), xdb.data(), y.numel());
-  Napi::Array r = Napi::Array::New(info.Env(), 2);
-  r[0u] = wrap(info.Env(), xb);
-  r[1u] = wrap(info.Env(), xdb);
-  return r;
+  return result(info.Env(), {wrap(info.Env(), xb), wrap(info.Env(), xdb)});
 }
 
 struct BnGeom { int64_t n, c, hw; };
@@ -48,41 +58,28 @@ static BnGeom bn_geom(const Tensor& x, std::initializer_list<std::pair<const Ten
 // (xdot, x, gamma, mean, invstd) → ydot
 static Napi::Value BatchNormJvp(const Napi::CallbackInfo& info) {
   need_args(info, 5, "batchNormJvp");
-  Tensor& xd = arg_tensor(info, 0, "xdot");
-  Tensor& x = arg_tensor(info, 1, "x");
-  Tensor& gamma = arg_tensor(info, 2, "gamma");
-  Tensor& mean = arg_tensor(info, 3, "mean");
-  Tensor& invstd = arg_tensor(info, 4, "invstd");
-  same(xd, "xdot", x, "x");
-  BnGeom g = bn_geom(x, {{&gamma, "gamma"}, {&mean, "mean"}, {&invstd, "invstd"}});
-  Tensor yd = empty(x.shape, x.device());
-  MRIGAN_DISPATCH(x, batch_norm_jvp, xd.data(), x.data(), gamma.data(), mean.data(), invstd.data(), yd.data(), g.n, g.c, g.hw);
+  auto [xd, x, gamma, mean, invstd] = arg_tensors(info, 0, {"xdot", "x", "gamma", "mean", "invstd"});
+  same(*xd, "xdot", *x, "x");
+  BnGeom g = bn_geom(*x, {{gamma, "gamma"}, {mean, "mean"}, {invstd, "invstd"}});
+  Tensor yd = empty(x->shape, x->device());
+  MRIGAN_DISPATCH(*x, batch_norm_jvp, xd->data(), x->data(), gamma->data(), mean->data(), invstd->data(), yd.data(), g.n,
+                  g.c, g.hw);
   return wrap(info.Env(), yd);
 }
 
 // (ybar | null, ydotbar, x, xdot, gamma, mean, invstd, dgamma, dbeta) → [xbar, xdotbar]; dgamma, dbeta +=
 static Napi::Value BatchNormPairBackward(const Napi::CallbackInfo& info) {
   need_args(info, 9, "batchNormPairBackward");
-  Tensor* yb = arg_tensor_or_null(info, 0, "ybar");
-  Tensor& ydb = arg_tensor(info, 1, "ydotbar");
-  Tensor& x = arg_tensor(info, 2, "x");
-  Tensor& xd = arg_tensor(info, 3, "xdot");
-  Tensor& gamma = arg_tensor(info, 4, "gamma");
-  Tensor& mean = arg_tensor(info, 5, "mean");
-  Tensor& invstd = arg_tensor(info, 6, "invstd");
-  Tensor& dgamma = arg_tensor(info, 7, "dgamma");
-  Tensor& dbeta = arg_tensor(info, 8, "dbeta");
-  if (yb) same(*yb, "ybar", x, "x");
-  same(ydb, "ydotbar", x, "x");
-  same(xd, "xdot", x, "x");
-  BnGeom g = bn_geom(x, {{&gamma, "gamma"}, {&mean, "mean"}, {&invstd, "invstd"}, {&dgamma, "dgamma"}, {&dbeta, "dbeta"}});
+  PairArgs p = pair_args(info, "x");
+  auto [gamma, mean, invstd, dgamma, dbeta] = arg_tensors(info, 4, {"gamma", "mean", "invstd", "dgamma", "dbeta"});
+  p.check();
+  Tensor &ydb = *p.ydb, &x = *p.ref, &xd = *p.xd;
+  BnGeom g = bn_geom(x, {{gamma, "gamma"}, {mean, "mean"}, {invstd, "invstd"}, {dgamma, "dgamma"}, {dbeta, "dbeta"}});
   Tensor xb = empty(x.shape, x.device()), xdb = empty(x.shape, x.device());
-  MRIGAN_DISPATCH(x, batch_norm_pair_backward, yb ? yb->data() : nullptr, ydb.data(), x.data(), xd.data(), gamma.data(),
-                  mean.data(), invstd.data(), xb.data(), xdb.data(), dgamma.data(), dbeta.data(), g.n, g.c, g.hw);
-  Napi::Array r = Napi::Array::New(info.Env(), 2);
-  r[0u] = wrap(info.Env(), xb);
-  r[1u] = wrap(info.Env(), xdb);
-  return r;
+  MRIGAN_DISPATCH(x, batch_norm_pair_backward, p.yb ? p.yb->data() : nullptr, ydb.data(), x.data(), xd.data(),
+                  gamma->data(), mean->data(), invstd->data(), xb.data(), xdb.data(), dgamma->data(), dbeta->data(), g.n,
+                  g.c, g.hw);
+  return result(info.Env(), {wrap(info.Env(), xb), wrap(info.Env(), xdb)});
 }
 
 static Napi::Value TanhPairBackward(const Napi::CallbackInfo& info) { return ActPairBackward<true>(info); }
