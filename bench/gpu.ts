@@ -29,7 +29,7 @@ const flag = (name: string): boolean => argv.includes(`--${name}`);
 const smoke = flag('smoke');
 const GPU: Device = 'cuda:0';
 
-/** DESIGN §4 `dcgan` at 256: channels w·128/r at resolution r (w = 32), z = 100, k4 convs. */
+/** docs/design.md §4 `dcgan` at 256: channels w·128/r at resolution r (w = 32), z = 100, k4 convs. */
 function dcganLayers(): LayerSpec[] {
   const ch = (r: number): number => (32 * 128) / r;
   const L: LayerSpec[] = [];

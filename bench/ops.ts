@@ -1,5 +1,5 @@
 // Conv / conv-transpose / dense benchmark: forward, backward-data and backward-weight of every conv layer of the
-// pinned `dcgan` 256x256 architecture (DESIGN §4) and of cepa2024's two dense layers, mrigan CPU against PyTorch CPU
+// pinned `dcgan` 256x256 architecture (docs/design.md §4) and of cepa2024's two dense layers, mrigan CPU against PyTorch CPU
 // (bench/reference/ops.py, same shapes, same thread count), printed side by side with the ratio
 // mrigan ms / PyTorch ms (< 1: mrigan is faster).
 //
@@ -41,7 +41,7 @@ const LAYERS: [string, Kind, number, number, number, number, number, number][] =
   ['D5', 'conv', 256, 512, 16, 4, 2, 1],
   ['D6', 'conv', 512, 1024, 8, 4, 2, 1],
   ['D7', 'conv', 1024, 1, 4, 4, 1, 0],
-  // cepa2024's dense layers (DESIGN §4): generator z(128) → 4·4·1024, critic head 16384 → 1
+  // cepa2024's dense layers (docs/design.md §4): generator z(128) → 4·4·1024, critic head 16384 → 1
   // cepa2024's extra critic convs (k3 s1 p1 after D4, D5, D6) and its generator's last conv-transpose
   ['E1', 'conv', 256, 256, 16, 3, 1, 1],
   ['E2', 'conv', 512, 512, 8, 3, 1, 1],

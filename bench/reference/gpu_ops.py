@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """PyTorch + cuDNN peer of bench/gpu.ts, run on the GPU machine by scripts/device-check.sh (same card, same run).
 
-Times every conv / conv-transpose layer of the `dcgan` architecture at 256×256 (DESIGN §4; the networks are
+Times every conv / conv-transpose layer of the `dcgan` architecture at 256×256 (docs/design.md §4; the networks are
 bench/reference/models.py, layer for layer the same as lib/models) in each pass — forward, backward-data,
 backward-weight, the last two separately through aten::convolution_backward with an output mask — and whole
 training iterations (DCGAN: D step + G step; WGAN-GP: 3 critic steps with the autograd double-backprop gradient

@@ -22,7 +22,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from timing import time_ms  # noqa: E402
 
 
-# dcgan generator parameters (DESIGN §4): ConvT weights (no bias) and BN gamma/beta
+# dcgan generator parameters (docs/design.md §4): ConvT weights (no bias) and BN gamma/beta
 G_PARAMS = [(100, 1024, 4, 4), (1024,), (1024,), (1024, 512, 4, 4), (512,), (512,), (512, 256, 4, 4), (256,), (256,),
             (256, 128, 4, 4), (128,), (128,), (128, 64, 4, 4), (64,), (64,), (64, 32, 4, 4), (32,), (32,), (32, 1, 4, 4)]
 

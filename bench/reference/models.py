@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""PyTorch builds of mrigan's two pinned architectures (DESIGN §4), layer for layer in the same order as
+"""PyTorch builds of mrigan's two pinned architectures (docs/design.md §4), layer for layer in the same order as
 lib/models/*.ts, so that parameter names (nn.Sequential indices: `3.weight`, `4.running_mean`) and shapes match
 the TypeScript models and weights exchange through safetensors without conversion.
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """PyTorch peer of bench/ops.ts: times forward, backward-data and backward-weight of every conv and conv-transpose
-layer of the pinned `dcgan` 256x256 architecture (DESIGN §4), and of cepa2024's two dense layers, on the CPU, with the
+layer of the pinned `dcgan` 256x256 architecture (docs/design.md §4), and of cepa2024's two dense layers, on the CPU, with the
 same shapes and thread count.
 
 Run:  /usr/bin/python3 bench/reference/ops.py [--threads N] [--batch 8] [--only G3,D2] [--json]
@@ -39,7 +39,7 @@ LAYERS = [
     ("D5", "conv", 256, 512, 16, 4, 2, 1),
     ("D6", "conv", 512, 1024, 8, 4, 2, 1),
     ("D7", "conv", 1024, 1, 4, 4, 1, 0),
-    # cepa2024's dense layers (DESIGN §4): generator z(128) -> 4*4*1024, critic head 16384 -> 1
+    # cepa2024's dense layers (docs/design.md §4): generator z(128) -> 4*4*1024, critic head 16384 -> 1
     ("E1", "conv", 256, 256, 16, 3, 1, 1),
     ("E2", "conv", 512, 512, 8, 3, 1, 1),
     ("E3", "conv", 1024, 1024, 4, 3, 1, 1),

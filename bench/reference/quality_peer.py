@@ -46,7 +46,7 @@ def main(data, out, cfg):
     a, lr = cfg.get('labelNoise', 0.05), cfg.get('lr', 2e-4)
     G = dcgan_generator(size, latent=latent, width=width).train()
     D = dcgan_discriminator(size, width=width, dropout=cfg.get('dropout', 0.0)).train()
-    for m in list(G.modules()) + list(D.modules()):  # mrigan's init (DESIGN §4): N(0, 0.02), BN γ N(1, 0.02), β = 0
+    for m in list(G.modules()) + list(D.modules()):  # mrigan's init (docs/design.md §4): N(0, 0.02), BN γ N(1, 0.02), β = 0
         if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
             nn.init.normal_(m.weight, 0.0, 0.02)
             if m.bias is not None:

@@ -1,4 +1,4 @@
-// BraTS folder layouts and the paper's dataset recipes (DESIGN §6).
+// BraTS folder layouts and the paper's dataset recipes (docs/design.md §6).
 //
 // BraTS 2020: BraTS20_Training_001/BraTS20_Training_001_flair.nii.gz (also BraTS20_Validation_NNN)
 // BraTS 2021: BraTS2021_00000/BraTS2021_00000_flair.nii.gz
@@ -22,7 +22,7 @@ export interface Recipe {
 }
 
 /**
- * The three sets of the paper. Set 2: DESIGN §6 gives 48 subjects × slices 65–94 × {T1, T2, FLAIR} = 4320
+ * The three sets of the paper. Set 2: docs/design.md §6 gives 48 subjects × slices 65–94 × {T1, T2, FLAIR} = 4320
  * slices; the paper reports 4230, which no whole number of subjects, slices and contrasts in the stated ranges
  * gives — we implement 4320.
  */

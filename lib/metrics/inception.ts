@@ -1,4 +1,4 @@
-// Keras InceptionV3 (include_top = False, pooling = 'avg') for FID features, on the engine's ops (DESIGN §8).
+// Keras InceptionV3 (include_top = False, pooling = 'avg') for FID features, on the engine's ops (docs/design.md §8).
 // Every conv unit of inception_spec.ts is conv (no bias) → BN(scale = False, ε = 1e-3) → ReLU; for inference BN is
 // folded into the conv: w' = w·γ/√(var + ε), b' = β − mean·γ/√(var + ε) (γ = 1 unless the file has it), computed
 // in float64 and rounded once, then one fused conv2dForwardAct('relu'). Kernels HWIO → OIHW.

@@ -1,4 +1,4 @@
-// `cepa2024`: the reference system's published topology (Cepa, Brito, Sousa 2024; DESIGN §4), Keras defaults:
+// `cepa2024`: the reference system's published topology (Cepa, Brito, Sousa 2024; docs/design.md §4), Keras defaults:
 // biases everywhere, BatchNorm eps 1e-3 / momentum 0.99 (0.01 here), γ = 1. Sizes 64 and 128 drop the
 // highest-resolution layers: the generator keeps its 4×4×1024 head and drops the last upsampling blocks (filters
 // 512, 256, … cut short, then C); the discriminator keeps the blocks whose output is below size/2, so every

@@ -1,4 +1,4 @@
-// `dcgan`: Radford's DCGAN scaled to 256 (DESIGN §4). Channels are tied to resolution: at r×r a feature map has
+// `dcgan`: Radford's DCGAN scaled to 256 (docs/design.md §4). Channels are tied to resolution: at r×r a feature map has
 // width·128/r channels (width 32: 32 at 128×128 … 1024 at 4×4), so sizes 64 and 128 drop the highest-resolution
 // layers and dcgan at 64 is Radford's original 64×64 network. Generators take z as [n, latent].
 // Layer order = bench/reference/models.py (same PyTorch state_dict names).

@@ -1,4 +1,4 @@
-// The two pinned architectures (DESIGN §4): builders by name for the CLI and the trainer.
+// The two pinned architectures (docs/design.md §4): builders by name for the CLI and the trainer.
 import { Sequential } from '../nn';
 import { ModelOptions, Role } from './common';
 import { dcganGenerator, dcganDiscriminator, dcganCritic } from './dcgan';

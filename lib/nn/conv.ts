@@ -1,5 +1,5 @@
 // Conv2d (weight OIHW) and ConvTranspose2d (weight IOHW) with PyTorch semantics. Conv-transpose is the
-// backward-data of conv in the engine (DESIGN §3), so both layers are thin wrappers over the engine ops.
+// backward-data of conv in the engine (docs/design.md §3), so both layers are thin wrappers over the engine ops.
 import {
   Tensor, Shape, Device, Pair, Padding, pair, pads, samePadding, convOutSize, biasGrad,
   conv2dForward, conv2dBackwardData, conv2dBackwardWeight,
@@ -75,7 +75,7 @@ export class Conv2d extends LayerBase {
     return conv2dBackwardData(dy, this.weight.value, x.shape, this.opts());
   }
 
-  // Linear in x: ẏ = W ẋ; W̄ += ȳ xᵀ + ẏ̄ ẋᵀ; b̄ += ȳ (DESIGN §5).
+  // Linear in x: ẏ = W ẋ; W̄ += ȳ xᵀ + ẏ̄ ẋᵀ; b̄ += ȳ (docs/design.md §5).
   jvp(xdot: Tensor): Tensor {
     this.need(this.x, 'jvp');
     return conv2dForward(this.keepXdot(xdot), this.weight.value, null, this.opts());

@@ -1,4 +1,4 @@
-// Layers, Sequential, initialisation, Adam and safetensors I/O (DESIGN §3–§5).
+// Layers, Sequential, initialisation, Adam and safetensors I/O (docs/design.md §3–§5).
 export * from './layer';
 export * from './dense';
 export * from './conv';

@@ -1,4 +1,4 @@
-// GAN initialisation (DESIGN §4): conv/dense weights N(0, 0.02), BatchNorm γ N(1, 0.02) (or 1, Keras), β = 0,
+// GAN initialisation (docs/design.md §4): conv/dense weights N(0, 0.02), BatchNorm γ N(1, 0.02) (or 1, Keras), β = 0,
 // biases 0. Draws use the engine's Philox normal, so a (seed, stream) gives the same weights on CPU and GPU.
 // Parameters are visited in params() order; each draw advances the Rng past the previous one.
 import { Tensor, Rng, fill, axpy } from '../engine';

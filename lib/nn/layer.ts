@@ -13,7 +13,7 @@
 //   a view never frees storage that another handle still uses, so the caller may dispose it like any output.
 // - Cached tensors the layer owns, and its parameters, are keep()-ed, so a tidy() around a forward does not free them.
 //
-// GRADIENT PENALTY (DESIGN §5): every layer also implements, at the cached primal of its last forward,
+// GRADIENT PENALTY (docs/design.md §5): every layer also implements, at the cached primal of its last forward,
 //   jvp(ẋ) → ẏ = J ẋ, caching ẋ (borrowed, like forward caches x);
 //   backwardData(dy) → Jᵀ dy, the input gradient only (no parameter grads);
 //   pairBackward(ȳ | null, ẏ̄, need?) → { x̄ | null, ẋ̄ | null }: adjoints of the primal and tangent inputs (ȳ = null

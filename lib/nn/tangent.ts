@@ -1,4 +1,4 @@
-// The exact gradient penalty's passes (DESIGN §5) composed through a chain of layers — what Sequential's jvp,
+// The exact gradient penalty's passes (docs/design.md §5) composed through a chain of layers — what Sequential's jvp,
 // backwardData and pairBackward do. The per-layer rules live in the layers themselves (layer.ts); this file only
 // chains them and owns the intermediate tensors.
 //

@@ -1,4 +1,4 @@
-// Training configuration: defaults, the Table I presets of the paper (DESIGN §4), and validation with errors that
+// Training configuration: defaults, the Table I presets of the paper (docs/design.md §4), and validation with errors that
 // name the option and say what would fix it. Every preset field can be overridden by an explicit option.
 import { Arch, ARCHS, ImageSize } from '../models';
 import { UsageError } from '../util/errors';
@@ -9,7 +9,7 @@ export const GAN_MODELS: readonly GanModel[] = ['dcgan', 'wgan-gp'];
 export interface TrainConfig {
   /** Training algorithm: DCGAN (BCE-with-logits) or WGAN-GP (critic + exact gradient penalty). */
   model: GanModel;
-  /** Network topology (DESIGN §4): the paper's `cepa2024` or Radford-style `dcgan`. */
+  /** Network topology (docs/design.md §4): the paper's `cepa2024` or Radford-style `dcgan`. */
   arch: Arch;
   size: ImageSize;
   channels: number;

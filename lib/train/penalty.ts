@@ -1,4 +1,4 @@
-// The exact WGAN-GP gradient penalty and its parameter gradient (DESIGN §5), by Pearlmutter's R-op:
+// The exact WGAN-GP gradient penalty and its parameter gradient (docs/design.md §5), by Pearlmutter's R-op:
 //   x̂ = fake + ε (real − fake), ε per sample;  F = Σ_j D(x̂)_j
 //   (1) forward at x̂   (2) g = ∇x F (input gradient only)   (3) GP = λ mean(‖g_i‖ − 1)², v = ∂GP/∂g  (gp_norm_v)
 //   (4) tangent forward ẋ = v → ẏ   (5) pair-backward from (ȳ = 0, ẏ̄ = 1): ∂GP/∂θ = ∂(Σẏ)/∂θ, accumulated into the

@@ -1,4 +1,4 @@
-// The training run (DESIGN §4–§5): epochs over a dataset, checkpoints, samples, metrics and progress, around the
+// The training run (docs/design.md §4–§5): epochs over a dataset, checkpoints, samples, metrics and progress, around the
 // steps of step.ts. Everything random comes from Philox streams (lib/util/streams.ts) whose offsets are
 // checkpointed, and the data order of epoch e is a permutation seeded by (seed, e), so a run is deterministic on CPU
 // and an interrupted run resumed from its checkpoint reproduces the uninterrupted one bit for bit — its records too.

@@ -1,4 +1,4 @@
-// One training step of each kind (DESIGN §4–§5), as functions of the models, a batch and the random streams:
+// One training step of each kind (docs/design.md §4–§5), as functions of the models, a batch and the random streams:
 //   dcganDStep   discriminator on real vs fake, BCE-with-logits with label noise
 //   criticStep   WGAN-GP critic: mean D(fake) − mean D(real) + GP, the penalty's parameter gradient exact
 //   gStep        generator through D (D's input gradient only: D's weight gradients are never formed)

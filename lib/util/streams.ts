@@ -1,4 +1,4 @@
-// Every Philox stream of the project in one table (DESIGN §3: draws are addressed by (seed, stream, offset), seed =
+// Every Philox stream of the project in one table (docs/design.md §3: draws are addressed by (seed, stream, offset), seed =
 // the run's seed). Distinct streams never overlap, so each consumer draws independent numbers, and a checkpoint
 // holds each stream's offset. Add a row here for any new consumer; never reuse a number.
 export const STREAMS = {

@@ -1,4 +1,4 @@
-// Binding of native/cpu/gp.cc (gradient penalty, DESIGN §5): argument checks and dispatch only.
+// Binding of native/cpu/gp.cc (gradient penalty, docs/design.md §5): argument checks and dispatch only.
 #include "addon/ops_args.h"
 
 namespace mrigan::addon {

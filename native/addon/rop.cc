@@ -1,4 +1,4 @@
-// Bindings of native/cpu/rop.cc (exact gradient penalty, DESIGN §5): argument checks and dispatch only.
+// Bindings of native/cpu/rop.cc (exact gradient penalty, docs/design.md §5): argument checks and dispatch only.
 #include "addon/ops_args.h"
 
 namespace mrigan::addon {

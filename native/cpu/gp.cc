@@ -1,4 +1,4 @@
-// Gradient penalty pieces (DESIGN §5). g [n, d] holds ∇x D(x̂_i) per sample:
+// Gradient penalty pieces (docs/design.md §5). g [n, d] holds ∇x D(x̂_i) per sample:
 //   norms[i] = ‖g_i‖ (float64 sum of squares),  GP = λ/n · Σ_i (‖g_i‖ − 1)²,
 //   v_i = 2λ(‖g_i‖ − 1)/(n‖g_i‖) · g_i, and v_i = 0 where ‖g_i‖ = 0 (the direction is undefined there).
 // Each sample is cut into chunks so that a batch of one or two large images still uses every thread: pass 1 sums

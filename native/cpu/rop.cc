@@ -1,4 +1,4 @@
-// Second-order passes for the exact gradient penalty (DESIGN §5): pair-backwards of tanh and sigmoid (σ″ ≠ 0)
+// Second-order passes for the exact gradient penalty (docs/design.md §5): pair-backwards of tanh and sigmoid (σ″ ≠ 0)
 // and BatchNorm's tangent forward and pair-backward in training mode (through the batch statistics).
 //
 // Notation per BN channel (m = n·hw values): r = invstd, x̂ = (x − μ) r, J₀ = r (I − 11ᵀ/m − x̂x̂ᵀ/m) is the Jacobian

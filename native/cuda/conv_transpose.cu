@@ -1,6 +1,6 @@
 // ConvTranspose2d on the GPU (twin of native/cpu/conv_transpose.cc), PyTorch semantics, weight IOHW [k, c, r, s].
 // s describes the equivalent conv: its input is the transpose's output [n, c, h, w], its output the transpose's input
-// [n, k, p, q]. So, with no zero insertion anywhere (DESIGN §3):
+// [n, k, p, q]. So, with no zero insertion anywhere (docs/design.md §3):
 //   forward          = conv backward-data of dy := x  (stride-phase implicit GEMM, see conv.cu), bias in the epilogue
 //   backward-data    = conv forward of x := dy
 //   backward-weight  = conv backward-weight with the conv's dy := the transpose's input x and the conv's x := dy

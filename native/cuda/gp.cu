@@ -1,4 +1,4 @@
-// Gradient-penalty kernels on the GPU (twins of native/cpu/gp.cc, DESIGN §5).
+// Gradient-penalty kernels on the GPU (twins of native/cpu/gp.cc, docs/design.md §5).
 // gp_norm_v: per sample i, ‖g_i‖ over its d values and v_i = 2λ(‖g_i‖ − 1) g_i / (n‖g_i‖) (0 where ‖g_i‖ = 0), in one
 // fused kernel: one block per sample reduces Σg² in double (as the CPU), then the same block
 // rescales its row into v (the row is still in L2 from the first read). The per-sample (‖g_i‖ − 1)² come back to the host

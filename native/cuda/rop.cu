@@ -1,4 +1,4 @@
-// Second-order passes of the exact gradient penalty on the GPU (twins of native/cpu/rop.cc, DESIGN §5; the math
+// Second-order passes of the exact gradient penalty on the GPU (twins of native/cpu/rop.cc, docs/design.md §5; the math
 // and notation are in that file's header).
 //   tanh/sigmoid pair-backward: elementwise, one grid-stride loop (σ′ and σ″ from the forward output y).
 //   batch_norm_jvp: per channel a = mean ẋ, b = mean x̂ẋ (two-level channel reduction of channel.cuh), then

@@ -249,7 +249,7 @@ const World& init(Device want) {
   throw Error("this process was started by an MPI launcher (mpirun/srun) but this mrigan build has no MPI; rebuild "
               "with libopenmpi-dev installed (npm run build:native)");
 #else
-  // libmpi's own plugins (dlopen'ed by MPI_Init) need its symbols global; Node loaded us RTLD_LOCAL. (DESIGN §7)
+  // libmpi's own plugins (dlopen'ed by MPI_Init) need its symbols global; Node loaded us RTLD_LOCAL. (docs/design.md §7)
   dlopen("libmpi.so.40", RTLD_NOW | RTLD_GLOBAL | RTLD_NOLOAD);
   int provided = 0;
   mpi_check(MPI_Init_thread(nullptr, nullptr, MPI_THREAD_MULTIPLE, &provided), "MPI_Init_thread");

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # A real one-node SLURM on this machine, for tests and for trying the sbatch scripts: munge + slurmctld + slurmd from
-# Debian (slurmd slurmctld slurm-client munge), run as root without systemd (DESIGN §7 lists the verified steps).
+# Debian (slurmd slurmctld slurm-client munge), run as root without systemd (docs/design.md §7 lists the verified steps).
 #
 #   scripts/slurm/local-cluster.sh start    idempotent: starts what is not running, waits until the node is idle
 #   scripts/slurm/local-cluster.sh status   daemons, their pids, sinfo

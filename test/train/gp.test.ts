@@ -1,4 +1,4 @@
-// The exact gradient penalty (DESIGN §5) against float64 references (test/train/ref64.ts):
+// The exact gradient penalty (docs/design.md §5) against float64 references (test/train/ref64.ts):
 // per layer, the tangent forward (jvp), backward-data and pair-backward against central differences of the float64
 // twin; end to end, GP and ∂GP/∂θ of whole critics (the textbook dcgan critic with dropout, and a cepa2024-style
 // critic with BatchNorm in training mode, sigmoid and Dense) against central differences of a float64 GP.

@@ -1,4 +1,4 @@
-// Whole DCGAN-256 / WGAN-GP-256 training iterations, CPU vs GPU (DESIGN §9): same seed → same Philox noise, masks
+// Whole DCGAN-256 / WGAN-GP-256 training iterations, CPU vs GPU (docs/design.md §9): same seed → same Philox noise, masks
 // and ε on both devices → losses and weights within the CPU's own float32 spread. Skipped, saying why, without a GPU.
 // On the kernel emulator (native/cuda/emu/build.sh) MRIGAN_CUDA_STEP_SIZE=64 MRIGAN_CUDA_STEP_BATCH=4 keep them small.
 import { expect } from 'chai';
@@ -22,7 +22,7 @@ const GPU: Device = 'cuda:0';
 // any update) is not chaotic and has a fixed tolerance. TF32 perturbs every conv input by ~2^-11 instead of one
 // ulp (2^-24), so its later losses only get a loose fixed bound (measured: 3.5e-2 on the fourth DCGAN loss); the
 // TF32 kernels are checked op by op in test/engine/ops/conv.test.ts.
-describe('cuda: whole training iterations (DESIGN §9: CPU vs GPU, same Philox streams)', function () {
+describe('cuda: whole training iterations (docs/design.md §9: CPU vs GPU, same Philox streams)', function () {
   cudaSuite(this, 'cuda training-iteration tests');
 
   const size = Number(process.env.MRIGAN_CUDA_STEP_SIZE ?? 256) as 64 | 128 | 256;

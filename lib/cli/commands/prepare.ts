@@ -20,7 +20,7 @@ sources (exactly one):
                         --size × --size as Keras' image_dataset_from_directory did in the reference system
 
 recipe (with --brats):
-  --set 1|2|3           the paper's sets (DESIGN §6):
+  --set 1|2|3           the paper's sets (docs/design.md §6):
                           1: BraTS 2020 FLAIR, 15 subjects × slices 60-107          =  720
                           2: BraTS 2021 T1,T2,FLAIR, 48 subjects × slices 65-94     = 4320 (paper: 4230)
                           3: BraTS 2021 FLAIR, 48 subjects × slices 52-115          = 3072

@@ -1,4 +1,4 @@
-// Gradient-penalty helpers (native/cpu/gp.cc, DESIGN §5).
+// Gradient-penalty helpers (native/cpu/gp.cc, docs/design.md §5).
 import { native } from '../native';
 import { Tensor } from '../tensor';
 

@@ -1,4 +1,4 @@
-// Second-order passes for the exact gradient penalty (native/cpu/rop.cc, DESIGN §5).
+// Second-order passes for the exact gradient penalty (native/cpu/rop.cc, docs/design.md §5).
 // Tangent forwards of LeakyReLU/tanh/sigmoid are their backward ops applied to ẋ (ẏ = σ′(x)ẋ); Dropout, Conv and
 // Dense are linear. The kernels here cover what is left: σ″ terms and BatchNorm through the batch statistics.
 import { native } from '../native';

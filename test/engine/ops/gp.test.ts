@@ -1,4 +1,4 @@
-// gpNormV (DESIGN §5) against float64: norms[i] = ‖g_i‖, GP = λ/n Σ(‖g_i‖ − 1)², v_i = 2λ(‖g_i‖ − 1)g_i/(n‖g_i‖),
+// gpNormV (docs/design.md §5) against float64: norms[i] = ‖g_i‖, GP = λ/n Σ(‖g_i‖ − 1)², v_i = 2λ(‖g_i‖ − 1)g_i/(n‖g_i‖),
 // v_i = 0 where g_i = 0. Since v = ∂GP/∂g, v is also checked against central finite differences (h = 1e-6) of the
 // float64 GP. Tolerances: norms (float64 sums rounded to float32) rtol 1e-6; GP (float64 from float32 inputs)
 // rtol 1e-9; v (a float32 coefficient times g) rtol 1e-6 + atol 1e-7·max|v|; FD: rtol 1e-5 + atol 1e-7·max|v|.
