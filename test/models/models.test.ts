@@ -1,4 +1,4 @@
-// The two pinned architectures (docs/design.md §4): parameter counts at 256 as pinned in DESIGN, every parameter name,
+// The two pinned architectures (docs/design.md §4): parameter counts at 256 as pinned in docs/design.md, every parameter name,
 // shape and per-layer output shape vs the PyTorch builds in bench/reference/models.py (its output is stored in
 // bench/reference/models.json, regenerate with `python3 bench/reference/models.py --json`), and forward + backward
 // of every network on a batch of 2 at 256×256 (~8 s for the five on 2 cores; 64 and 128 too with MRIGAN_SLOW=1).
