@@ -7,7 +7,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import * as crypto from 'crypto';
-import { TARGETS, Target } from './targets';
+import { TARGETS, kerasH5Target, Target } from './targets';
 import { rand } from './mutate';
 
 /** test/fuzz/cases in the source tree (this file runs from dist/test/fuzz). */
@@ -46,7 +46,7 @@ export async function fuzz(t: Target, n: number, seed: number, limitMs = 2000): 
   try {
     const saved = fs.existsSync(CASES) ? fs.readdirSync(CASES).filter((f) => f.startsWith(`${t.name}-`)).sort() : [];
     for (const f of saved) await one(fs.readFileSync(path.join(CASES, f)));
-    const seeds = t.seeds(tmp);
+    const seeds = await t.seeds(tmp);
     for (const s of seeds) await one(s); // the valid seeds themselves must parse
     const r = rand(seed);
     for (let i = 0; i < n; i++) await one(t.mutate(r, seeds[i % seeds.length], seeds));
@@ -58,7 +58,7 @@ export async function fuzz(t: Target, n: number, seed: number, limitMs = 2000): 
 
 if (require.main === module) {
   const [name, n, seed, limit] = process.argv.slice(2);
-  const t = TARGETS.find((x) => x.name === name);
+  const t = [...TARGETS, kerasH5Target].find((x) => x.name === name);
   if (!t) {
     process.stderr.write(`usage: run.js TARGET N SEED [LIMIT_MS]; targets: ${TARGETS.map((x) => x.name).join(', ')}\n`);
     process.exit(2);
