@@ -34,11 +34,18 @@ function mine(ranks: number, threads: number): Row {
   const line = out.split('\n').find((l) => l.startsWith('SCALING '));
   if (!line) throw new Error(`scaling_worker printed no result: ${out.slice(-2000)}`);
   const m: Mine = JSON.parse(line.slice(8));
-  // the iteration of median step time, with its split
-  const i = m.stepMs.indexOf(median(m.stepMs)) >= 0 ? m.stepMs.indexOf(median(m.stepMs)) : 0;
-  const step = median(m.stepMs);
-  return { label: `mrigan ${ranks} × ${threads}`, imgs: (1e3 * batch) / step, step, exposed: ranks > 1 ? median(m.exposedMs) : 0,
-    idle: ranks > 1 ? median(m.idleMs) : 0, mine: { ...m, stepMs: [m.stepMs[i]] } };
+  // the iteration of median step time (the lower middle of an even count), with its own split
+  const i = m.stepMs.indexOf([...m.stepMs].sort((x, y) => x - y)[(m.stepMs.length - 1) >> 1]);
+  const step = m.stepMs[i];
+  return { label: `mrigan ${ranks} × ${threads}`, imgs: (1e3 * batch) / step, step, exposed: ranks > 1 ? m.exposedMs[i] : 0,
+    idle: ranks > 1 ? m.idleMs[i] : 0, mine: m };
+}
+
+// PyTorch in one process with P threads (train.py's bench: best of the timed iterations, not the median)
+function theirsOne(): Row {
+  const j = JSON.parse(spawn('/usr/bin/python3', [path.resolve(__dirname, '../../bench/reference/train.py'), 'bench', String(size), String(batch),
+    String(iters - 1)], { MRIGAN_THREADS: String(P), BENCH_MODELS: 'dcgan', BENCH_ARCHS: 'dcgan' }).trim().split('\n').pop()!);
+  return { label: `PyTorch 1 × ${j.threads} (best, not median)`, imgs: j.img_per_s, step: 1e3 * j.seconds, exposed: NaN, idle: NaN };
 }
 
 function theirs(ranks: number): Row {
@@ -51,10 +58,11 @@ const best = new Map<string, Row>();
 const keep = (r: Row) => { const o = best.get(r.label.split(' (')[0]); if (!o || r.imgs > o.imgs) best.set(r.label.split(' (')[0], r); };
 const t0 = Date.now(), load0 = os.loadavg();
 for (let r = 0; r < rounds; r++) {
-  const runs = [() => keep(mine(1, P)), () => keep(mine(P, 1)), ...(peer ? [() => keep(theirs(P))] : [])];
+  const runs = [() => keep(mine(1, P)), () => keep(mine(P, 1)), ...(peer ? [() => keep(theirs(P)), () => keep(theirsOne())] : [])];
   (r % 2 ? runs.reverse() : runs).forEach((f) => f());
 }
 const one = best.get(`mrigan 1 × ${P}`)!, many = best.get(`mrigan ${P} × 1`)!, ddp = best.get(`PyTorch DDP ${P} × 1`);
+const ptOne = best.get(`PyTorch 1 × ${P}`);
 const f = (x: number, d = 1) => (Number.isFinite(x) ? x.toFixed(d) : '–');
 
 console.log(`DCGAN, dcgan architecture, ${size}×${size}, global batch ${batch}, median of ${iters - 1} iterations after a warm-up, ` +
@@ -62,11 +70,13 @@ console.log(`DCGAN, dcgan architecture, ${size}×${size}, global batch ${batch},
   `${os.loadavg()[0].toFixed(1)} at the end (1-minute) ` +
   `(${((Date.now() - t0) / 1e3).toFixed(0)} s)`);
 console.log('\n| layout | img/s | step ms | compute ms | exposed comm ms | idle ms | buckets started early | efficiency |\n|---|---:|---:|---:|---:|---:|---:|---:|');
-for (const r of [one, many, ...(ddp ? [ddp] : [])]) {
+for (const r of [one, many, ...(ptOne ? [ptOne] : []), ...(ddp ? [ddp] : [])]) {
   const b = r.mine?.buckets;
   const early = b ? `G ${b.G[0]}/${b.G[1]}, D ${b.D[0]}/${b.D[1]}` : '–';
   const comp = r.mine ? r.step - r.exposed - r.idle : NaN;
-  const eff = r === one ? '(base)' : `${f((100 * r.imgs) / one.imgs)} %`;
+  // efficiency against the same side's 1 × P
+  const base = r.label.startsWith('PyTorch') ? ptOne : one;
+  const eff = r === one || r === ptOne ? '(base)' : base ? `${f((100 * r.imgs) / base.imgs)} %` : '–';
   console.log(`| ${r.label} | ${f(r.imgs, 2)} | ${f(r.step, 0)} | ${f(comp, 0)} | ${f(r.exposed, 0)} | ${f(r.idle, 0)} | ${early} | ${eff} |`);
 }
 // overlap: the share of the reduction's blocking time (every gradient all-reduced with nothing to hide behind) that

@@ -15,7 +15,6 @@ import { world, runRanked, parallelOptions, broadcastTrainer, allReduceMean, all
 import { recordSyncTimings } from '../lib/dist/train';
 
 const now = () => Number(process.hrtime.bigint()) / 1e6;
-const median = (a: number[]) => { const s = [...a].sort((x, y) => x - y); return s.length % 2 ? s[s.length >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2; };
 
 async function main(): Promise<void> {
   const [size, batch, iters] = process.argv.slice(2).map(Number);
