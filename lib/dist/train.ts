@@ -34,10 +34,21 @@ export class BucketSync implements GradSync {
   }
 
   finish(which: 'G' | 'D', _params: Param[], loss: Tensor): void {
+    const enter = now();
     this.stats[which] = this.models[which].buckets.finish();
     allReduceMean([loss]);
+    if (syncLog) syncLog.push({ which, enterMs: enter, exitMs: now(), ...this.stats[which]! });
   }
 }
+
+/** One finish() of BucketSync, for bench/scaling.ts: when it was entered and left (ms, this process's monotonic clock). */
+export interface SyncTiming extends BucketStats { which: 'G' | 'D'; enterMs: number; exitMs: number }
+// Off unless asked: time inside finish() is the communication backward did not hide, plus waiting for the slower
+// rank (on a CPU the reduction is synchronous there; on a GPU it would also include queued kernels).
+let syncLog: SyncTiming[] | null = null;
+const now = () => Number(process.hrtime.bigint()) / 1e6;
+/** Starts recording every BucketSync.finish() of this process (clearing what was recorded); returns the live log. */
+export function recordSyncTimings(): SyncTiming[] { return (syncLog = []); }
 
 /** The Trainer's `parallel` option for this process, or undefined in a world of 1. */
 export function parallelOptions(w: World, models: () => { G: Sequential; D: Sequential }, o: BucketOptions = {}): Parallel | undefined {
