@@ -68,6 +68,7 @@ function stringListAttr(node: any, name: string): string[] | null {
 /** Reads every layer's weights, in the file's layer order. */
 export async function readKerasH5(file: string): Promise<KerasFile> {
   checkHdf5Signature(file);
+  const fileBytes = fs.statSync(file).size;
   const h5 = await loadH5wasm();
   let f: any;
   try { f = new h5.File(file, 'r'); } catch (e) { throw new KerasWeightsError(file, `HDF5 open failed (${(e as Error).message}); the file may be truncated`); }
@@ -94,6 +95,10 @@ export async function readKerasH5(file: string): Promise<KerasFile> {
       for (const wn of wnames) {
         const ds = g.get(wn);
         if (!ds || !ds.shape) throw new KerasWeightsError(file, `layer '${name}': weight '${wn}' is listed but missing`);
+        // a corrupt header can claim a huge dataset: refuse before h5wasm tries to read it (Keras does not compress)
+        const claimed = (ds.shape as number[]).reduce((a: number, b: number) => a * Number(b), 1);
+        if (!Number.isFinite(claimed) || claimed * 4 > Math.max(16 * fileBytes, 1 << 20))
+          throw new KerasWeightsError(file, `layer '${name}': weight '${wn}' claims shape [${ds.shape}] — more than the ${fileBytes}-byte file can hold; corrupt file?`);
         let v: unknown;
         try { v = ds.value; } catch (e) { throw new KerasWeightsError(file, `layer '${name}': weight '${wn}' cannot be read (${(e as Error).message}); truncated file?`); }
         if (!(v instanceof Float32Array) && !(v instanceof Float64Array)) {

@@ -13,6 +13,7 @@ const WARMUP = Math.min(200, Math.floor(STEPS / 5));
  * so: at most RSS_BOUND_MIB above the warm-up value, and at most RSS_LATE_MIB of growth over the second half of the
  * run (a leak of 16 KiB per step would add 8 MiB there).
  */
+const median = (v: number[]): number => { const a = [...v].sort((x, y) => x - y); return a[a.length >> 1]; };
 const hasGc = typeof (global as { gc?: unknown }).gc === 'function';
 /** With --expose-gc (npm run test:soak) RSS is measured after a collection and stays within ~1 MiB here. */
 export const RSS_BOUND_MIB = hasGc ? 16 : 48;
@@ -50,10 +51,12 @@ describe('soak: 1000 training steps keep memory flat', function () {
     process.stdout.write(`    soak: ${STEPS} steps in ${secs.toFixed(1)} s; RSS start ${mib(samples[0].rss)} MiB, warm (step ${warm.step}) ${mib(warm.rss)}, end ${mib(end.rss)}, max ${mib(maxRss)}; ` +
       `host live ${warm.live} → ${end.live} B, cached ${mib(warm.cached)} → ${mib(end.cached)} MiB, system allocs ${warm.sys} → ${end.sys}\n`);
     if (process.env.MRIGAN_SOAK_VERBOSE) process.stdout.write(samples.map((s) => `${s.step}:${mib(s.rss)}`).join(" ") + "\n");
-    expect(maxRss - warm.rss, 'RSS growth after warm-up').to.be.at.most(RSS_BOUND_MIB * 2 ** 20);
-    const mid = samples.find((s) => s.step >= STEPS / 2)!;
-    const late = Math.max(...samples.filter((s) => s.step >= mid.step).map((s) => s.rss)) - mid.rss;
-    expect(late, 'RSS growth over the second half').to.be.at.most(RSS_LATE_MIB * 2 ** 20);
+    // levels, not single samples: a loaded host shows transient spikes (malloc arenas of the OpenMP threads, seen
+    // +34 MiB for one sample in CI) that a leak does not explain; a leak moves the medians
+    const level = (lo: number, hi: number) => median(samples.filter((s) => s.step >= lo && s.step <= hi).map((s) => s.rss));
+    const warmLevel = level(WARMUP, WARMUP + 150), midLevel = level(STEPS / 2 - 100, STEPS / 2 + 50), endLevel = level(STEPS - 150, STEPS);
+    expect(endLevel - warmLevel, 'RSS growth after warm-up (median levels)').to.be.at.most(RSS_BOUND_MIB * 2 ** 20);
+    expect(endLevel - midLevel, 'RSS growth over the second half (median levels)').to.be.at.most(RSS_LATE_MIB * 2 ** 20);
     // every step frees what it allocates: the same live bytes at the same point of a step
     expect(Math.abs(end.live - warm.live), 'host live bytes').to.be.at.most(LIVE_BOUND_BYTES);
     expect(end.cached, 'host cache size').to.be.at.most(Math.max(warm.cached, ...after.map((s) => s.cached)));
