@@ -13,19 +13,8 @@ import * as statsCmd from '../../lib/cli/commands/stats';
 import { spawnSync } from 'child_process';
 import { randArray } from '../helpers';
 import { writeRandomInception } from '../metrics/inception_file';
+import { runCommand } from '../helpers';
 
-async function runCommand(run: (argv: string[]) => Promise<number>, argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  const ow = process.stdout.write, ew = process.stderr.write;
-  let out = '', err = '';
-  process.stdout.write = ((s: string) => { out += s; return true; }) as typeof process.stdout.write;
-  process.stderr.write = ((s: string) => { err += s; return true; }) as typeof process.stderr.write;
-  try {
-    return { code: await run(argv), out, err };
-  } finally {
-    process.stdout.write = ow;
-    process.stderr.write = ew;
-  }
-}
 
 const N = 10, S = 24;
 

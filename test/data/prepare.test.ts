@@ -15,21 +15,9 @@ import { DataError } from '../../lib/data/errors';
 import * as prepareCmd from '../../lib/cli/commands/prepare';
 import * as phantomCmd from '../../lib/cli/commands/phantom';
 import { rng, expectClose } from '../helpers';
+import { runCommand } from '../helpers';
 import { tmpdir, rmrf, rasReference, referenceAxial, permuteVolume } from './util';
 
-/** Runs a command module in-process, capturing what it prints. */
-async function runCommand(run: (argv: string[]) => Promise<number>, argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  const ow = process.stdout.write, ew = process.stderr.write;
-  let out = '', err = '';
-  process.stdout.write = ((s: string) => { out += s; return true; }) as typeof process.stdout.write;
-  process.stderr.write = ((s: string) => { err += s; return true; }) as typeof process.stderr.write;
-  try {
-    return { code: await run(argv), out, err };
-  } finally {
-    process.stdout.write = ow;
-    process.stderr.write = ew;
-  }
-}
 
 const CLI = path.join(__dirname, '..', '..', 'lib', 'cli', 'main.js');
 const CH2BET = '/usr/share/mricron/templates/ch2bet.nii.gz';

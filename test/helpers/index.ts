@@ -73,3 +73,17 @@ export function matmulRef(a: ArrayLike<number>, b: ArrayLike<number>, m: number,
     }
   return { v, mag };
 }
+
+/** Runs a CLI command module in-process, capturing what it prints. */
+export async function runCommand(run: (argv: string[]) => Promise<number>, argv: string[]): Promise<{ code: number; out: string; err: string }> {
+  const ow = process.stdout.write, ew = process.stderr.write;
+  let out = '', err = '';
+  process.stdout.write = ((s: string) => { out += s; return true; }) as typeof process.stdout.write;
+  process.stderr.write = ((s: string) => { err += s; return true; }) as typeof process.stderr.write;
+  try {
+    return { code: await run(argv), out, err };
+  } finally {
+    process.stdout.write = ow;
+    process.stderr.write = ew;
+  }
+}
