@@ -8,7 +8,7 @@ import type { Parallel, Trainer } from '../train/run';
 import { GradBuckets, BucketOptions, BucketStats } from './buckets';
 import { allReduceMean, allReduceScalars } from './collectives';
 import { broadcastParams } from './params';
-import { world, World } from './world';
+import { World } from './world';
 
 /** The update seam's hook: each model's grads in ~25 MB buckets started as layers finish, the loss averaged. */
 export class BucketSync implements GradSync {
@@ -54,13 +54,14 @@ export function recordSyncTimings(): SyncTiming[] { return (syncLog = []); }
 export function parallelOptions(w: World, models: () => { G: Sequential; D: Sequential }, o: BucketOptions = {}): Parallel | undefined {
   if (w.size === 1) return undefined;
   let sync: BucketSync | undefined;
+  const buckets = (): BucketSync => (sync ??= new BucketSync(models().G, models().D, o));
   return {
     rank: w.rank,
     size: w.size,
     // the models exist only once the Trainer is built: make the buckets on first use
     sync: {
-      ready: (which, ps) => (sync ??= new BucketSync(models().G, models().D, o)).ready(which, ps),
-      finish: (which, ps, loss) => (sync ??= new BucketSync(models().G, models().D, o)).finish(which, ps, loss),
+      ready: (which, ps) => buckets().ready(which, ps),
+      finish: (which, ps, loss) => buckets().finish(which, ps, loss),
     },
     sumScalars: (v) => { allReduceScalars(v, 'sum'); },
   };

@@ -26,6 +26,9 @@ export abstract class SyncBatchNorm extends BatchNorm {
   /** Training-mode cache: global mean and 1/√(var + eps) per channel, and the global count. */
   private mu: Float64Array | null = null;
   private rs: Float64Array | null = null;
+  /** Host copies of x and γ taken by forward, read by every later pass (one copy per forward, not per pass). */
+  private hostX: Float32Array | null = null;
+  private hostG: Float32Array | null = null;
   private M = 0;
 
   constructor(numFeatures: number, o: SyncBatchNormOptions = {}) {
@@ -68,6 +71,8 @@ export abstract class SyncBatchNorm extends BatchNorm {
     this.mu = mu;
     this.rs = rs;
     this.M = M;
+    this.hostX = X;
+    this.hostG = g;
     return Tensor.fromArray(y, x.shape, x.device);
   }
 
@@ -133,6 +138,7 @@ export abstract class SyncBatchNorm extends BatchNorm {
   release(): void {
     super.release();
     this.mu = this.rs = null;
+    this.hostX = this.hostG = null;
   }
 
   private syncJ(v: Tensor, what: string): Tensor {
@@ -146,8 +152,8 @@ export abstract class SyncBatchNorm extends BatchNorm {
 
   private cache(what: string) {
     const x = this.need(this.x, what);
-    if (!this.mu || !this.rs) throw new Error(`${this.kind}.${what}: no training-mode forward cache`);
-    return { X: x.toFloat32Array(), mu: this.mu, rs: this.rs, g: this.weight.value.toFloat32Array(), M: this.M, ...dims(x.shape) };
+    if (!this.mu || !this.rs || !this.hostX || !this.hostG) throw new Error(`${this.kind}.${what}: no training-mode forward cache`);
+    return { X: this.hostX, mu: this.mu, rs: this.rs, g: this.hostG, M: this.M, ...dims(x.shape) };
   }
 
   /** γ̄ += dg, β̄ += db (local sums). */

@@ -84,9 +84,6 @@ export function readScalars(s: Scalars): Record<string, number> {
 }
 export const disposeScalars = (s: Scalars): void => { for (const t of Object.values(s)) t.dispose(); };
 
-// ---- device scalars ----
-const meanScalar = meanTo;
-const bce = bceWithLogitsTo;
 /** Σ cᵢ·tᵢ as a new scalar. */
 function combine(terms: [number, Tensor][]): Tensor {
   const y = Tensor.zeros([1], terms[0][1].device);
@@ -129,15 +126,15 @@ export function dcganDStep(m: StepModels, real: Tensor, fake: Tensor, step: numb
   try {
     scoped(m, (own) => update(m, 'D', step, 'the discriminator loss', (ready) => {
       const yr = own(m.D.forward(real));
-      const lr = bce(yr, own(targets(m, yr.shape, 1)));
+      const lr = bceWithLogitsTo(yr, own(targets(m, yr.shape, 1)));
       own(lr.loss);
       own(m.D.backward(own(lr.grad)));
-      out.d_real = meanScalar(yr);
+      out.d_real = meanTo(yr);
       const yf = own(m.D.forward(fake));
-      const lf = bce(yf, own(targets(m, yf.shape, 0)));
+      const lf = bceWithLogitsTo(yf, own(targets(m, yf.shape, 0)));
       own(lf.loss);
       own(m.D.backward(own(lf.grad), ready));
-      out.d_fake = meanScalar(yf);
+      out.d_fake = meanTo(yf);
       return (out.d_loss = combine([[1, lr.loss], [1, lf.loss]]));
     }));
     return out;
@@ -159,13 +156,13 @@ export function criticStep(m: StepModels, real: Tensor, step: number): Scalars {
         const eps = own(m.rng.gp.uniform([n], m.device));
         const p = gradientPenaltyScalars(m.D, real, fake, eps, m.cfg.lambda);
         out.gp = p.gp;
-        out.grad_norm = meanScalar(own(p.norms));
+        out.grad_norm = meanTo(own(p.norms));
         const yr = own(m.D.forward(real));
         own(m.D.backward(own(Tensor.full(yr.shape, -1 / yr.numel, m.device))));
-        out.d_real = meanScalar(yr);
+        out.d_real = meanTo(yr);
         const yf = own(m.D.forward(fake));
         own(m.D.backward(own(Tensor.full(yf.shape, 1 / yf.numel, m.device)), ready));
-        out.d_fake = meanScalar(yf);
+        out.d_fake = meanTo(yf);
         return (out.d_loss = combine([[1, out.d_fake], [-1, out.d_real], [1, out.gp]]));
       });
     });
@@ -184,11 +181,11 @@ export function gStep(m: StepModels, fake: Tensor, step: number): Scalars {
       const y = own(m.D.forward(fake));
       let grad: Tensor;
       if (m.cfg.model === 'dcgan') {
-        const l = bce(y, own(Tensor.full(y.shape, 1, m.device))); // non-saturating: −log D(G(z))
+        const l = bceWithLogitsTo(y, own(Tensor.full(y.shape, 1, m.device))); // non-saturating: −log D(G(z))
         out.g_loss = l.loss;
         grad = own(l.grad);
       } else {
-        out.g_loss = combine([[-1, own(meanScalar(y))]]);
+        out.g_loss = combine([[-1, own(meanTo(y))]]);
         grad = own(Tensor.full(y.shape, -1 / y.numel, m.device));
       }
       own(m.G.backward(own(m.D.backwardData(grad)), ready));
