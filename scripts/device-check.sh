@@ -3,8 +3,9 @@
 #   1. GPU-vs-CPU parity tests, with MRIGAN_CUDA_DEBUG=1 (synchronise + check after every launch, so a failing kernel
 #      names itself): the op files test/engine/ops/*.test.js (each op's CPU cases and its `[cuda:N]` parity cases:
 #      every op, every conv kernel, fused epilogues), test/engine/cuda/*.test.js (runtime, allocator, full-size conv
-#      rows, fused Sequential) and test/train/gpu*.test.js (GP gradient, training losses, whole DCGAN-256 /
-#      WGAN-GP-256 iterations);
+#      rows, fused Sequential), test/train/gpu*.test.js (GP gradient, training losses, whole DCGAN-256 /
+#      WGAN-GP-256 iterations) and test/dist/nccl.test.js (the NCCL path as a 1-rank world: training through NCCL =
+#      training without it);
 #   2. PyTorch + cuDNN timings on the same card (bench/reference/gpu_ops.py): every DCGAN-256 conv layer shape in
 #      forward / backward-data / backward-weight and whole training iterations, fp32 and TF32, batches 8 and 64;
 #   3. the same timings of mrigan (bench/gpu.js), which prints the comparison table;
@@ -124,12 +125,19 @@ say "python $PY: $($PY -c 'import torch; print("torch", torch.__version__, "cuda
 
 # ---- 1. parity tests (the training-iteration parity needs lib/train: present since the training issue landed)
 tests=(dist/test/engine/ops/*.test.js dist/test/engine/cuda/*.test.js)
-if [ -f dist/lib/train/trainer.js ]; then
+if [ -f dist/lib/train/run.js ]; then
   for f in dist/test/train/gpu*.test.js; do [ -f "$f" ] && tests+=("$f"); done
 else
   say "lib/train not built: test/train/gpu*.test.js skipped (they import it)"
 fi
-say "1. parity tests: ${#tests[@]} files under dist/test/engine/{ops,cuda} and dist/test/train/gpu* (limit ${DC_TESTS:-140} s, MRIGAN_CUDA_DEBUG=1)"
+# The NCCL path on one GPU (MRIGAN_NCCL_SELF=1, test/dist/nccl.test.js): NCCL from PyTorch's wheel unless set.
+if [ -z "${MRIGAN_NCCL_LIB:-}" ]; then
+  MRIGAN_NCCL_LIB=$($PY -c "import glob, os, torch; t = os.path.dirname(torch.__file__); c = sorted(glob.glob(os.path.dirname(t) + '/nvidia/nccl/lib/libnccl.so*') + glob.glob(t + '/lib/libnccl*.so*')); print(c[0] if c else '')" 2>/dev/null)
+  [ -n "$MRIGAN_NCCL_LIB" ] && export MRIGAN_NCCL_LIB
+fi
+say "NCCL: ${MRIGAN_NCCL_LIB:-libnccl.so.2 from the loader path}"
+[ -f dist/test/dist/nccl.test.js ] && tests+=(dist/test/dist/nccl.test.js)
+say "1. parity tests: ${#tests[@]} files under dist/test/engine/{ops,cuda}, dist/test/train/gpu*, dist/test/dist/nccl (limit ${DC_TESTS:-140} s, MRIGAN_CUDA_DEBUG=1)"
 MRIGAN_CUDA_DEBUG=1 timeout "${DC_TESTS:-140}" "${MOCHA[@]}" "${tests[@]}" > "$OUT/tests.log" 2>&1
 rc=$?
 say "   exit $rc: $(grep -E '^\s+[0-9]+ (passing|failing|pending)' "$OUT/tests.log" | tr -s ' ' | tr '\n' ';')"
@@ -150,7 +158,7 @@ tail -3 "$OUT/torch.log" | sed 's/^/   /'
 
 # ---- 3. mrigan timings and the table (iteration rows need lib/train, present)
 iter_flag=()
-[ -f dist/lib/train/trainer.js ] || { iter_flag=(--no-iter); say "lib/train not built: no iteration rows"; }
+[ -f dist/lib/train/run.js ] || { iter_flag=(--no-iter); say "lib/train not built: no iteration rows"; }
 mb=$(( $(left) - 45 )); [ $mb -gt "${DC_MRIGAN:-150}" ] && mb=${DC_MRIGAN:-150}; [ $mb -lt 10 ] && mb=10
 say "3. mrigan timings (budget $mb s)"
 timeout $(( mb + 40 )) node dist/bench/gpu.js --budget $mb --torch "$OUT/torch.json" --out "$OUT" "${iter_flag[@]}" > "$OUT/mrigan-bench.log" 2>&1

@@ -50,9 +50,12 @@ const now = () => Number(process.hrtime.bigint()) / 1e6;
 /** Starts recording every BucketSync.finish() of this process (clearing what was recorded); returns the live log. */
 export function recordSyncTimings(): SyncTiming[] { return (syncLog = []); }
 
-/** The Trainer's `parallel` option for this process, or undefined in a world of 1. */
+/**
+ * The Trainer's `parallel` option for this process, or undefined in a world of 1 (except a 1-rank NCCL world,
+ * MRIGAN_NCCL_SELF=1, which runs the whole reduction path on one GPU).
+ */
 export function parallelOptions(w: World, models: () => { G: Sequential; D: Sequential }, o: BucketOptions = {}): Parallel | undefined {
-  if (w.size === 1) return undefined;
+  if (w.size === 1 && w.transport !== 'nccl') return undefined;
   let sync: BucketSync | undefined;
   const buckets = (): BucketSync => (sync ??= new BucketSync(models().G, models().D, o));
   return {

@@ -22,6 +22,8 @@ export interface World {
   ncclVersion: number;
   /** MRIGAN_COLLECTIVE_TIMEOUT: a collective waiting longer aborts every rank. */
   timeoutSeconds: number;
+  /** CPU all-reduces go through the node's shared-memory window (native/nccl/shm.cc; MRIGAN_SHM_ALLREDUCE=0: off). */
+  shm: boolean;
 }
 
 let current: World | undefined;

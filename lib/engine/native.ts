@@ -118,7 +118,7 @@ export interface NativeAddon {
   // ---- dist.cc (native/nccl: the communicator; typed wrappers in lib/dist)
   distInit(device?: 'auto' | 'cpu' | 'cuda'): {
     rank: number; size: number; localRank: number; localSize: number; transport: 'none' | 'mpi' | 'nccl'; device: Dev;
-    mpi: boolean; ncclVersion: number; timeoutSeconds: number;
+    mpi: boolean; ncclVersion: number; timeoutSeconds: number; shm: boolean;
   };
   distAllReduceMean(ts: T[]): void;
   distAllReduceSum(ts: T[]): void;

@@ -1,6 +1,6 @@
 // Bindings of native/nccl (the communicator). JS names: lib/dist/native.ts.
 //   distInit(device?: 'auto'|'cpu'|'cuda') → {rank, size, localRank, localSize, transport, device, mpi, ncclVersion,
-//                                             timeoutSeconds}
+//                                             timeoutSeconds, shm}
 //   distAllReduceMean(tensors) / distAllReduceSum(tensors)       in place
 //   distStartAllReduce(tensors, 'mean'|'sum') → handle; distWait(handle); distPending() → number
 //   distBroadcast(tensors, root) / distBarrier()
@@ -40,6 +40,7 @@ static Napi::Value world_object(Napi::Env env, const dist::World& w) {
   o.Set("mpi", w.mpi);
   o.Set("ncclVersion", w.nccl_version);
   o.Set("timeoutSeconds", w.timeout_s);
+  o.Set("shm", w.shm);
   return o;
 }
 

@@ -32,6 +32,7 @@ struct World {
   bool mpi = false;                // MPI_Init was called by this process
   int nccl_version = 0;            // e.g. 21805 when NCCL is loaded
   double timeout_s = 300;          // MRIGAN_COLLECTIVE_TIMEOUT
+  bool shm = false;                // CPU all-reduce through the node's shared-memory window (shm.h)
 };
 
 enum class Device { Auto, Cpu, Cuda };

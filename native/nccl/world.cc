@@ -24,6 +24,8 @@
 #ifdef MRIGAN_MPI
 #include <dlfcn.h>
 #include <mpi.h>
+
+#include "nccl/shm.h"
 #endif
 
 namespace mrigan::dist {
@@ -159,6 +161,13 @@ void run_op(Op& op) {
   bool gpu = !op.ts.empty() && !op.ts[0].on_cpu();  // already staged into op.host by submit()
   bool single = op.ts.size() == 1 && !gpu;
   size_t n = total(op.ts);
+  if (op.kind == Op::AllReduce && shm::active()) {  // straight from and to the tensors through the node's window
+    std::vector<shm::Seg> segs;
+    if (gpu) segs.push_back({op.host.data(), n});
+    else for (auto& t : op.ts) segs.push_back({t.data(), t.numel()});
+    shm::all_reduce(segs, n, op.red == Reduce::Mean);
+    return;
+  }
   if (!single && !gpu) {  // CPU list: pack
     op.host.resize(n);
     size_t o = 0;
@@ -242,6 +251,18 @@ const World& init(Device want) {
   MRIGAN_CHECK(!(want == Device::Cuda && gpus == 0), "distributed init: device cuda requested but ", cuda_status());
   if (!launched_by_mpi()) {
     g_world.device = use_gpu ? 0 : kCPU;
+    // MRIGAN_NCCL_SELF=1: a plain process on a GPU builds a 1-rank NCCL communicator (the unique id needs no MPI), so
+    // a one-GPU machine runs the whole NCCL path: buckets on the side stream, events, ncclAvg over one rank.
+    if (env_true("MRIGAN_NCCL_SELF") && std::string(std::getenv("MRIGAN_NCCL_SELF")) != "0") {
+      MRIGAN_CHECK(use_gpu, "MRIGAN_NCCL_SELF: NCCL needs a GPU, but this process uses the CPU (", cuda_status(), ")");
+      std::string why;
+      MRIGAN_CHECK(nccl::load(&why), "MRIGAN_NCCL_SELF: ", why);
+      char id[128];
+      nccl::unique_id(id);
+      nccl::init_rank(id, 1, 0, g_world.device);
+      g_world.transport = "nccl";
+      g_world.nccl_version = nccl::version();
+    }
     g_init = true;
     return g_world;
   }
@@ -263,7 +284,6 @@ const World& init(Device want) {
             "MPI_Comm_split_type");
   MPI_Comm_rank(node, &g_world.local_rank);
   MPI_Comm_size(node, &g_world.local_size);
-  MPI_Comm_free(&node);
 
   // Every rank must agree on the device and transport before anything rank-local can throw, or the others hang.
   char host[256] = {0};
@@ -271,6 +291,7 @@ const World& init(Device want) {
   int bad_gpu = use_gpu && g_world.local_size > gpus ? 1 : 0, any_bad = 0;
   MPI_Allreduce(&bad_gpu, &any_bad, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
   if (any_bad) {
+    MPI_Comm_free(&node);
     MPI_Finalize();
     g_world.mpi = false;
     throw Error(cat("rank ", g_world.rank, " on ", host, ": ", g_world.local_size, " ranks on this node but ", gpus,
@@ -294,7 +315,10 @@ const World& init(Device want) {
     g_world.transport = "mpi";
     if (use_gpu && g_world.rank == 0 && !why.empty())
       std::fprintf(stderr, "mrigan: NCCL not used (%s); GPU tensors are reduced by MPI through host memory\n", why.c_str());
+    std::string no_shm;
+    g_world.shm = shm::setup(node, g_world.size, &no_shm);
   }
+  MPI_Comm_free(&node);
   g_comm = std::thread(comm_loop);
   g_watch = std::thread(watch_loop);
   std::atexit(finalize);
@@ -320,11 +344,6 @@ void check_list(const std::vector<Tensor>& ts, const char* fn) {
 #ifdef MRIGAN_MPI
 OpPtr submit(OpPtr op) {
   if (op->ts.size() && !op->ts[0].on_cpu() && (op->kind == Op::AllReduce || op->kind == Op::Broadcast)) {
-    if (g_world.transport == "nccl") {  // straight onto the side stream; no comm thread involved
-      op->started = Clock::now();
-      op->gpu_event = nccl::enqueue(op->ts, op->red, op->root, op->kind == Op::Broadcast);
-      return op;
-    }
     op->host.resize(total(op->ts));  // transport mpi: stage through the host on this (the CUDA) thread
     size_t o = 0;
     for (auto& t : op->ts) { cuda_copy(op->host.data() + o, kCPU, t.data(), t.device(), t.numel() * 4); o += t.numel(); }
@@ -339,11 +358,6 @@ OpPtr submit(OpPtr op) {
 }
 
 void complete(Op& op) {
-  if (op.gpu_event) {
-    nccl::stream_wait(op.gpu_event);
-    op.gpu_event = nullptr;
-    return;
-  }
   {
     std::unique_lock<std::mutex> lk(g_mu);
     g_cv.wait(lk, [&] { return op.done; });
@@ -357,6 +371,18 @@ void complete(Op& op) {
 #endif
 
 bool trivial() { return g_world.size == 1 && !g_world.mpi; }
+
+// GPU tensors under transport "nccl" go straight onto the side stream, no comm thread involved (with or without MPI:
+// MRIGAN_NCCL_SELF has no MPI).
+bool on_nccl(const Op& op) { return g_world.transport == "nccl" && !op.ts.empty() && !op.ts[0].on_cpu(); }
+void enqueue_nccl(Op& op) {
+  op.started = Clock::now();
+  op.gpu_event = nccl::enqueue(op.ts, op.red, op.root, op.kind == Op::Broadcast);
+}
+void complete_nccl(Op& op) {
+  nccl::stream_wait(op.gpu_event);
+  op.gpu_event = nullptr;
+}
 
 OpPtr make(Op::Kind k, const std::vector<Tensor>& ts, Reduce red, int root) {
   auto op = std::make_shared<Op>();
@@ -375,12 +401,11 @@ int64_t start_all_reduce(const std::vector<Tensor>& ts, Reduce red) {
   check_list(ts, "allReduce");
   MRIGAN_CHECK(red == Reduce::Sum || red == Reduce::Mean, "allReduce: tensors are reduced by sum or mean");
   auto op = make(Op::AllReduce, ts, red, 0);
+  if (on_nccl(*op)) enqueue_nccl(*op);
 #ifdef MRIGAN_MPI
-  if (!trivial()) op = submit(op);
-  else op->done = true;
-#else
-  op->done = true;
+  else if (!trivial()) op = submit(op);
 #endif
+  else op->done = true;
   std::lock_guard<std::mutex> lk(g_mu);
   int64_t h = g_next_handle++;
   g_handles[h] = op;
@@ -396,6 +421,7 @@ void wait(int64_t handle) {
     op = it->second;
     g_handles.erase(it);  // before complete(): the watchdog must not query a GPU event that complete() destroys
   }
+  if (op->gpu_event) return complete_nccl(*op);
 #ifdef MRIGAN_MPI
   if (!trivial()) complete(*op);
 #endif
@@ -410,10 +436,14 @@ void broadcast(const std::vector<Tensor>& ts, int root) {
   check_list(ts, "broadcast");
   MRIGAN_CHECK(root >= 0 && root < g_world.size, "broadcast: root ", root, " is not a rank of this world of ",
                g_world.size);
+  auto op = make(Op::Broadcast, ts, Reduce::Sum, root);
+  if (on_nccl(*op)) {
+    enqueue_nccl(*op);
+    return complete_nccl(*op);
+  }
 #ifdef MRIGAN_MPI
   if (trivial()) return;
-  auto op = submit(make(Op::Broadcast, ts, Reduce::Sum, root));
-  complete(*op);
+  complete(*submit(op));
 #endif
 }
 
@@ -451,6 +481,7 @@ void finalize() {
   if (g_comm.joinable()) g_comm.join();
   if (g_watch.joinable()) g_watch.join();
   if (g_world.transport == "nccl") nccl::destroy();
+  shm::teardown();
   int fin = 0;
   MPI_Finalized(&fin);
   if (!fin) MPI_Finalize();

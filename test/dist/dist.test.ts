@@ -40,6 +40,21 @@ describe('dist: a plain process', () => {
     expect(a.checksum).to.equal(b.checksum).and.to.equal(a.again);
   });
 
+  // The node's shared-memory all-reduce (native/nccl/shm.cc) and plain MPI_Allreduce (MRIGAN_SHM_ALLREDUCE=0), 3 ranks
+  // (so a part boundary falls inside a tensor) over 2.5 M floats (3 chunks): the mean within float32 rounding of the
+  // float64 mean (a sum of 3 terms then a division: ≤ 3 roundings of the magnitude), the same bits on every rank.
+  for (const shm of ['1', '0']) {
+    it(`a list longer than one shared-memory chunk, 3 ranks, MRIGAN_SHM_ALLREDUCE=${shm}`, () => {
+      const r = launch([...mpirun(3), '-x', 'MRIGAN_SHM_ALLREDUCE'], ['large'], { MRIGAN_SHM_ALLREDUCE: shm });
+      expect(r.status, r.output).to.equal(0);
+      expect(r.results.map((o) => o.world.shm)).to.deep.equal([shm === '1', shm === '1', shm === '1']);
+      for (const o of r.results) {
+        expect(o.maxRel).to.be.below(3 * 2 ** -24);
+        expect(o.checksum, 'every rank holds the same bits').to.equal(r.results[0].checksum);
+      }
+    });
+  }
+
   it('broadcastParams: a rank whose tensors differ in layout is named on every rank', () => {
     const r = launch(mpirun(2), ['params', 'mismatch']);
     expect(r.status, r.output).to.equal(0);

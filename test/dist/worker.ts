@@ -47,6 +47,26 @@ function collectives(): void {
     pendingBefore, pendingAfter: pendingCollectives(), scalars: { sum: Array.from(s), max: Array.from(mx), min: Array.from(mn) } });
 }
 
+// A list longer than one chunk of the shared-memory all-reduce (2^20 floats), its tensor boundaries off the chunk
+// and part boundaries, averaged; each rank reports the error against the float64 mean of every rank's inputs (which
+// it recomputes) and a checksum of the result, which must be the same bits on every rank.
+export const LARGE = [1_048_575, 7, 1_500_001];
+function large(): void {
+  const w = world('cpu');
+  const ts = LARGE.map((n, k) => Tensor.fromArray(input(w.rank, k, n, 800), [n]));
+  allReduceMean(ts);
+  let maxRel = 0;
+  LARGE.forEach((n, k) => {
+    const got = ts[k].toFloat32Array(), all = Array.from({ length: w.size }, (_, r) => input(r, k, n, 800));
+    for (let i = 0; i < n; i++) {
+      let m = 0, a = 0;
+      for (const x of all) { m += x[i]; a += Math.abs(x[i]); }
+      maxRel = Math.max(maxRel, Math.abs(got[i] - m / w.size) / (a / w.size));
+    }
+  });
+  out({ world: w, maxRel, checksum: checksum(ts) });
+}
+
 // GradBuckets with several bucket sizes; 'sum' so that an element reduced twice (2·Σ) or never (own value) shows.
 function buckets(sizes: number[]): void {
   const w = world('cpu');
@@ -97,6 +117,7 @@ async function main(): Promise<number> {
     case 'collectives': collectives(); return 0;
     case 'buckets': buckets(args.map(Number)); return 0;
     case 'params': params(args[0] === 'mismatch'); return 0;
+    case 'large': large(); return 0;
     case 'plain': {
       const before = mpiInitialized();
       let cudaError: string | null = null;

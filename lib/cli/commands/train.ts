@@ -133,7 +133,7 @@ export async function run(argv: string[]): Promise<number> {
     const t = trainer = Trainer.create(cfg, { data, dataName: v.data, out: v.out!, device, progress, timeLimit, parallel });
     if (parallel) broadcastTrainer(t);
     say(`training ${cfg.model} (${cfg.arch} ${cfg.size}×${cfg.size}${cfg.preset ? `, preset ${cfg.preset}` : ''}) on ${device}: ` +
-      `${data.count} images, batch ${cfg.batch}, ${t.itersPerEpoch} steps per epoch, ${cfg.epochs} epochs → ${v.out}${w.size > 1 ? ` (${w.size} ranks, ${w.transport})` : ''}\n`);
+      `${data.count} images, batch ${cfg.batch}, ${t.itersPerEpoch} steps per epoch, ${cfg.epochs} epochs → ${v.out}${w.size > 1 || w.transport === 'nccl' ? ` (${w.size} rank${w.size > 1 ? 's' : ''}, ${w.transport})` : ''}\n`);
     return await train(t, v.out!, w.rank === 0);
   } catch (e) {
     // one rank's failure ends every rank (the others would wait in a collective)
