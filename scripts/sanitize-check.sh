@@ -22,7 +22,7 @@ asan="$(gcc -print-file-name=libasan.so)"
 ubsan="$(gcc -print-file-name=libubsan.so)"
 tests=(engine/tensor engine/ops/elementwise engine/ops/act engine/ops/dense engine/ops/conv engine/ops/conv_direct
   engine/ops/conv_direct_wgrad engine/ops/norm engine/ops/loss engine/ops/adam engine/ops/rng engine/ops/gp engine/ops/rop
-  engine/ops/scalars engine/ops/gemm napi/boundary nn/safetensors nn/layers nn/sync_norm)
+  engine/ops/scalars engine/ops/gemm napi/boundary nn/safetensors nn/layers nn/sync_norm metrics/blas64)
 files=()
 for t in "${tests[@]}"; do files+=("dist/test/$t.test.js"); done
 echo "sanitize-check: ${#files[@]} test files against $addon"

@@ -132,6 +132,16 @@ export interface NativeAddon {
   distFinalize(): void;
   distLaunched(): boolean;
   distMpiInitialized(): boolean;
+  // ---- blas64.cc (float64 host kernels for lib/metrics, not device ops; typed wrappers in lib/metrics/blas64.ts).
+  // Row-major (array, offset, row stride); every extent is checked against the array. tri: 0 all, 1 j ≤ i, 2 j ≥ i.
+  f64Gemm(transA: boolean, transB: boolean, tri: 0 | 1 | 2, m: number, n: number, k: number, alpha: number,
+    a: Float64Array, aOff: number, lda: number, b: Float64Array, bOff: number, ldb: number, beta: number,
+    c: Float64Array, cOff: number, ldc: number): void;
+  f64Gemv(trans: boolean, m: number, n: number, alpha: number, a: Float64Array, aOff: number, lda: number,
+    x: Float64Array, xOff: number, incx: number, beta: number, y: Float64Array, yOff: number, incy: number): void;
+  /** y = S x, S's upper triangle stored row-major. */
+  f64Symv(m: number, a: Float64Array, aOff: number, lda: number, x: Float64Array, xOff: number, y: Float64Array,
+    yOff: number): void;
 }
 
 let addon: NativeAddon | undefined;

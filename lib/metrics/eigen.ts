@@ -1,10 +1,11 @@
 // Float64 symmetric eigensolver: Householder reduction to tridiagonal form, then the implicit QL iteration with
 // shifts (the EISPACK tred2/tql2 pair, as in JAMA), with or without eigenvectors. FID needs eigenvalues only
 // (Σ√λ of a symmetric positive semidefinite matrix), for which the reduction runs in LAPACK dsytrd-style panels
-// (half of its flops in one gemm per panel); the vectors (column by column) are for tests and Σ^½.
+// (half of its flops in one gemm per panel); the vectors (column by column) are for tests and Σ^½. The matrix
+// products go through blas64.ts (native or TypeScript kernels); the algorithm is here.
 // Storage: n×n row-major Float64Array; only the lower triangle of the input is read.
 
-import { gemm, view } from './linalg';
+import { blas64, Blas64 } from './blas64';
 
 const EPS = 2.220446049250313e-16;
 /** Panel width of the blocked reduction (eigenvalues only); matrices up to 2·NB use the unblocked loop alone. */
@@ -21,46 +22,22 @@ export interface Tridiagonal {
 /**
  * Householder tridiagonalisation T = Qᵀ A Q of a symmetric matrix (lower triangle read; the input is not modified).
  * Step k reflects column k below the diagonal onto e_{k+1}: H = I − τ v vᵀ, then the trailing block gets the
- * symmetric rank-2 update A ← A − v wᵀ − w vᵀ with w = τAv − (τ²/2)(vᵀAv) v (only the lower triangle is touched).
- * Without Q, all but the last 2·NB columns go through the blocked panels (reducePanels); with Q, column by column.
+ * symmetric rank-2 update A ← A − v wᵀ − w vᵀ with w = τAv − (τ²/2)(vᵀAv) v.
+ * The working copy holds the upper triangle row-major (= the lower one column-major, LAPACK's layout): column k
+ * below the diagonal is then the contiguous row k right of it. Without Q, all but the last 2·NB columns go through
+ * the blocked panels (reducePanels); with Q, column by column. Products go through `k` (blas64.ts).
  */
-export function tridiagonalize(aIn: Float64Array, n: number, wantQ = false): Tridiagonal {
-  const a = Float64Array.from(aIn.subarray(0, n * n));
+export function tridiagonalize(aIn: Float64Array, n: number, wantQ = false, k: Blas64 = blas64()): Tridiagonal {
+  const a = new Float64Array(n * n);
+  for (let i = 0; i < n; i++) for (let j = i; j < n; j++) a[i * n + j] = aIn[j * n + i];
   const d = new Float64Array(n), e = new Float64Array(n);
   if (!wantQ) {
-    reduceColumns(a, n, d, e, reducePanels(a, n, d, e), null, []);
+    reduceColumns(a, n, d, e, reducePanels(a, n, d, e, k), null, [], k);
     return { d, e };
   }
   const vs: Float64Array[] = [], taus: number[] = [];
-  reduceColumns(a, n, d, e, 0, vs, taus);
+  reduceColumns(a, n, d, e, 0, vs, taus, k);
   return { d, e, qt: accumulateQ(vs, taus, n) };
-}
-
-/**
- * p = A v for the symmetric m×m block of a at (o, o), lower triangle read. Rows go in pairs so that each p[j] is
- * loaded and stored once per two rows: row i adds a_ij v_j to p[i] and, by symmetry, a_ij v_i to p[j].
- */
-function symvLower(a: Float64Array, n: number, o: number, m: number, v: Float64Array, p: Float64Array): void {
-  p.fill(0, 0, m);
-  let i = 0;
-  for (; i + 1 < m; i += 2) {
-    const r0 = (o + i) * n + o, r1 = r0 + n, v0 = v[i], v1 = v[i + 1];
-    let s0 = 0, s1 = 0;
-    for (let j = 0; j < i; j++) {
-      const a0 = a[r0 + j], a1 = a[r1 + j], vj = v[j];
-      s0 += a0 * vj; s1 += a1 * vj;
-      p[j] += a0 * v0 + a1 * v1;
-    }
-    const a10 = a[r1 + i];
-    p[i] += s0 + a[r0 + i] * v0 + a10 * v1;
-    p[i + 1] += s1 + a10 * v0 + a[r1 + i + 1] * v1;
-  }
-  if (i < m) {
-    const r0 = (o + i) * n + o, v0 = v[i];
-    let s0 = 0;
-    for (let j = 0; j < i; j++) { const a0 = a[r0 + j]; s0 += a0 * v[j]; p[j] += a0 * v0; }
-    p[i] += s0 + a[r0 + i] * v0;
-  }
 }
 
 /** Builds the Householder reflector of x (length m) in v (unnormalised, H = I − τ v vᵀ, Hx = α e₁); returns [α, τ]. */
@@ -79,94 +56,76 @@ function householder(v: Float64Array, m: number): [number, number] {
   return [alpha, 2 / vv];
 }
 
+/** w = τp − (τ²/2)(pᵀv)v in p, from p = A v (length m). */
+function toW(p: Float64Array, v: Float64Array, m: number, tau: number): void {
+  let pv = 0;
+  for (let i = 0; i < m; i++) { p[i] *= tau; pv += p[i] * v[i]; }
+  const kk = 0.5 * tau * pv;
+  for (let i = 0; i < m; i++) p[i] -= kk * v[i];
+}
+
 /**
  * Blocked reduction (LAPACK dsytrd/dlatrd, lower): for a panel of NB columns, each column is first brought up to
  * date with the panel's earlier reflectors (A(:,k) −= V W(k,:)ᵀ + W V(k,:)ᵀ), then its reflector v and
  * w = τ(A v − V(Wᵀv) − W(Vᵀv)) − (τ²/2)(vᵀ…)v are formed against the trailing matrix as it was at the panel start;
- * the trailing matrix gets the whole panel at once, A −= V Wᵀ + W Vᵀ, as one matrix product. Half the flops become
- * a gemm instead of rank-2 updates. Returns the first column left for the unblocked loop.
+ * the trailing matrix gets the whole panel at once, A −= V Wᵀ + W Vᵀ, as one matrix product (upper triangle only).
+ * Half the flops become a gemm instead of rank-2 updates. V and W are kept as rows (each vector contiguous over the
+ * matrix index), interleaved: X = [v0; w0; v1; w1; …] and Y = [w0; v0; w1; v1; …], so every panel correction is a
+ * single product Σ_r X_r Y_rᵀ. Returns the first column left for the unblocked loop.
  */
-function reducePanels(a: Float64Array, n: number, d: Float64Array, e: Float64Array): number {
-  const V = new Float64Array(n * NB), W = new Float64Array(n * NB);
-  const p = new Float64Array(n), v = new Float64Array(n), t1 = new Float64Array(NB), t2 = new Float64Array(NB);
+function reducePanels(a: Float64Array, n: number, d: Float64Array, e: Float64Array, k: Blas64): number {
+  const X = new Float64Array(2 * NB * n), Y = new Float64Array(2 * NB * n);
+  const p = new Float64Array(n), v = new Float64Array(n), t = new Float64Array(2 * NB);
   let k0 = 0;
   for (; n - k0 > 2 * NB; k0 += NB) {
-    V.fill(0); W.fill(0);
+    X.fill(0); Y.fill(0);
     for (let c = 0; c < NB; c++) {
-      const k = k0 + c, o = k + 1, m = n - o;
-      // bring column k (rows k…n-1) up to date with reflectors 0…c-1 of this panel
-      if (c > 0) {
-        for (let r = k; r < n; r++) {
-          let s = 0;
-          for (let q = 0; q < c; q++) s += V[r * NB + q] * W[k * NB + q] + W[r * NB + q] * V[k * NB + q];
-          a[r * n + k] -= s;
-        }
-      }
-      d[k] = a[k * n + k];
-      for (let i = 0; i < m; i++) v[i] = a[(o + i) * n + k];
+      const col = k0 + c, o = col + 1, m = n - o, r = 2 * c;
+      // row `col` of the stored upper triangle (= column col from the diagonal down) −= Σ_{q<2c} Y[q][col] X[q][col…]
+      if (c > 0) k.gemv(true, r, n - col, -1, X, col, n, Y, col, n, 1, a, col * n + col, 1);
+      d[col] = a[col * n + col];
+      for (let i = 0; i < m; i++) v[i] = a[col * n + o + i];
       const [alpha, tau] = householder(v, m);
-      e[k] = alpha;
-      if (tau === 0) continue; // V and W columns stay 0
-      for (let i = 0; i < m; i++) V[(o + i) * NB + c] = v[i];
-      // p = A_t v on the trailing block (lower triangle, as at the panel start for the columns not yet reduced)
-      symvLower(a, n, o, m, v, p);
-      // p −= V (Wᵀ v) + W (Vᵀ v) over the panel's earlier columns
+      e[col] = alpha;
+      if (tau === 0) continue; // its X and Y rows stay 0
+      // p = A_t v on the trailing block as at the panel start, then p −= Σ_q X_q (Y_q · v) over the earlier columns
+      k.symv(m, a, o * n + o, n, v, 0, p, 0);
       if (c > 0) {
-        t1.fill(0); t2.fill(0);
-        for (let i = 0; i < m; i++) {
-          const r = (o + i) * NB, vi = v[i];
-          for (let q = 0; q < c; q++) { t1[q] += W[r + q] * vi; t2[q] += V[r + q] * vi; }
-        }
-        for (let i = 0; i < m; i++) {
-          const r = (o + i) * NB;
-          let s = 0;
-          for (let q = 0; q < c; q++) s += V[r + q] * t1[q] + W[r + q] * t2[q];
-          p[i] -= s;
-        }
+        k.gemv(false, r, m, 1, Y, o, n, v, 0, 1, 0, t, 0, 1);
+        k.gemv(true, r, m, -1, X, o, n, t, 0, 1, 1, p, 0, 1);
       }
-      let pv = 0;
-      for (let i = 0; i < m; i++) { p[i] *= tau; pv += p[i] * v[i]; }
-      const kk = 0.5 * tau * pv;
-      for (let i = 0; i < m; i++) W[(o + i) * NB + c] = p[i] - kk * v[i];
+      toW(p, v, m, tau);
+      X.set(v.subarray(0, m), r * n + o); X.set(p.subarray(0, m), (r + 1) * n + o);
+      Y.set(p.subarray(0, m), r * n + o); Y.set(v.subarray(0, m), (r + 1) * n + o);
     }
-    // trailing rows/cols k1…n-1: A −= V Wᵀ + W Vᵀ = [−V −W] · [W V]ᵀ, lower blocks only
+    // trailing rows/cols k1…n-1: A −= V Wᵀ + W Vᵀ = Xᵀ Y over the panel's 2·NB rows, upper triangle only
     const k1 = k0 + NB, m = n - k1;
-    const X = new Float64Array(m * 2 * NB), Y = new Float64Array(m * 2 * NB);
-    for (let i = 0; i < m; i++) {
-      for (let q = 0; q < NB; q++) {
-        const vr = V[(k1 + i) * NB + q], wr = W[(k1 + i) * NB + q];
-        X[i * 2 * NB + q] = -vr; X[i * 2 * NB + NB + q] = -wr;
-        Y[i * 2 * NB + q] = wr; Y[i * 2 * NB + NB + q] = vr;
-      }
-    }
-    gemm(m, m, 2 * NB, view(X, 2 * NB), view(Y, 2 * NB, 0, true), a, n, k1 * n + k1, (i0, i1, j0) => (j0 >= i1 ? null : [0, 2 * NB]));
+    k.gemm(true, false, 2, m, m, 2 * NB, -1, X, k1, n, Y, k1, n, 1, a, k1 * n + k1, n);
   }
   return k0;
 }
 
 /** Unblocked reduction of columns k0…n-3 (and the last 2×2); records the reflectors when `vs` is given. */
-function reduceColumns(a: Float64Array, n: number, d: Float64Array, e: Float64Array, kStart: number, vs: Float64Array[] | null, taus: number[]): void {
+function reduceColumns(a: Float64Array, n: number, d: Float64Array, e: Float64Array, kStart: number,
+  vs: Float64Array[] | null, taus: number[], k: Blas64): void {
   const p = new Float64Array(n), v = new Float64Array(n);
-  for (let k = kStart; k < n - 2; k++) {
-    const m = n - k - 1, o = k + 1;
-    for (let i = 0; i < m; i++) v[i] = a[(o + i) * n + k];
-    d[k] = a[k * n + k];
+  for (let col = kStart; col < n - 2; col++) {
+    const m = n - col - 1, o = col + 1;
+    for (let i = 0; i < m; i++) v[i] = a[col * n + o + i];
+    d[col] = a[col * n + col];
     const [alpha, tau] = householder(v, m);
-    e[k] = alpha;
+    e[col] = alpha;
     if (tau === 0) { if (vs) { vs.push(new Float64Array(0)); taus.push(0); } continue; }
-    // p = τ A22 v (A22 symmetric, lower triangle stored); row i contributes to p[i] and, by symmetry, to p[j<i]
-    symvLower(a, n, o, m, v, p);
-    let pv = 0;
-    for (let i = 0; i < m; i++) { p[i] *= tau; pv += p[i] * v[i]; }
-    const kk = 0.5 * tau * pv;
-    for (let i = 0; i < m; i++) p[i] -= kk * v[i]; // p is now w
+    k.symv(m, a, o * n + o, n, v, 0, p, 0);
+    toW(p, v, m, tau); // p is now w
+    // A22 −= v wᵀ + w vᵀ on the stored upper triangle
     for (let i = 0; i < m; i++) {
       const row = (o + i) * n + o, vi = v[i], wi = p[i];
-      for (let j = 0; j <= i; j++) a[row + j] -= vi * p[j] + wi * v[j];
+      for (let j = i; j < m; j++) a[row + j] -= vi * p[j] + wi * v[j];
     }
     if (vs) { vs.push(Float64Array.from(v.subarray(0, m))); taus.push(tau); }
   }
-  if (n >= 2) { d[n - 2] = a[(n - 2) * n + n - 2]; e[n - 2] = a[(n - 1) * n + n - 2]; }
+  if (n >= 2) { d[n - 2] = a[(n - 2) * n + n - 2]; e[n - 2] = a[(n - 2) * n + n - 1]; }
   if (n >= 1) { d[n - 1] = a[(n - 1) * n + n - 1]; e[n - 1] = 0; }
 }
 

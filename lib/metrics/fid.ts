@@ -9,10 +9,14 @@
 //   method 'sqrt': F = Σ1^½ from the eigen-decomposition of Σ1 (negative eigenvalues clamped), then the
 //     eigenvalues of Σ1^½ Σ2 Σ1^½; slower (eigenvectors), kept as the literal definition and a cross-check.
 import { gemm, view, pivotedCholesky, cholesky } from './linalg';
-import { symEig } from './eigen';
+import { blas64 } from './blas64';
+import { symEig, tridiagonalize, tridiagonalQL } from './eigen';
 import { GaussianStats } from './stats';
 
 export type TraceMethod = 'cholesky' | 'sqrt';
+
+/** Column / row panel of the products W = Σ2 L and B = Lᵀ W: the skipped zeros of L cost ~PANEL/d of the flops. */
+const PANEL = 128;
 
 export interface TraceSqrt {
   /** tr (Σ1 Σ2)^½ */
@@ -51,8 +55,19 @@ function sumSqrt(values: Float64Array): { sum: number; negativeCount: number; ne
   return { sum, negativeCount, negativeMin, max, zeroed };
 }
 
+/** Process CPU seconds per phase of the 'cholesky' route, added into when given (bench/fid-trace.ts). */
+export type TracePhases = Partial<Record<'cholesky' | 'sigma2L' | 'ltW' | 'tridiagonalize' | 'ql', number>>;
+
 /** tr (Σ1 Σ2)^½ for symmetric positive semidefinite d×d Σ1, Σ2 (row-major; only symmetric input is meaningful). */
-export function traceSqrtProduct(sigma1: Float64Array, sigma2: Float64Array, d: number, method: TraceMethod = 'cholesky'): TraceSqrt {
+export function traceSqrtProduct(sigma1: Float64Array, sigma2: Float64Array, d: number, method: TraceMethod = 'cholesky',
+  phases?: TracePhases): TraceSqrt {
+  let c0 = phases ? process.cpuUsage() : null;
+  const lap = (name: keyof TracePhases): void => {
+    if (!phases || !c0) return;
+    const u = process.cpuUsage(c0);
+    phases[name] = (phases[name] ?? 0) + (u.user + u.system) / 1e6;
+    c0 = process.cpuUsage();
+  };
   checkSquare('sigma1', sigma1, d);
   checkSquare('sigma2', sigma2, d);
   if (method === 'sqrt') {
@@ -80,18 +95,33 @@ export function traceSqrtProduct(sigma1: Float64Array, sigma2: Float64Array, d: 
   const full = cholesky(sigma1, d);
   const { l, perm, rank } = full ? { l: full, perm: null, rank: d } : pivotedCholesky(sigma1, d);
   const r = rank;
+  lap('cholesky');
   if (r === 0) return { value: 0, method, rank1: 0, negativeCount: 0, negativeMin: 0, maxEigenvalue: 0, zeroEigenvalues: d };
-  // P Σ2 Pᵀ, then W = (P Σ2 Pᵀ) L (L's column j is zero above row j) and B = Lᵀ W (lower blocks only)
+  // P Σ2 Pᵀ, then W = (P Σ2 Pᵀ) L and B = Lᵀ W (lower triangle), in panels that skip L's zeros above its diagonal
   let s2p = sigma2;
   if (perm) {
     s2p = new Float64Array(d * d);
     for (let i = 0; i < d; i++) { const src = perm[i] * d, dst = i * d; for (let j = 0; j < d; j++) s2p[dst + j] = sigma2[src + perm[j]]; }
   }
-  const w = new Float64Array(d * r);
-  gemm(d, r, d, view(s2p, d), view(l, r), w, r, 0, (_i0, _i1, j0) => [j0, d]);
-  const b = new Float64Array(r * r);
-  gemm(r, r, d, view(l, r, 0, true), view(w, r), b, r, 0, (i0, i1, j0) => (j0 >= i1 ? null : [i0, d]));
-  const s = sumSqrt(symEig(b, r).values);
+  const k = blas64();
+  const w = new Float64Array(d * r), b = new Float64Array(r * r);
+  for (let j0 = 0; j0 < r; j0 += PANEL) {
+    // W[:, j0:j1] = S2p[:, j0:d] · L[j0:d, j0:j1]  (L(i, j) = 0 for i < j)
+    const jb = Math.min(PANEL, r - j0);
+    k.gemm(false, false, 0, d, jb, d - j0, 1, s2p, j0, d, l, j0 * r + j0, r, 0, w, j0, r);
+  }
+  lap('sigma2L');
+  for (let i0 = 0; i0 < r; i0 += PANEL) {
+    // B[i0:i1, 0:i1] = L[i0:d, i0:i1]ᵀ · W[i0:d, 0:i1]: the block left of the diagonal, then the diagonal block's lower half
+    const ib = Math.min(PANEL, r - i0);
+    k.gemm(true, false, 0, ib, i0, d - i0, 1, l, i0 * r + i0, r, w, i0 * r, r, 0, b, i0 * r, r);
+    k.gemm(true, false, 1, ib, ib, d - i0, 1, l, i0 * r + i0, r, w, i0 * r + i0, r, 0, b, i0 * r + i0, r);
+  }
+  lap('ltW');
+  const t = tridiagonalize(b, r, false, k);
+  lap('tridiagonalize');
+  const s = sumSqrt(tridiagonalQL(t.d, t.e).values);
+  lap('ql');
   return { value: s.sum, method, rank1: r, negativeCount: s.negativeCount, negativeMin: s.negativeMin, maxEigenvalue: s.max, zeroEigenvalues: s.zeroed };
 }
 
@@ -120,7 +150,7 @@ export interface FidResult {
 export const FID_MIN_SAMPLES = 2048;
 
 /** FID between two sets of statistics. */
-export function frechetDistance(a: StatsLike, b: StatsLike, opts: { method?: TraceMethod } = {}): FidResult {
+export function frechetDistance(a: StatsLike, b: StatsLike, opts: { method?: TraceMethod; phases?: TracePhases } = {}): FidResult {
   const d = a.mu.length;
   if (b.mu.length !== d) throw new Error(`fid: the statistics have different dimensions (${d} vs ${b.mu.length})`);
   for (const [name, m] of [['mu1', a.mu], ['mu2', b.mu]] as const) {
@@ -130,7 +160,7 @@ export function frechetDistance(a: StatsLike, b: StatsLike, opts: { method?: Tra
   let meanTerm = 0, trace1 = 0, trace2 = 0;
   for (let i = 0; i < d; i++) { const t = a.mu[i] - b.mu[i]; meanTerm += t * t; }
   for (let i = 0; i < d; i++) { trace1 += a.sigma[i * d + i]; trace2 += b.sigma[i * d + i]; }
-  const tr = traceSqrtProduct(a.sigma, b.sigma, d, opts.method ?? 'cholesky');
+  const tr = traceSqrtProduct(a.sigma, b.sigma, d, opts.method ?? 'cholesky', opts.phases);
   for (const [label, n] of [['first', a.n], ['second', b.n]] as const) {
     if (n !== undefined && n < FID_MIN_SAMPLES) {
       warnings.push(`the ${label} set has ${n} samples (< ${FID_MIN_SAMPLES}): FID is strongly biased upward at small n`

@@ -1,7 +1,9 @@
-// Float64 dense kernels in plain TypeScript for the metrics (FID's trace term, KID's kernels, PRDC's distances):
-// a packed, register-blocked matrix product and a pivoted Cholesky factorisation of a positive semidefinite matrix.
-// Matrices are row-major Float64Array; `ld*` is the row stride. No native code: the metrics must give the same
-// numbers on any machine, and d = 2048 is small enough for float64 loops.
+// Float64 dense linear algebra for the metrics (FID's trace term, KID's kernels, PRDC's distances): a packed,
+// register-blocked matrix product in TypeScript (the pure-TS kernel of blas64.ts, and KID's/PRDC's product), and
+// the Cholesky factorisations, whose heavy products go through blas64.ts (native SIMD kernels when the addon has
+// them, else TypeScript). Matrices are row-major Float64Array; `ld*` is the row stride.
+
+import { blas64, Blas64 } from './blas64';
 
 /** Block sizes (measured best of a few on the 2-core host at d = 1536): a KC×NC panel of B (128 KB) and an MC×KC panel of A (64 KB) stay in L2. */
 const MC = 64, KC = 128, NC = 128;
@@ -38,9 +40,12 @@ function packB(b: MatView, k0: number, kc: number, j0: number, n: number, out: F
   }
 }
 
-/** C[4×4 block] += packed A sliver · packed B sliver over kc; rows/cols beyond mr/nr are not stored. */
+/**
+ * C[4×4 block] += alpha · packed A sliver · packed B sliver over kc; rows/cols beyond mr/nr are not stored, nor (tri
+ * 1: lower, 2: upper) those on the wrong side of C's diagonal, given the block's place (gi, gj) in C.
+ */
 function micro(pa: Float64Array, ao: number, pb: Float64Array, bo: number, kc: number,
-  c: Float64Array, co: number, ldc: number, mr: number, nr: number): void {
+  c: Float64Array, co: number, ldc: number, mr: number, nr: number, alpha = 1, tri: Tri = 0, gi = 0, gj = 0): void {
   let c00 = 0, c01 = 0, c02 = 0, c03 = 0, c10 = 0, c11 = 0, c12 = 0, c13 = 0;
   let c20 = 0, c21 = 0, c22 = 0, c23 = 0, c30 = 0, c31 = 0, c32 = 0, c33 = 0;
   for (let k = 0; k < kc; k++) {
@@ -55,7 +60,11 @@ function micro(pa: Float64Array, ao: number, pb: Float64Array, bo: number, kc: n
     x = pa[a + 3];
     c30 += x * b0; c31 += x * b1; c32 += x * b2; c33 += x * b3;
   }
-  if (mr === 4 && nr === 4) {
+  if (alpha !== 1) {
+    c00 *= alpha; c01 *= alpha; c02 *= alpha; c03 *= alpha; c10 *= alpha; c11 *= alpha; c12 *= alpha; c13 *= alpha;
+    c20 *= alpha; c21 *= alpha; c22 *= alpha; c23 *= alpha; c30 *= alpha; c31 *= alpha; c32 *= alpha; c33 *= alpha;
+  }
+  if (mr === 4 && nr === 4 && (tri === 0 || (tri === 1 ? gj + 3 <= gi : gj >= gi + 3))) {
     let o = co;
     c[o] += c00; c[o + 1] += c01; c[o + 2] += c02; c[o + 3] += c03; o += ldc;
     c[o] += c10; c[o + 1] += c11; c[o + 2] += c12; c[o + 3] += c13; o += ldc;
@@ -64,8 +73,13 @@ function micro(pa: Float64Array, ao: number, pb: Float64Array, bo: number, kc: n
     return;
   }
   const t = [c00, c01, c02, c03, c10, c11, c12, c13, c20, c21, c22, c23, c30, c31, c32, c33];
-  for (let r = 0; r < mr; r++) for (let q = 0; q < nr; q++) c[co + r * ldc + q] += t[r * 4 + q];
+  for (let r = 0; r < mr; r++) {
+    for (let q = 0; q < nr; q++) if (tri === 0 || (tri === 1 ? gj + q <= gi + r : gj + q >= gi + r)) c[co + r * ldc + q] += t[r * 4 + q];
+  }
 }
+
+/** Which elements of C a product writes: 0 all, 1 lower (j ≤ i), 2 upper (j ≥ i), (i, j) relative to C. */
+export type Tri = 0 | 1 | 2;
 
 /**
  * C (m×n, row-major, stride ldc, offset coff) += op(A) (m×k) · op(B) (k×n).
@@ -75,6 +89,12 @@ function micro(pa: Float64Array, ao: number, pb: Float64Array, bo: number, kc: n
  */
 export function gemm(m: number, n: number, k: number, a: MatView, b: MatView, c: Float64Array, ldc: number, coff = 0,
   kRange?: (i0: number, i1: number, j0: number, j1: number) => [number, number] | null): void {
+  gemmTri(m, n, k, 1, a, b, c, ldc, coff, 0, kRange);
+}
+
+/** C += alpha · op(A) · op(B) on the elements of `tri` (see gemm for the rest). */
+export function gemmTri(m: number, n: number, k: number, alpha: number, a: MatView, b: MatView, c: Float64Array, ldc: number,
+  coff: number, tri: Tri, kRange?: (i0: number, i1: number, j0: number, j1: number) => [number, number] | null): void {
   const pa = new Float64Array(MC * KC), pb = new Float64Array(KC * (NC + 4));
   for (let j0 = 0; j0 < n; j0 += NC) {
     const nc = Math.min(NC, n - j0);
@@ -83,6 +103,7 @@ export function gemm(m: number, n: number, k: number, a: MatView, b: MatView, c:
       let packed = false;
       for (let i0 = 0; i0 < m; i0 += MC) {
         const mc = Math.min(MC, m - i0);
+        if ((tri === 1 && j0 > i0 + mc - 1) || (tri === 2 && j0 + nc - 1 < i0)) continue;
         if (kRange) {
           const r = kRange(i0, i0 + mc, j0, j0 + nc);
           if (!r || r[1] <= k0 || r[0] >= k0 + kc) continue;
@@ -91,8 +112,9 @@ export function gemm(m: number, n: number, k: number, a: MatView, b: MatView, c:
         packA(a, i0, mc, k0, kc, pa);
         for (let js = 0; js < nc; js += 4) {
           for (let is = 0; is < mc; is += 4) {
-            micro(pa, is * kc, pb, js * kc, kc, c, coff + (i0 + is) * ldc + j0 + js, ldc,
-              Math.min(4, mc - is), Math.min(4, nc - js));
+            const gi = i0 + is, gj = j0 + js;
+            if ((tri === 1 && gj > gi + 3) || (tri === 2 && gj + 3 < gi)) continue;
+            micro(pa, is * kc, pb, js * kc, kc, c, coff + gi * ldc + gj, ldc, Math.min(4, mc - is), Math.min(4, nc - js), alpha, tri, gi, gj);
           }
         }
       }
@@ -160,40 +182,31 @@ export function pivotedCholesky(s: Float64Array, n: number, tol?: number): Pivot
 }
 
 /**
- * Unpivoted blocked Cholesky S = L Lᵀ (right-looking: factor a 64-column panel, then update the trailing lower
- * blocks with one gemm), the fast path for a full-rank covariance. Returns null as soon as a pivot is ≤ tol
- * (default n·ε·max diag S), i.e. when S is rank-deficient to working precision: the caller then uses
- * pivotedCholesky. L is n×n row-major with zeros above the diagonal.
+ * Unpivoted blocked Cholesky S = L Lᵀ (right-looking: factor a 64-column panel column by column, each column
+ * brought up to date with the panel's earlier ones by one matrix–vector product, then update the trailing lower
+ * triangle with one product), the fast path for a full-rank covariance. The products go through `k` (blas64.ts).
+ * Returns null as soon as a pivot is ≤ tol (default n·ε·max diag S), i.e. when S is rank-deficient to working
+ * precision: the caller then uses pivotedCholesky. L is n×n row-major with zeros above the diagonal.
  */
-export function cholesky(s: Float64Array, n: number, tol?: number): Float64Array | null {
+export function cholesky(s: Float64Array, n: number, tol?: number, k: Blas64 = blas64()): Float64Array | null {
   const NB = 64;
   let maxDiag = 0;
   for (let i = 0; i < n; i++) maxDiag = Math.max(maxDiag, s[i * n + i]);
   const t = tol ?? n * 2.220446049250313e-16 * maxDiag;
   const a = Float64Array.from(s.subarray(0, n * n));
-  const neg = new Float64Array(n * NB);
   for (let k0 = 0; k0 < n; k0 += NB) {
     const kb = Math.min(NB, n - k0), k1 = k0 + kb;
-    // panel columns k0..k1-1, left-looking inside the panel: a[i][k] = (a[i][k] − Σ_{k0≤j<k} a[i][j] a[k][j]) / a[k][k]
-    for (let k = k0; k < k1; k++) {
-      const rk = k * n;
-      let dkk = a[rk + k];
-      for (let j = k0; j < k; j++) dkk -= a[rk + j] * a[rk + j];
-      if (!(dkk > t)) return null;
-      const lkk = Math.sqrt(dkk);
-      a[rk + k] = lkk;
-      for (let i = k + 1; i < n; i++) {
-        const ri = i * n;
-        let v = a[ri + k];
-        for (let j = k0; j < k; j++) v -= a[ri + j] * a[rk + j];
-        a[ri + k] = v / lkk;
-      }
+    for (let c = k0; c < k1; c++) {
+      // column c, rows c…n-1: a[i][c] −= Σ_{k0≤j<c} a[i][j] a[c][j]  (A and x are read before y is written)
+      if (c > k0) k.gemv(false, n - c, c - k0, -1, a, c * n + k0, n, a, c * n + k0, 1, 1, a, c * n + c, n);
+      const dcc = a[c * n + c];
+      if (!(dcc > t)) return null;
+      const lcc = Math.sqrt(dcc);
+      a[c * n + c] = lcc;
+      for (let i = c + 1; i < n; i++) a[i * n + c] /= lcc;
     }
-    if (k1 < n) {
-      const m = n - k1;
-      for (let i = 0; i < m; i++) for (let j = 0; j < kb; j++) neg[i * kb + j] = -a[(k1 + i) * n + k0 + j];
-      gemm(m, m, kb, view(neg, kb), view(a, n, k1 * n + k0, true), a, n, k1 * n + k1, (i0, i1, j0) => (j0 >= i1 ? null : [0, kb]));
-    }
+    // trailing lower triangle: A22 −= L21 L21ᵀ (L21 = rows k1…, columns k0…k1-1: disjoint from A22)
+    if (k1 < n) k.gemm(false, true, 1, n - k1, n - k1, kb, -1, a, k1 * n + k0, n, a, k1 * n + k0, n, 1, a, k1 * n + k1, n);
   }
   for (let i = 0; i < n; i++) for (let j = i + 1; j < n; j++) a[i * n + j] = 0;
   return a;

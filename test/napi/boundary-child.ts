@@ -47,6 +47,10 @@ async function record(): Promise<void> {
     copyInto: () => [T([2, 3]), T([2, 3])], clone: () => [T([2, 3])], to: () => [T([2, 3]), 'cpu'], peakBytes: () => ['cpu'],
     reshape: () => [T([2, 3]), [3, 2]], tensorZeros: () => [[2, 3], 'cpu'], tensorFull: () => [[2, 3], 1.5, 'cpu'],
     tensorFromArray: () => [new Float32Array(6), [2, 3], 'cpu'], setThreads: () => [1], sum: () => [T([2, 3])],
+    // float64 host kernels (blas64.cc): plain Float64Arrays with offsets and strides, checked against their lengths
+    f64Gemm: () => [false, true, 1, 2, 3, 4, 1, new Float64Array(9), 1, 4, new Float64Array(12), 0, 4, 0, new Float64Array(6), 0, 3],
+    f64Gemv: () => [true, 2, 3, -1, new Float64Array(6), 0, 3, new Float64Array(4), 0, 2, 1, new Float64Array(3), 0, 1],
+    f64Symv: () => [3, new Float64Array(10), 1, 3, new Float64Array(3), 0, new Float64Array(3), 0],
   };
   for (const [k, f] of Object.entries(hand)) if (names.includes(k)) (templates[k] ??= []).push(Object.assign(f(), { sig: 'hand' }));
 }
