@@ -22,6 +22,7 @@ import { JsonLines, readJsonLines, writeFileAtomic } from './fsutil';
 import { writeImagePng, writeGridPng } from './image';
 import { writeLossCurve } from './plot';
 import { generate } from './generate';
+import { FidEvaluator, FidTracker } from './fid';
 import { EpochProgress } from './progress';
 
 /** What the trainer reads: lib/data's Dataset satisfies it; tests pass tensors in memory. */
@@ -84,6 +85,8 @@ export interface TrainerOptions {
   timeLimit?: number;
   /** Data-parallel training: this process's rank among `size` (the CLI wires lib/dist in). */
   parallel?: Parallel;
+  /** FID during training (rank 0; lib/train/fid.ts): its settings become cfg.fid. The caller disposes it. */
+  fid?: FidEvaluator;
 }
 
 /**
@@ -124,11 +127,13 @@ export class Trainer {
   /** The run's quality evaluations (metrics.jsonl 'eval' records), its fixed real subset and that subset's MS-SSIM. */
   private evals: Record<string, unknown>[] = [];
   private evalReal: { images: ImageBatch; msssim?: number } | null = null;
+  /** FID records, curve and best checkpoints (rank 0 of a run with a folder and cfg.fid). */
+  private fid: FidTracker | null = null;
   /** Step records of the current epoch before a mid-epoch resume: its epoch record covers the whole epoch. */
   private resumed = { d: 0, g: 0, n: 0, seconds: 0 };
 
   private constructor(cfg: TrainConfig, readonly o: TrainerOptions, init: boolean) {
-    this.cfg = cfg;
+    this.cfg = cfg = o.fid ? { ...cfg, fid: o.fid.settings } : cfg;
     this.device = o.device ?? defaultDevice();
     const [, c, h] = o.data.shape;
     checkDataset(cfg, { count: o.data.count, size: h, channels: c }, o.dataName ?? 'dataset');
@@ -138,6 +143,7 @@ export class Trainer {
     const local = cfg.batch / size;
     this.shard = { start: rank * local, count: local, global: cfg.batch };
     this.writer = rank === 0;
+    if (this.writer && o.out && cfg.fid && !o.fid) throw new ConfigError('the run evaluates FID (config fid) but no FidEvaluator was given (TrainerOptions.fid)');
     const seed = cfg.seed, sharded = (stream: number): ShardedRng => {
       const r = new ShardedRng(seed, stream);
       r.shard = this.shard;
@@ -165,6 +171,7 @@ export class Trainer {
         throw new ConfigError(`${o.out} already holds a run; pass --resume to continue it, or choose another --out`);
       writeFileAtomic(path.join(o.out, 'config.json'), JSON.stringify(cfg, null, 1) + '\n');
       t.metrics = new JsonLines(path.join(o.out, 'metrics.jsonl'), false);
+      if (o.fid) t.fid = new FidTracker(o.fid, o.out);
     }
     return t;
   }
@@ -198,6 +205,10 @@ export class Trainer {
       }
     }
     t.metrics = new JsonLines(file, true);
+    if (o.fid) {
+      t.fid = new FidTracker(o.fid, o.out, state.step);
+      t.fid.restore(kept, state.step, dir);
+    }
     return t;
   }
 
@@ -287,8 +298,10 @@ export class Trainer {
         g_loss: sums.g / Math.max(1, sums.n), seconds: secs, img_per_s: (sums.n * this.cfg.batch) / Math.max(1e-3, secs), time: Date.now() / 1000 });
       this.writeSamples();
       this.evaluate(secs, log);
+      let fid = this.fid?.evaluate(this.G, this.cfg, this.latent, this.device, this.epoch, this.step, (r) => this.metrics?.write(r)) ?? '';
       const ck = this.checkpoint();
-      if (this.o.out) log(`epoch ${this.epoch}/${this.cfg.epochs} done in ${secs.toFixed(1)} s: D ${(sums.d / Math.max(1, sums.n)).toFixed(4)}, G ${(sums.g / Math.max(1, sums.n)).toFixed(4)}; checkpoint ${ck ? path.relative(this.o.out, ck) : '-'}`);
+      fid += this.fid?.afterCheckpoint(ck) ?? '';
+      if (this.o.out) log(`epoch ${this.epoch}/${this.cfg.epochs} done in ${secs.toFixed(1)} s: D ${(sums.d / Math.max(1, sums.n)).toFixed(4)}, G ${(sums.g / Math.max(1, sums.n)).toFixed(4)}${fid}; checkpoint ${ck ? path.relative(this.o.out, ck) : '-'}`);
     }
     return done;
   }
