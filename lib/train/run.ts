@@ -169,7 +169,7 @@ export class Trainer {
       fs.mkdirSync(path.join(o.out, 'samples'), { recursive: true });
       if (fs.existsSync(path.join(o.out, 'checkpoints', 'latest.json')))
         throw new ConfigError(`${o.out} already holds a run; pass --resume to continue it, or choose another --out`);
-      writeFileAtomic(path.join(o.out, 'config.json'), JSON.stringify(cfg, null, 1) + '\n');
+      writeFileAtomic(path.join(o.out, 'config.json'), JSON.stringify(t.cfg, null, 1) + '\n');
       t.metrics = new JsonLines(path.join(o.out, 'metrics.jsonl'), false);
       if (o.fid) t.fid = new FidTracker(o.fid, o.out);
     }
