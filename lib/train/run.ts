@@ -189,6 +189,7 @@ export class Trainer {
     for (const [k, v] of Object.entries(state.rng)) t.rng[k as keyof StepRngs].offset = v;
     // metrics after the checkpoint belong to the lost part of the run
     if (!t.writer) return t;
+    if (o.fid) t.fid = new FidTracker(o.fid, o.out, state.step); // refuses a best list of other settings before any write
     const file = path.join(o.out, 'metrics.jsonl');
     const kept = readJsonLines(file).filter((r) => (r.step as number) <= state.step);
     writeFileAtomic(file, kept.map((r) => JSON.stringify(r) + '\n').join(''));
@@ -205,10 +206,7 @@ export class Trainer {
       }
     }
     t.metrics = new JsonLines(file, true);
-    if (o.fid) {
-      t.fid = new FidTracker(o.fid, o.out, state.step);
-      t.fid.restore(kept, state.step, dir);
-    }
+    t.fid?.restore(kept, state.step, dir);
     return t;
   }
 

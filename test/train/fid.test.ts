@@ -170,5 +170,11 @@ describe('train: FID during training', function () {
     expect(ok.code, ok.err).to.equal(0);
     expect(ok.out).to.match(/epoch 1\/1 done .*, FID [\d.]+ \(4 images/);
     expect(ok.out).to.match(/note: FID with 4 generated images and real statistics of 12 images/);
+    // --resume keeps the run's FID settings; other ones would rank the best list under other terms
+    const bad = await runCommand(trainCmd.run, ['--out', out, '--resume', '--epochs', '2', '--fid-samples', '5']);
+    expect([bad.code, bad.err]).to.satisfy(([c, e]: [number, string]) => c === 2 && /best\.json ranks checkpoints by FID with samples 4.*now has samples 5/.test(e));
+    const more = await runCommand(trainCmd.run, ['--out', out, '--resume', '--epochs', '2', '--progress', 'none']);
+    expect(more.code, more.err).to.equal(0);
+    expect(readJsonLines(path.join(out, 'metrics.jsonl')).filter((r) => r.type === 'fid').map((r) => [r.epoch, r.samples])).to.deep.equal([[1, 4], [2, 4]]);
   });
 });
