@@ -20,6 +20,7 @@ import {
   modeForWeights, readFidStatsMeta,
 } from '../metrics';
 import { ConfigError, FidSettings, TrainConfig } from './config';
+import { FileError } from '../util/errors';
 import { generate } from './generate';
 import { lossCurvePng } from './plot';
 import { writeFileAtomic } from './fsutil';
@@ -67,8 +68,12 @@ export function fidSettings(f: FidFlags, prev: FidSettings | null = null): FidSe
   return { every, real, weights, samples, preprocess: pre };
 }
 
+/** The real statistics; a corrupt file is a file error (exit 1), not a usage error. */
 function readReal(file: string): RealStats {
-  try { return readFidStatsMeta(file); } catch (e) { throw new ConfigError(`--fid-real: ${(e as Error).message}`, '--fid-real'); }
+  try { return readFidStatsMeta(file); } catch (e) {
+    const msg = (e as Error).message;
+    throw new FileError(file, msg.startsWith(`${file}: `) ? msg.slice(file.length + 2) : msg);
+  }
 }
 
 /** SHA-256 of the real statistics' values (mu, sigma): which statistics a ranking was made against. */

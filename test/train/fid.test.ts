@@ -166,13 +166,18 @@ describe('train: FID during training', function () {
       expect(r.code, args.join(' ')).to.equal(2);
       expect(fs.existsSync(path.join(out, 'config.json')), `${args.join(' ')}: nothing written`).to.equal(false);
     }
+    // a corrupt statistics file is not a usage error: exit 1, naming the file
+    const bad = path.join(dir, 'bad.npz');
+    fs.writeFileSync(bad, 'not a zip');
+    const corrupt = await runCommand(trainCmd.run, [...base, '--fid-every', '1', '--fid-real', bad, '--fid-weights', W]);
+    expect([corrupt.code, corrupt.err.trim()]).to.satisfy(([c, e]: [number, string]) => c === 1 && /^mrigan train: not an \.npz \(zip\) file.* \(\S+bad\.npz\)$/.test(e));
     const ok = await runCommand(trainCmd.run, [...base, ...fid, '--fid-samples', '4']);
     expect(ok.code, ok.err).to.equal(0);
     expect(ok.out).to.match(/epoch 1\/1 done .*, FID [\d.]+ \(4 images/);
     expect(ok.out).to.match(/note: FID with 4 generated images and real statistics of 12 images/);
     // --resume keeps the run's FID settings; other ones would rank the best list under other terms
-    const bad = await runCommand(trainCmd.run, ['--out', out, '--resume', '--epochs', '2', '--fid-samples', '5']);
-    expect([bad.code, bad.err]).to.satisfy(([c, e]: [number, string]) => c === 2 && /best\.json ranks checkpoints by FID with samples 4.*now has samples 5/.test(e));
+    const other = await runCommand(trainCmd.run, ['--out', out, '--resume', '--epochs', '2', '--fid-samples', '5']);
+    expect([other.code, other.err]).to.satisfy(([c, e]: [number, string]) => c === 2 && /best\.json ranks checkpoints by FID with samples 4.*now has samples 5/.test(e));
     const more = await runCommand(trainCmd.run, ['--out', out, '--resume', '--epochs', '2', '--progress', 'none']);
     expect(more.code, more.err).to.equal(0);
     expect(readJsonLines(path.join(out, 'metrics.jsonl')).filter((r) => r.type === 'fid').map((r) => [r.epoch, r.samples])).to.deep.equal([[1, 4], [2, 4]]);
