@@ -51,7 +51,7 @@ const sameArrays = (a: Float32Array[], b: Float32Array[]): boolean => a.length =
 describe('train: FID during training', function () {
   this.timeout(120000);
   let dir: string, W: string, W2: string, REAL: string;
-  const data = blobs(12, 4);
+  const data = blobs(8, 4); // batch 4: 2 iterations per epoch
   const tmp = (): string => fs.mkdtempSync(path.join(dir, 'run-'));
   before(async () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mrigan-fidtrain-'));
@@ -60,9 +60,9 @@ describe('train: FID during training', function () {
     await writeRandomInception(W2, DIV, 4);
     // the real statistics as mrigan stats writes them: n, preprocessing, weights fingerprint
     const m = await loadInceptionV3(W, { div: DIV });
-    const f = inceptionFeatures(m, data.batch(Array.from({ length: 12 }, (_, i) => i)), [12, 1, S, S], { mode: 'tf' });
+    const f = inceptionFeatures(m, data.batch(Array.from({ length: 8 }, (_, i) => i)), [8, 1, S, S], { mode: 'tf' });
     REAL = path.join(dir, 'real.npz');
-    writeFidStats(REAL, { ...naiveStats(f, 12, m.features), preprocess: 'imagenet', weights: m.fingerprint });
+    writeFidStats(REAL, { ...naiveStats(f, 8, m.features), preprocess: 'imagenet', weights: m.fingerprint });
     m.dispose();
   });
   after(() => fs.rmSync(dir, { recursive: true, force: true }));
@@ -71,7 +71,7 @@ describe('train: FID during training', function () {
     const fs1 = fidSettings({ every: 2, real: REAL, weights: W, samples: 70 })!; // 70 = two generator chunks (35 + 35)
     expect(fs1.preprocess).to.equal('imagenet');
     const ev = await FidEvaluator.load(fs1, 'cpu');
-    expect(ev.notes.join(' ')).to.match(/70 generated images and real statistics of 12 images \(< 2048\)/);
+    expect(ev.notes.join(' ')).to.match(/70 generated images and real statistics of 8 images \(< 2048\)/);
     const on = tmp(), off = tmp(), lines: string[] = [];
     const a = Trainer.create(cfgOf({}), { data, out: on, progress: 'none', device: 'cpu', log: (s) => lines.push(s), fid: ev });
     await a.run();
@@ -79,7 +79,7 @@ describe('train: FID during training', function () {
     await b.run();
     expect(sameArrays(weights(a), weights(b)), 'FID evaluations leave the run unchanged').to.equal(true);
     const recs = readJsonLines(path.join(on, 'metrics.jsonl')).filter((r) => r.type === 'fid');
-    expect(recs.map((r) => [r.epoch, r.step])).to.deep.equal([[2, 6], [3, 9]]); // every 2nd epoch and the last
+    expect(recs.map((r) => [r.epoch, r.step])).to.deep.equal([[2, 4], [3, 6]]); // every 2nd epoch and the last
     for (const r of recs) {
       expect(r).to.include({ samples: 70, preprocess: 'imagenet', weights: 'inc.h5', real: 'real.npz' });
       expect(r.fid as number).to.be.greaterThan(0);
@@ -109,7 +109,7 @@ describe('train: FID during training', function () {
     const full = tmp(), cut = tmp();
     const a = Trainer.create(cfgOf({}), { ...o, out: full });
     await a.run(); a.dispose();
-    const b = Trainer.create(cfgOf({}), { ...o, out: cut, stopAfter: 5 }); // killed in epoch 2: resumes from epoch 1's checkpoint
+    const b = Trainer.create(cfgOf({}), { ...o, out: cut, stopAfter: 3 }); // killed in epoch 2: resumes from epoch 1's checkpoint
     await b.run(); b.dispose();
     const c = Trainer.resume({ ...o, out: cut });
     await c.run(); c.dispose();
@@ -123,7 +123,7 @@ describe('train: FID during training', function () {
     const d = Trainer.resume({ ...o, out: cut });
     await d.run(); d.dispose();
     const last = JSON.parse(bestOf(cut)).entries;
-    expect(last.map((e: { step: number }) => e.step)).to.deep.equal([9]);
+    expect(last.map((e: { step: number }) => e.step)).to.deep.equal([6]);
     // a run that had no FID: resumed with an evaluator, records from then on
     const plain = tmp();
     const p = Trainer.create(cfgOf({ epochs: 1 }), { ...o, fid: undefined, out: plain });
@@ -174,7 +174,7 @@ describe('train: FID during training', function () {
     const ok = await runCommand(trainCmd.run, [...base, ...fid, '--fid-samples', '4']);
     expect(ok.code, ok.err).to.equal(0);
     expect(ok.out).to.match(/epoch 1\/1 done .*, FID [\d.]+ \(4 images/);
-    expect(ok.out).to.match(/note: FID with 4 generated images and real statistics of 12 images/);
+    expect(ok.out).to.match(/note: FID with 4 generated images and real statistics of 8 images/);
     // --resume keeps the run's FID settings; other ones would rank the best list under other terms
     const other = await runCommand(trainCmd.run, ['--out', out, '--resume', '--epochs', '2', '--fid-samples', '5']);
     expect([other.code, other.err]).to.satisfy(([c, e]: [number, string]) => c === 2 && /best\.json ranks checkpoints by FID with samples 4.*now has samples 5/.test(e));
