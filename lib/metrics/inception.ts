@@ -5,6 +5,7 @@
 // Padding as Keras: 'valid' = none; 'same' = TensorFlow's (out = ceil(in / stride), the odd pad after), which for
 // the stride-1 odd kernels of this network is symmetric. Max pools 3×3 s2 'valid'; the mixed blocks' 3×3 s1 average
 // pools are 'same' and divide by the in-bounds cells (avgPool2dForward). Branch concat order follows Keras.
+import { createHash } from 'crypto';
 import {
   Device, Tensor, avgPool2dForward, concatChannels, conv2dForwardAct, globalAvgPool, maxPool2dForward, samePadding,
   tidy,
@@ -32,6 +33,9 @@ export interface InceptionModel {
   convs: InceptionConv[];
   /** Feature size: 2048 for the real network (2048 / div for test stand-ins). */
   features: number;
+  /** SHA-256 (hex) of the weight values in unit order (kernel, beta, moving mean/variance, gamma): which weights, not
+   *  which file layout; recorded in statistics files so that a later FID can refuse another network's statistics. */
+  fingerprint: string;
   dispose(): void;
 }
 
@@ -62,13 +66,25 @@ export function buildInceptionV3(weights: InceptionWeights, device: Device = 'cp
   // mixed10 = 1x1 + 2·(3x3 pair) + pool branch; the 3x3 pairs are 2·cout of their units
   const features = weights.units.slice(-9).reduce((s, u, i) => s + ([0, 2, 3, 6, 7].includes(i) ? u.cout : 0), 0) + last.cout;
   return {
-    file: weights.file, device, convs, features,
+    file: weights.file, device, convs, features, fingerprint: weightsFingerprint(weights),
     dispose: () => { for (const c of convs) { c.w.dispose(); c.b.dispose(); } },
   };
 }
 
-/** Loads a Keras InceptionV3 .h5 file (`div` for test stand-ins with every channel count divided). */
-export async function loadInceptionV3(file: string, opts: { div?: number; device?: Device } = {}): Promise<InceptionModel> {
+/** SHA-256 of the weight values (little-endian float32) in unit order. */
+export function weightsFingerprint(weights: InceptionWeights): string {
+  const h = createHash('sha256');
+  const add = (a: Float32Array): void => { h.update(new Uint8Array(a.buffer, a.byteOffset, a.byteLength)); };
+  for (const u of weights.units) {
+    add(u.kernel); add(u.beta); add(u.movingMean); add(u.movingVariance);
+    if (u.gamma) add(u.gamma);
+  }
+  return h.digest('hex');
+}
+
+/** Loads a Keras InceptionV3 .h5 file (`div` for test stand-ins with every channel count divided; 'auto' reads it
+ *  from the file's shapes). */
+export async function loadInceptionV3(file: string, opts: { div?: number | 'auto'; device?: Device } = {}): Promise<InceptionModel> {
   return buildInceptionV3(await readInceptionV3Weights(file, { div: opts.div }), opts.device ?? 'cpu');
 }
 

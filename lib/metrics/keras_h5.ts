@@ -135,6 +135,8 @@ export interface InceptionUnitWeights extends ConvUnit {
 
 export interface InceptionWeights {
   file: string;
+  /** Channel divisor of the network (1 = the real InceptionV3). */
+  div: number;
   format: KerasFile['format'];
   units: InceptionUnitWeights[];
   /** Creation-number offsets removed from conv2d_N / batch_normalization_N (0 for a fresh Keras 2 or TF2 session). */
@@ -155,12 +157,32 @@ function creationNumber(name: string): number | null {
 }
 
 /**
- * InceptionV3 conv/BN weights from a Keras file, in creation order (`div` is for small test stand-ins).
+ * The channel divisor of a file's network, read from its first conv kernel (stem conv1: [3, 3, 3, 32 / div]):
+ * 1 for the real weights. Only a file whose every later shape also matches that divisor loads, so a damaged real
+ * file is still reported layer by layer (as div 1 when the first kernel does not give a divisor of the spec).
+ */
+function inferDiv(layers: KerasLayer[]): number {
+  let first: { num: number; cout: number } | null = null;
+  for (const l of layers) {
+    const k = l.weights.find((w) => weightKey(w.name) === 'kernel' && w.shape.length === 4);
+    const num = k ? creationNumber(l.name) : null;
+    if (k && num !== null && (!first || num < first.num)) first = { num, cout: k.shape[3] };
+  }
+  const div = first && first.cout > 0 ? 32 / first.cout : 1;
+  if (!Number.isInteger(div) || div < 1) return 1;
+  try { inceptionV3Units(div); return div; } catch { return 1; }
+}
+
+/**
+ * InceptionV3 conv/BN weights from a Keras file, in creation order. `div` is for small test stand-ins with every
+ * channel count divided: a number, or 'auto' to read it from the file's shapes (the trainer's --fid-weights, which
+ * has no --div option: the real file gives 1).
  * Every missing or extra layer and every shape mismatch is an error naming the file and the layer.
  */
-export async function readInceptionV3Weights(file: string, opts: { div?: number } = {}): Promise<InceptionWeights> {
+export async function readInceptionV3Weights(file: string, opts: { div?: number | 'auto' } = {}): Promise<InceptionWeights> {
   const kf = await readKerasH5(file);
-  const spec = inceptionV3Units(opts.div ?? 1);
+  const div = opts.div === 'auto' ? inferDiv(kf.layers) : opts.div ?? 1;
+  const spec = inceptionV3Units(div);
   const convs: { layer: KerasLayer; num: number }[] = [], bns: { layer: KerasLayer; num: number }[] = [];
   let poolingLayer: string | null = null;
   for (const layer of kf.layers) {
@@ -220,7 +242,7 @@ export async function readInceptionV3Weights(file: string, opts: { div?: number 
     };
   });
   return {
-    file, format: kf.format, units, poolingLayer, kerasVersion: kf.kerasVersion,
+    file, format: kf.format, units, poolingLayer, div, kerasVersion: kf.kerasVersion,
     convNames: { first: convL[0].name, last: convL[convL.length - 1].name },
     bnNames: { first: bnL[0].name, last: bnL[bnL.length - 1].name },
   };

@@ -184,14 +184,48 @@ export function readFidStats(file: string): { mu: Float64Array; sigma: Float64Ar
   return { mu: mu!.data, sigma: sigma!.data, d, ...(n ? { n: n.data[0] } : {}) };
 }
 
+/** The input pipelines a statistics file may record (`preprocess`, 0-d: the index here). */
+export const FID_PREPROCESS = ['imagenet', 'radimagenet'] as const;
+export type FidPreprocess = typeof FID_PREPROCESS[number];
+
+/** What mrigan records beside mu and sigma: the sample count, the preprocessing, and the network's weights. */
+export interface FidStatsMeta {
+  n?: number;
+  preprocess?: FidPreprocess;
+  /** InceptionModel.fingerprint (SHA-256 hex of the weight values), stored as 32 byte values `inception_sha256`. */
+  weights?: string;
+}
+
 /**
- * Writes FID statistics as an .npz that pytorch-fid / clean-fid (np.load) read; with `n`, also a 0-d float64
- * array `n` (ignored by those tools, read back by readFidStats for the small-sample warning).
+ * Writes FID statistics as an .npz that pytorch-fid / clean-fid (np.load) read; the extra arrays (`n`, `preprocess`,
+ * `inception_sha256`) are ignored by those tools and read back by readFidStatsMeta.
  */
-export function writeFidStats(file: string, s: { mu: Float64Array; sigma: Float64Array; n?: number }): void {
+export function writeFidStats(file: string, s: { mu: Float64Array; sigma: Float64Array } & FidStatsMeta): void {
   const d = s.mu.length;
   if (s.sigma.length !== d * d) throw new Error(`${file}: sigma has ${s.sigma.length} values, expected ${d}×${d}`);
   const arrays: Record<string, NpyArray> = { mu: { shape: [d], data: s.mu }, sigma: { shape: [d, d], data: s.sigma } };
   if (s.n !== undefined) arrays.n = { shape: [], data: new Float64Array([s.n]) };
+  if (s.preprocess !== undefined) arrays.preprocess = { shape: [], data: new Float64Array([FID_PREPROCESS.indexOf(s.preprocess)]) };
+  if (s.weights !== undefined) {
+    if (!/^[0-9a-f]{64}$/.test(s.weights)) throw new Error(`${file}: weights fingerprint must be 64 hex digits`);
+    arrays.inception_sha256 = { shape: [32], data: Float64Array.from(Buffer.from(s.weights, 'hex')) };
+  }
   writeNpz(file, arrays);
+}
+
+/** readFidStats plus the recorded preprocessing and weights fingerprint (absent in pytorch-fid / clean-fid files). */
+export function readFidStatsMeta(file: string): ReturnType<typeof readFidStats> & Omit<FidStatsMeta, 'n'> {
+  const st = readFidStats(file), a = readNpz(file);
+  const pre = a.get('preprocess'), sha = a.get('inception_sha256');
+  const out: ReturnType<typeof readFidStats> & Omit<FidStatsMeta, 'n'> = { ...st };
+  if (pre) {
+    const p = FID_PREPROCESS[pre.data[0]];
+    if (pre.data.length !== 1 || !p) fail(file, `'preprocess' must be one of 0 (imagenet) or 1 (radimagenet), got ${Array.from(pre.data).join(', ')}`);
+    out.preprocess = p;
+  }
+  if (sha) {
+    if (sha.data.length !== 32 || !sha.data.every((b) => Number.isInteger(b) && b >= 0 && b < 256)) fail(file, "'inception_sha256' must hold 32 byte values");
+    out.weights = Buffer.from(Array.from(sha.data)).toString('hex');
+  }
+  return out;
 }

@@ -41,6 +41,20 @@ export interface TrainConfig {
   syncBn?: boolean | null;
   /** Weight-free quality (SWD, MS-SSIM diversity) after epoch 1, every N epochs and at the end; 0 = off. */
   evalEvery?: number;
+  /** FID against real statistics every N epochs and at the end (lib/train/fid.ts); null/absent = off. */
+  fid?: FidSettings | null;
+}
+
+/** The in-training FID (--fid-every …): paths are absolute, so that --resume finds the files from anywhere. */
+export interface FidSettings {
+  every: number;
+  /** Real statistics (.npz from mrigan stats, pytorch-fid or clean-fid). */
+  real: string;
+  /** Keras InceptionV3 notop weights (.h5). */
+  weights: string;
+  /** Generated images per evaluation. */
+  samples: number;
+  preprocess: 'imagenet' | 'radimagenet';
 }
 
 /** Whether BatchNorm statistics are synchronized across ranks (the paper's cepa2024 does; --sync-bn for dcgan). */
@@ -116,6 +130,15 @@ export function validate(c: TrainConfig): void {
   if (!int(c.checkpointEvery, 0)) bad('checkpoint-every', c.checkpointEvery, 'a non-negative integer');
   if (c.evalEvery !== undefined && !int(c.evalEvery, 0, 1e6)) bad('eval-every', c.evalEvery, 'a non-negative integer (0 = off)');
   if (c.syncBn !== undefined && c.syncBn !== null && typeof c.syncBn !== 'boolean') bad('sync-bn', c.syncBn, 'true or false');
+  if (c.fid !== undefined && c.fid !== null) {
+    const f = c.fid;
+    if (typeof f !== 'object') bad('fid-every', f, 'FID settings');
+    if (!int(f.every, 1, 1e6)) bad('fid-every', f.every, 'a positive integer');
+    if (!int(f.samples, 2, 1 << 20)) bad('fid-samples', f.samples, 'an integer ≥ 2');
+    if (f.preprocess !== 'imagenet' && f.preprocess !== 'radimagenet') bad('fid-preprocess', f.preprocess, 'imagenet or radimagenet');
+    if (typeof f.real !== 'string' || !f.real) bad('fid-real', f.real, 'a statistics file (.npz)');
+    if (typeof f.weights !== 'string' || !f.weights) bad('fid-weights', f.weights, 'a Keras InceptionV3 weights file (.h5)');
+  }
 }
 
 /**

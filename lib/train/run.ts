@@ -11,7 +11,7 @@ import { Tensor, Device, Rng, defaultDevice } from '../engine';
 import { ShardedRng } from './shard';
 import { ImageBatch } from './image';
 import { evalQuality, qualityRecord, realSubset, writeQualityCurve } from '../metrics/quality';
-import { Sequential, Adam, Layer, Dropout, SyncBatchNorm } from '../nn';
+import { Sequential, Adam } from '../nn';
 import { STREAMS } from '../util/streams';
 import { buildModel, latentSize, ModelOptions } from '../models';
 import { permutation } from '../data';
@@ -21,6 +21,8 @@ import { saveCheckpoint, findCheckpoint, loadCheckpointInto, TrainState, CHECKPO
 import { JsonLines, readJsonLines, writeFileAtomic } from './fsutil';
 import { writeImagePng, writeGridPng } from './image';
 import { writeLossCurve } from './plot';
+import { generate } from './generate';
+import { FidEvaluator, FidTracker } from './fid';
 import { EpochProgress } from './progress';
 
 /** What the trainer reads: lib/data's Dataset satisfies it; tests pass tensors in memory. */
@@ -83,6 +85,8 @@ export interface TrainerOptions {
   timeLimit?: number;
   /** Data-parallel training: this process's rank among `size` (the CLI wires lib/dist in). */
   parallel?: Parallel;
+  /** FID during training (rank 0; lib/train/fid.ts): its settings become cfg.fid. The caller disposes it. */
+  fid?: FidEvaluator;
 }
 
 /**
@@ -123,11 +127,13 @@ export class Trainer {
   /** The run's quality evaluations (metrics.jsonl 'eval' records), its fixed real subset and that subset's MS-SSIM. */
   private evals: Record<string, unknown>[] = [];
   private evalReal: { images: ImageBatch; msssim?: number } | null = null;
+  /** FID records, curve and best checkpoints (rank 0 of a run with a folder and cfg.fid). */
+  private fid: FidTracker | null = null;
   /** Step records of the current epoch before a mid-epoch resume: its epoch record covers the whole epoch. */
   private resumed = { d: 0, g: 0, n: 0, seconds: 0 };
 
   private constructor(cfg: TrainConfig, readonly o: TrainerOptions, init: boolean) {
-    this.cfg = cfg;
+    this.cfg = cfg = o.fid ? { ...cfg, fid: o.fid.settings } : cfg;
     this.device = o.device ?? defaultDevice();
     const [, c, h] = o.data.shape;
     checkDataset(cfg, { count: o.data.count, size: h, channels: c }, o.dataName ?? 'dataset');
@@ -137,6 +143,7 @@ export class Trainer {
     const local = cfg.batch / size;
     this.shard = { start: rank * local, count: local, global: cfg.batch };
     this.writer = rank === 0;
+    if (this.writer && o.out && cfg.fid && !o.fid) throw new ConfigError('the run evaluates FID (config fid) but no FidEvaluator was given (TrainerOptions.fid)');
     const seed = cfg.seed, sharded = (stream: number): ShardedRng => {
       const r = new ShardedRng(seed, stream);
       r.shard = this.shard;
@@ -162,8 +169,9 @@ export class Trainer {
       fs.mkdirSync(path.join(o.out, 'samples'), { recursive: true });
       if (fs.existsSync(path.join(o.out, 'checkpoints', 'latest.json')))
         throw new ConfigError(`${o.out} already holds a run; pass --resume to continue it, or choose another --out`);
-      writeFileAtomic(path.join(o.out, 'config.json'), JSON.stringify(cfg, null, 1) + '\n');
+      writeFileAtomic(path.join(o.out, 'config.json'), JSON.stringify(t.cfg, null, 1) + '\n');
       t.metrics = new JsonLines(path.join(o.out, 'metrics.jsonl'), false);
+      if (o.fid) t.fid = new FidTracker(o.fid, o.out);
     }
     return t;
   }
@@ -181,6 +189,7 @@ export class Trainer {
     for (const [k, v] of Object.entries(state.rng)) t.rng[k as keyof StepRngs].offset = v;
     // metrics after the checkpoint belong to the lost part of the run
     if (!t.writer) return t;
+    if (o.fid) t.fid = new FidTracker(o.fid, o.out, state.step); // refuses a best list of other settings before any write
     const file = path.join(o.out, 'metrics.jsonl');
     const kept = readJsonLines(file).filter((r) => (r.step as number) <= state.step);
     writeFileAtomic(file, kept.map((r) => JSON.stringify(r) + '\n').join(''));
@@ -197,6 +206,7 @@ export class Trainer {
       }
     }
     t.metrics = new JsonLines(file, true);
+    t.fid?.restore(kept, state.step, dir);
     return t;
   }
 
@@ -286,8 +296,10 @@ export class Trainer {
         g_loss: sums.g / Math.max(1, sums.n), seconds: secs, img_per_s: (sums.n * this.cfg.batch) / Math.max(1e-3, secs), time: Date.now() / 1000 });
       this.writeSamples();
       this.evaluate(secs, log);
+      let fid = this.fid?.evaluate(this.G, this.cfg, this.latent, this.device, this.epoch, this.step, (r) => this.metrics?.write(r)) ?? '';
       const ck = this.checkpoint();
-      if (this.o.out) log(`epoch ${this.epoch}/${this.cfg.epochs} done in ${secs.toFixed(1)} s: D ${(sums.d / Math.max(1, sums.n)).toFixed(4)}, G ${(sums.g / Math.max(1, sums.n)).toFixed(4)}; checkpoint ${ck ? path.relative(this.o.out, ck) : '-'}`);
+      fid += this.fid?.afterCheckpoint(ck) ?? '';
+      if (this.o.out) log(`epoch ${this.epoch}/${this.cfg.epochs} done in ${secs.toFixed(1)} s: D ${(sums.d / Math.max(1, sums.n)).toFixed(4)}, G ${(sums.g / Math.max(1, sums.n)).toFixed(4)}${fid}; checkpoint ${ck ? path.relative(this.o.out, ck) : '-'}`);
     }
     return done;
   }
@@ -373,6 +385,8 @@ export class Trainer {
   }
 }
 
+export { generate } from './generate';
+
 export const epochSeed = (seed: number, epoch: number): number => (Math.imul(seed + 1, 0x9e3779b1) + epoch) >>> 0;
 
 export function modelOptions(cfg: TrainConfig, device: Device): ModelOptions {
@@ -380,47 +394,4 @@ export function modelOptions(cfg: TrainConfig, device: Device): ModelOptions {
     size: cfg.size, channels: cfg.channels, dropout: cfg.dropout, device, seed: cfg.seed,
     ...(cfg.latent !== null ? { latent: cfg.latent } : {}), ...(cfg.width !== null ? { width: cfg.width } : {}),
   };
-}
-
-/**
- * n images from G, noise from rng, in chunks of up to 64. bn 'batch' (default): BatchNorm normalises with each
- * chunk's statistics, as the PyTorch DCGAN example samples (early in training the running statistics are far from
- * the batch ones and give flat images); running statistics and counters are restored afterwards, so sampling has no
- * side effects. bn 'running': eval mode. Dropout is off either way.
- */
-export function generate(G: Sequential, cfg: TrainConfig, latent: number, n: number, rng: Rng, device: Device,
-  bn: 'batch' | 'running' = 'batch') {
-  const wasTraining = G.training;
-  const saved = G.buffers().map((b) => b.value.clone());
-  const counters = [...G.counters().values()].map((c) => c.get());
-  G.train(bn === 'batch');
-  // sampling is local to the rank that samples: SyncBatchNorm must not wait for the other ranks
-  const unsynced: [SyncBatchNorm, SyncBatchNorm['reduce']][] = [];
-  const walk = (l: Layer): void => {
-    if (l instanceof Sequential) l.layers.forEach(walk);
-    else if (l instanceof Dropout) l.eval();
-    else if (l instanceof SyncBatchNorm) { unsynced.push([l, l.reduce]); l.reduce = () => {}; }
-  };
-  walk(G);
-  const per = cfg.channels * cfg.size * cfg.size, data = new Float32Array(n * per);
-  try {
-    const chunks = Math.ceil(n / 64);
-    for (let c = 0, at = 0; c < chunks; c++) {
-      const k = Math.floor((n * (c + 1)) / chunks) - at;
-      const z = rng.normal([Math.max(k, 2), latent], device); // BatchNorm needs two samples
-      const y = G.forward(z);
-      data.set(y.toFloat32Array().subarray(0, k * per), at * per);
-      G.release();
-      y.dispose();
-      z.dispose();
-      at += k;
-    }
-  } finally {
-    G.buffers().forEach((b, i) => b.value.copyFrom(saved[i]));
-    [...G.counters().values()].forEach((c, i) => c.set(counters[i]));
-    for (const t of saved) t.dispose();
-    for (const [l, r] of unsynced) l.reduce = r;
-    G.train(wasTraining);
-  }
-  return { data, n, c: cfg.channels, h: cfg.size, w: cfg.size };
 }

@@ -16,4 +16,6 @@ export const STREAMS = {
   sample: 305,
   /** The generated side of the in-training quality evaluations (--eval-every). */
   evalNoise: 306,
+  /** The generated side of the in-training FID (--fid-every): the same noise at every evaluation of a run. */
+  fidNoise: 307,
 } as const;

@@ -7,7 +7,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { DatasetWriter, readPngGray, writePngGray } from '../../lib/data';
-import { readFidStats, writeFidStats } from '../../lib/metrics';
+import { loadInceptionV3, readFidStats, readFidStatsMeta, writeFidStats } from '../../lib/metrics';
 import * as fidCmd from '../../lib/cli/commands/fid';
 import * as statsCmd from '../../lib/cli/commands/stats';
 import { spawnSync } from 'child_process';
@@ -51,6 +51,23 @@ describe('cli: mrigan stats / mrigan fid', function () {
       expect(Math.abs(j.fid), args.join(' ')).to.be.at.most(1e-6 * tr);
       expect(j.preprocessing).to.be.a('string').and.not.equal('');
       expect(j.warnings.join(' ')).to.match(/samples \(< 2048\)/);
+    }
+  });
+
+  it('stats record the weights fingerprint; fid refuses statistics of other weights', async () => {
+    const a = path.join(dir, 'a.npz');
+    if (!fs.existsSync(a)) expect((await runCommand(statsCmd.run, [A, ...common(), '--out', a])).code).to.equal(0);
+    const m = await loadInceptionV3(W, { div: 8 });
+    expect(readFidStatsMeta(a)).to.include({ preprocess: 'imagenet', weights: m.fingerprint });
+    m.dispose();
+    const W2 = path.join(dir, 'other.h5'), a2 = path.join(dir, 'a-other.npz');
+    await writeRandomInception(W2, 8, 6);
+    const other = ['--weights', W2, '--div', '8', '--device', 'cpu'];
+    expect((await runCommand(statsCmd.run, [A, ...other, '--out', a2])).code).to.equal(0);
+    for (const args of [[a, A, ...other], [a, a2]]) {
+      const r = await runCommand(fidCmd.run, args);
+      expect(r.code, args.join(' ')).to.equal(2);
+      expect(r.err.trim(), args.join(' ')).to.match(/^mrigan fid: the two sides come from different InceptionV3 weights: REAL [0-9a-f]{12}… \(recorded in \S+a\.npz\), FAKE [0-9a-f]{12}…/);
     }
   });
 

@@ -4,7 +4,7 @@ import { expect } from 'chai';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { readNpz, readFidStats, writeFidStats, crc32 } from '../../lib/metrics/npz';
+import { readNpz, readFidStats, readFidStatsMeta, writeFidStats, crc32 } from '../../lib/metrics/npz';
 import { gaussian, pythonHas, runPython } from './util';
 
 describe('metrics npz', () => {
@@ -51,6 +51,16 @@ np.savez(sys.argv[1] + '/bad.npz', mu=mu, sigma=sigma[:, :5])
     const c = readFidStats(path.join(dir, 'c.npz'));
     expect(Array.from(c.sigma)).to.deep.equal(sigma.map((v) => Math.fround(v)));
     expect(() => readFidStats(path.join(dir, 'bad.npz'))).to.throw(/bad\.npz: 'sigma' must be 6×6 to match 'mu', has shape \(6, 5\)/);
+  });
+
+  it('records the preprocessing and the weights fingerprint beside mu and sigma (absent in plain files)', () => {
+    const d = 3, mu = gaussian(d, 3), sigma = gaussian(d * d, 4), sha = 'c0ffee'.repeat(10) + '0123';
+    const meta = path.join(dir, 'with-meta.npz'), plain = path.join(dir, 'plain-meta.npz');
+    writeFidStats(meta, { mu, sigma, n: 7, preprocess: 'radimagenet', weights: sha });
+    writeFidStats(plain, { mu, sigma });
+    expect(readFidStatsMeta(meta)).to.include({ n: 7, preprocess: 'radimagenet', weights: sha });
+    expect(readFidStatsMeta(plain)).to.not.have.any.keys('preprocess', 'weights');
+    expect(Array.from(readFidStatsMeta(meta).mu)).to.deep.equal(Array.from(mu));
   });
 
   it('our files load in NumPy with identical values', function () {

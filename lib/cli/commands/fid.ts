@@ -72,6 +72,12 @@ export async function run(argv: string[]): Promise<number> {
           const where = inputs.map((x, i) => `${i ? 'FAKE' : 'REAL'} ${used[i]}${x.kind === 'npz' ? ` (recorded in ${x.arg})` : ' (--preprocess)'}`);
           throw new CliError(`the two sides use different preprocessing: ${where.join(', ')}; FID between them is meaningless`);
         }
+        // and the network: a recorded weights fingerprint must match the other side's (recorded or loaded here)
+        const nets = inputs.map((x, i) => (x.kind === 'npz' ? (stats[i] as { weights: string | null }).weights : m!.fingerprint));
+        if (nets[0] && nets[1] && nets[0] !== nets[1]) {
+          const where = inputs.map((x, i) => `${i ? 'FAKE' : 'REAL'} ${nets[i]!.slice(0, 12)}…${x.kind === 'npz' ? ` (recorded in ${x.arg})` : ` (${v.weights})`}`);
+          throw new CliError(`the two sides come from different InceptionV3 weights: ${where.join(', ')}; FID between them is meaningless`);
+        }
         const known = used[0] ?? used[1];
         const preText = images ? pre.description
           : known ? `${preprocessing(known).description}, as recorded in the .npz`

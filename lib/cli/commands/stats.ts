@@ -11,7 +11,7 @@ import { STREAMS } from '../../util/streams';
 import { openDataset, pngSources, readPngGray } from '../../data';
 import {
   GaussianStats, InceptionMode, InceptionModel, StatsAccumulator, inceptionFeatures, loadInceptionV3, modeForWeights,
-  readFidStats, readNpz, writeNpz,
+  FidPreprocess, readFidStatsMeta, writeFidStats,
 } from '../../metrics';
 
 export const summary = 'InceptionV3 feature statistics (mu, sigma) of PNGs or a dataset file, as a pytorch-fid .npz';
@@ -190,27 +190,25 @@ export async function guarded(cmd: string, body: () => Promise<number>): Promise
   }
 }
 
-// Our .npz files also hold `preprocess` (0-d: 0 = imagenet, 1 = radimagenet) so that a later `mrigan fid` can print
-// it and refuse to compare statistics made with different pipelines; pytorch-fid / clean-fid ignore the extra key.
-const PREPROCESS_CODES = ['imagenet', 'radimagenet'] as const;
-export type PreprocessName = typeof PREPROCESS_CODES[number];
+// Our .npz files also hold `preprocess` and `inception_sha256` (lib/metrics/npz.ts) so that a later `mrigan fid` or
+// `mrigan train --fid-real` can print them and refuse to compare statistics made with another pipeline or network;
+// pytorch-fid / clean-fid ignore the extra keys.
+export type PreprocessName = FidPreprocess;
 
-/** Writes mu, sigma, n and the preprocessing to `file` (temp file, then rename). */
-export function writeStatsFile(file: string, s: GaussianStats, pre: PreprocessName): void {
+/** Writes mu, sigma, n, the preprocessing and the weights fingerprint to `file` (temp file, then rename). */
+export function writeStatsFile(file: string, s: GaussianStats, pre: PreprocessName, weights?: string): void {
   const tmp = `${file}.tmp-${process.pid}.npz`;
   fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
-  writeNpz(tmp, {
-    mu: { shape: [s.d], data: s.mu }, sigma: { shape: [s.d, s.d], data: s.sigma }, n: { shape: [], data: new Float64Array([s.n]) },
-    preprocess: { shape: [], data: new Float64Array([PREPROCESS_CODES.indexOf(pre)]) },
-  });
+  writeFidStats(tmp, { mu: s.mu, sigma: s.sigma, n: s.n, preprocess: pre, ...(weights ? { weights } : {}) });
   fs.renameSync(tmp, file);
 }
 
-/** .npz statistics and their recorded preprocessing (null when the file has none); a malformed file is a CliError. */
-export function readStats(input: FeatureInput): { mu: Float64Array; sigma: Float64Array; d: number; n?: number; preprocess: PreprocessName | null } {
+/** .npz statistics, their recorded preprocessing (null when the file has none) and weights fingerprint (null when
+ *  none); a malformed file is a CliError. */
+export function readStats(input: FeatureInput): { mu: Float64Array; sigma: Float64Array; d: number; n?: number; preprocess: PreprocessName | null; weights: string | null } {
   try {
-    const st = readFidStats(input.arg), code = readNpz(input.arg).get('preprocess')?.data[0];
-    return { ...st, preprocess: code === undefined ? null : PREPROCESS_CODES[code] ?? null };
+    const st = readFidStatsMeta(input.arg);
+    return { ...st, preprocess: st.preprocess ?? null, weights: st.weights ?? null };
   } catch (e) { throw new CliError((e as Error).message); }
 }
 
@@ -241,7 +239,7 @@ export async function run(argv: string[]): Promise<number> {
       const m = await loadWeights(v.weights, div, device);
       try {
         const s = statsOfFeatures(featuresOf(m, input, pre.mode, batch), m.features);
-        writeStatsFile(v.out, s, pre.name);
+        writeStatsFile(v.out, s, pre.name, m.fingerprint);
         const res = { input: input.arg, kind: input.kind, n: s.n, d: s.d, out: v.out, weights: v.weights, preprocess: pre.name, preprocessing: pre.description };
         if (v.json) process.stdout.write(`${JSON.stringify(res)}\n`);
         else process.stdout.write(`${s.n} images (${input.kind}) → ${v.out}: mu, sigma of ${s.d}-d InceptionV3 features\npreprocessing: ${pre.description}\n`);

@@ -8,6 +8,8 @@ import { buildModel, inputShape, Arch } from '../../models';
 import { openDataset, Dataset } from '../../data';
 import { resolveConfig, resumeEpochs, TrainConfig, PRESETS, ConfigError, GanModel } from '../../train/config';
 import { Trainer, modelOptions } from '../../train/run';
+import { FidEvaluator, FidFlags, fidSettings } from '../../train/fid';
+import { Device } from '../../engine';
 import { report } from '../errors';
 import { findCheckpoint } from '../../train/checkpoint';
 import { world, abortAll, World } from '../../dist';
@@ -42,6 +44,16 @@ export const HELP = `usage: mrigan train --data FILE --model dcgan|wgan-gp --out
   --checkpoint-every N  also checkpoint every N steps (default: 0 = at the end of each epoch only)
   --eval-every N        SWD and MS-SSIM diversity of 256 generated vs real images after epoch 1, every N epochs and
                         at the end: metrics.jsonl ('eval' records), quality.png (default: 5; 0 = off)
+  --fid-every N         FID of generated images against --fid-real every N epochs and at the end: metrics.jsonl
+                        ('fid' records), fid.png, and the 3 best checkpoints by FID in checkpoints/best/ (best.json)
+                        (default: off; on --resume the run's own settings, which these options may replace)
+  --fid-real REAL.npz   real statistics: mrigan stats REAL --weights FILE.h5 --out REAL.npz (pytorch-fid / clean-fid
+                        files work too, but record neither preprocessing nor weights to check)
+  --fid-weights FILE.h5 the Keras InceptionV3 notop weights the real statistics were computed with (checked when the
+                        .npz records them)
+  --fid-samples K       generated images per evaluation, from a fixed noise stream (default: min(the real
+                        statistics' n, 2048); 2048 when the file does not say; fewer than 2048 biases FID upward)
+  --fid-preprocess P    imagenet | radimagenet (default: the one the .npz records, else imagenet)
   --sync-bn, --no-sync-bn  BatchNorm statistics over the global batch across ranks (default: on for cepa2024,
                         off for dcgan; under mpirun/srun only: docs/distributed.md)
   --device D            cpu, cuda or cuda:N (default: MRIGAN_DEVICE, else the first GPU, else cpu)
@@ -70,13 +82,15 @@ export async function run(argv: string[]): Promise<number> {
         device: { type: 'string' }, 'time-limit': { type: 'string' }, threads: { type: 'string' }, progress: { type: 'string', default: 'auto' },
         'dry-run': { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h' },
         'sync-bn': { type: 'boolean' }, 'no-sync-bn': { type: 'boolean' }, 'eval-every': { type: 'string' },
+        'fid-every': { type: 'string' }, 'fid-real': { type: 'string' }, 'fid-weights': { type: 'string' },
+        'fid-samples': { type: 'string' }, 'fid-preprocess': { type: 'string' },
       },
   }).values;
   if (v.help) {
     process.stdout.write(HELP);
     return 0;
   }
-  let data: Dataset | null = null, w: World | null = null;
+  let data: Dataset | null = null, w: World | null = null, fid: FidEvaluator | null = null;
   try {
     if (v.threads !== undefined) {
       const n = num(v.threads, 'threads')!;
@@ -93,6 +107,15 @@ export async function run(argv: string[]): Promise<number> {
     const timeLimit = num(v['time-limit'], 'time-limit');
     if (timeLimit !== undefined && !(timeLimit > 0)) throw new ConfigError(`--time-limit must be > 0 seconds, got ${timeLimit}`);
     if (!v.out && !v['dry-run']) throw new ConfigError('--out RUN_DIR is required');
+    const fidFlags: FidFlags = { every: num(v['fid-every'], 'fid-every'), real: v['fid-real'], weights: v['fid-weights'],
+      samples: num(v['fid-samples'], 'fid-samples'), preprocess: v['fid-preprocess'] };
+    // the FID network is loaded once, by the rank that evaluates, after every option is checked and before training
+    const loadFid = async (cfgFid: TrainConfig['fid']): Promise<FidEvaluator | undefined> => {
+      if (!cfgFid || w!.rank !== 0) return undefined;
+      fid = await FidEvaluator.load(cfgFid, device as Device);
+      for (const note of fid.notes) say(`note: ${note}\n`);
+      return fid;
+    };
 
     if (v.resume) {
       const { state } = findCheckpoint(v.out!);
@@ -101,7 +124,8 @@ export async function run(argv: string[]): Promise<number> {
       data = openDataset(file);
       // checked here, before the trainer reads them: 0, -1 or 2.5 must not end as "done" or "epoch 3/2.5"
       const epochs = resumeEpochs(state.config, state.epoch, num(v.epochs, 'epochs')).epochs;
-      const t = trainer = Trainer.resume({ data, dataName: file, out: v.out!, device, progress, timeLimit, parallel }, epochs);
+      const ev = await loadFid(fidSettings(fidFlags, state.config.fid ?? null));
+      const t = trainer = Trainer.resume({ data, dataName: file, out: v.out!, device, progress, timeLimit, parallel, fid: ev }, epochs);
       if (parallel) broadcastTrainer(t);
       say(`resuming ${v.out} at epoch ${t.epoch + 1}, step ${t.step} (${t.cfg.model}, ${t.cfg.arch} ${t.cfg.size}×${t.cfg.size}) on ${device}\n`);
       return await train(t, v.out!, w.rank === 0);
@@ -118,19 +142,20 @@ export async function run(argv: string[]): Promise<number> {
     if (v['sync-bn'] && v['no-sync-bn']) throw new ConfigError('--sync-bn and --no-sync-bn contradict each other (give one)');
     const given = Object.fromEntries(Object.entries(raw).filter(([, x]) => x !== undefined)) as typeof raw;
     if (v['dry-run'] && !v.data) {
-      const cfg = resolveConfig(given);
+      const cfg = resolveConfig({ ...given, fid: fidSettings(fidFlags) });
       process.stdout.write(dryRun(cfg));
       return 0;
     }
     if (!v.data) throw new ConfigError('--data FILE is required (make one with mrigan prepare)');
     data = openDataset(v.data);
     const [, c, h] = data.shape;
-    const cfg = resolveConfig({ size: h as TrainConfig['size'], channels: c, ...given, data: path.resolve(v.data) });
+    const cfg = resolveConfig({ size: h as TrainConfig['size'], channels: c, ...given, data: path.resolve(v.data), fid: fidSettings(fidFlags) });
     if (v['dry-run']) {
       process.stdout.write(dryRun(cfg) + `dataset: ${v.data}, ${data.count} images ${h}×${h}, ${Math.floor(data.count / cfg.batch)} steps per epoch\n`);
       return 0;
     }
-    const t = trainer = Trainer.create(cfg, { data, dataName: v.data, out: v.out!, device, progress, timeLimit, parallel });
+    const ev = await loadFid(cfg.fid);
+    const t = trainer = Trainer.create(cfg, { data, dataName: v.data, out: v.out!, device, progress, timeLimit, parallel, fid: ev });
     if (parallel) broadcastTrainer(t);
     say(`training ${cfg.model} (${cfg.arch} ${cfg.size}×${cfg.size}${cfg.preset ? `, preset ${cfg.preset}` : ''}) on ${device}: ` +
       `${data.count} images, batch ${cfg.batch}, ${t.itersPerEpoch} steps per epoch, ${cfg.epochs} epochs → ${v.out}${w.size > 1 || w.transport === 'nccl' ? ` (${w.size} rank${w.size > 1 ? 's' : ''}, ${w.transport})` : ''}\n`);
@@ -141,6 +166,7 @@ export async function run(argv: string[]): Promise<number> {
     return report('train', e);
   } finally {
     data?.close();
+    (fid as FidEvaluator | null)?.dispose();
   }
 }
 
