@@ -18,7 +18,7 @@ const RANDOM = Number(process.env.MRIGAN_FUZZ_SEED ?? Math.floor(Math.random() *
 const LIMIT_MS = Number(process.env.MRIGAN_FUZZ_LIMIT_MS ?? 5000); // per input (loaded CI machines are slow)
 const runner = path.join(__dirname, 'run.js');
 
-interface Res { target: string; seed: number; n: number; cases: number; ms: number; slowest: number; failures: { kind: string; message: string; saved: string }[] }
+interface Res { target: string; seed: number; n: number; cases: number; ms: number; slowest: number; failures: { kind: string; message: string; saved: string }[]; note?: string }
 
 /** Runs one target in a child; resolves with its result, or a synthetic failure when it dies or hangs. */
 function child(target: string, n: number, seed: number, wallMs: number): Promise<Res> {
@@ -63,7 +63,7 @@ describe('fuzz: parsers of user files', function () {
     const jobs = TARGETS.flatMap((t) => [() => child(t.name, N, FIXED, wall), ...(NR > 0 ? [() => child(t.name, NR, RANDOM, wall)] : [])]);
     const t0 = Date.now();
     const results = await pool(jobs);
-    for (const r of results) process.stdout.write(`    fuzz ${r.target.padEnd(16)} seed ${String(r.seed).padEnd(11)} ${r.n} inputs + ${r.cases} saved cases in ${(r.ms / 1000).toFixed(1)} s (slowest ${r.slowest} ms)${r.failures.length ? `, ${r.failures.length} FAILURES` : ''}\n`);
+    for (const r of results) process.stdout.write(`    fuzz ${r.target.padEnd(16)} seed ${String(r.seed).padEnd(11)} ${r.n} inputs + ${r.cases} saved cases in ${(r.ms / 1000).toFixed(1)} s (slowest ${r.slowest} ms)${r.note ? `; ${r.note}` : ''}${r.failures.length ? `, ${r.failures.length} FAILURES` : ''}\n`);
     process.stdout.write(`    fuzz total ${((Date.now() - t0) / 1000).toFixed(1)} s wall\n`);
     const bad = results.flatMap((r) => r.failures.map((f) => `${r.target} (seed ${r.seed}) ${f.kind}: ${f.message.split('\n')[0]} — saved ${f.saved}`));
     expect(bad, bad.join('\n')).to.deep.equal([]);
