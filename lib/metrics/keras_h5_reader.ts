@@ -8,7 +8,8 @@ import { Worker } from 'worker_threads';
 import type { RawKerasFile } from './keras_h5_worker';
 import { UsageError } from '../util/errors';
 
-/** Seconds a file may take. A full-size 96 MB InceptionV3 file reads in about 1 s (bench/NOTES.md "Keras HDF5"). */
+/** Seconds a file may take: far above need (a full-size InceptionV3 file reads in ~0.3 s with the thread start,
+ *  bench/NOTES.md "Keras HDF5"), room for a slow network filesystem or a loaded machine. */
 export const DEFAULT_H5_TIMEOUT_S = 60;
 
 /** The deadline: `explicit`, else MRIGAN_H5_TIMEOUT (seconds), else the default. */
