@@ -14,7 +14,7 @@ import * as path from 'path';
 import { ConvUnit, inceptionV3Units } from './inception_spec';
 import { importH5wasm } from './keras_h5_worker';
 import { h5TimeoutSeconds, readInWorker } from './keras_h5_reader';
-import { FileError } from '../util/errors';
+import { FileError, fsError } from '../util/errors';
 
 export { DEFAULT_H5_TIMEOUT_S, H5TimeoutError, stopH5Reader } from './keras_h5_reader';
 
@@ -39,11 +39,12 @@ const HDF5_MAGIC = Buffer.from([0x89, 0x48, 0x44, 0x46, 0x0d, 0x0a, 0x1a, 0x0a])
 /** The HDF5 signature sits at offset 0, 512, 1024, 2048, … (a user block may precede it). */
 function checkHdf5Signature(file: string): void {
   let fd: number;
-  try { fd = fs.openSync(file, 'r'); } catch (e) { throw new KerasWeightsError(file, `cannot open (${(e as Error).message})`); }
+  try { fd = fs.openSync(file, 'r'); } catch (e) { throw new KerasWeightsError(file, (fsError(e, file) as FileError).problem); }
   try {
-    const size = fs.fstatSync(fd).size, b = Buffer.alloc(8);
+    const st = fs.fstatSync(fd), size = st.size, b = Buffer.alloc(8);
+    if (st.isDirectory()) throw new KerasWeightsError(file, 'is a folder, expected a Keras .h5 weight file');
     for (let off = 0; off + 8 <= size; off = off === 0 ? 512 : off * 2) {
-      fs.readSync(fd, b, 0, 8, off);
+      try { fs.readSync(fd, b, 0, 8, off); } catch (e) { throw new KerasWeightsError(file, (fsError(e, file, 'cannot read') as FileError).problem); }
       if (b.equals(HDF5_MAGIC)) return;
     }
     throw new KerasWeightsError(file, `not an HDF5 file (no HDF5 signature; ${size} bytes) — expected a Keras .h5 weight file`);

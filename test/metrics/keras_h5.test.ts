@@ -229,8 +229,10 @@ with h5py.File(sys.argv[3], 'w') as f:
       ['empty.h5', Buffer.alloc(0), /empty\.h5: not an HDF5 file/],
       ['trunc.h5', bytes.subarray(0, bytes.length >> 1), /trunc\.h5: .*(truncated|corrupt)/],
       ['head.h5', bytes.subarray(0, 600), /head\.h5: .*(truncated|corrupt)/],
-      ['absent.h5', null, /absent\.h5: cannot open/],
+      ['absent.h5', null, /absent\.h5: cannot open: no such file or folder$/],
+      ['folder.h5', null, /folder\.h5: is a folder, expected a Keras \.h5 weight file$/],
     ];
+    fs.mkdirSync(path.join(dir, 'folder.h5'));
     for (const [name, b, re] of cases) {
       const f = path.join(dir, name);
       if (b) fs.writeFileSync(f, b);
