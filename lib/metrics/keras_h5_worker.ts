@@ -2,8 +2,8 @@
 // can loop forever on a damaged file, synchronously, and only terminating the thread stops it. One request at a time:
 //   in:  { id, file, fileBytes }
 //   out: { ready: true } once h5wasm is loaded; { id, file: RawKerasFile } with every weight's buffer transferred, or
-//        { id, problem, fatal } (fatal: a WebAssembly trap; the module's state is no longer trusted, so the host
-//        replaces this worker).
+//        { id, problem, fatal } (fatal, on either: a WebAssembly trap, after which the module's state is no longer
+//        trusted, or a heap grown past HEAP_LIMIT; the host then replaces this thread).
 import fs = require('fs'); // the module object itself (not a namespace copy), so writeSync can be replaced
 import { parentPort, workerData } from 'worker_threads';
 
@@ -18,10 +18,13 @@ class Problem extends Error {}
 const dynamicImport = new Function('s', 'return import(s)') as (s: string) => Promise<any>;
 export async function importH5wasm(): Promise<any> {
   const m = await dynamicImport('h5wasm/node');
-  const h5 = m.default ?? m;
-  await h5.ready;
-  return h5;
+  await m.ready;
+  return m.default ?? m;
 }
+
+// A heap that a damaged file grew this far (WASM memory never shrinks) is dropped with its thread: the weights of a
+// full-size InceptionV3 file pass through a heap of tens of MB (the largest dataset is 3.7 MB).
+const HEAP_LIMIT = 512 << 20;
 
 /** A string-list attribute, also when Keras split it into name0, name1, … */
 function stringListAttr(node: any, name: string): string[] | null {
@@ -111,15 +114,16 @@ if (parentPort && workerData?.mriganKerasH5) {
       (fd === 1 || fd === 2 ? dropped(data, rest[0], rest[1]) : (writeSync as (...a: unknown[]) => number)(fd, data, ...rest));
     console.error = console.warn = console.log = () => {};
   }
-  importH5wasm().then((h5) => {
+  Promise.all([importH5wasm(), dynamicImport('h5wasm/node')]).then(([h5, ns]) => {
+    const heapBytes = (): number => ns.Module?.HEAP8?.byteLength ?? 0;
     port.on('message', (m: { id: number; file: string; fileBytes: number }) => {
       try {
         const out = readStructure(h5, m.file, m.fileBytes);
         const buffers = new Set<ArrayBuffer>();
         for (const l of out.layers) for (const w of l.weights) buffers.add(w.data.buffer as ArrayBuffer);
-        port.postMessage({ id: m.id, file: out }, [...buffers]);
+        port.postMessage({ id: m.id, file: out, fatal: heapBytes() > HEAP_LIMIT }, [...buffers]);
       } catch (e) {
-        const fatal = e instanceof WebAssembly.RuntimeError;
+        const fatal = e instanceof WebAssembly.RuntimeError || heapBytes() > HEAP_LIMIT;
         const problem = e instanceof Problem ? e.message : `HDF5 reader failed (${(e as Error)?.message ?? String(e)}); truncated or corrupt file?`;
         port.postMessage({ id: m.id, problem, fatal });
       }
