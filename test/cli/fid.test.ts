@@ -146,7 +146,7 @@ describe('cli: mrigan stats / mrigan fid', function () {
       [fidCmd.run, [path.join(dir, 'a.npz'), d3], 1, /FAKE has 3-d statistics but REAL has 256-d .*\(.*d3\.npz\)$/],
       [fidCmd.run, [A, path.join(dir, 'nope')], 1, /FAKE does not exist \(.*nope\)$/],
       [fidCmd.run, [A, B, '--weights', path.join(dir, 'a.npz')], 1, /not an HDF5 file .*\(.*a\.npz\)$/],
-      [fidCmd.run, [A, B, '--weights', path.join(dir, 'absent.h5')], 1, /cannot open .*\(.*absent\.h5\)$/],
+      [fidCmd.run, [A, B, '--weights', path.join(dir, 'absent.h5')], 1, /cannot open: no such file or folder \(.*absent\.h5\)$/],
       [fidCmd.run, [W, W], 1, /inc\.h5/],
       [statsCmd.run, [path.join(dir, 'a.npz'), ...common(), '--out', path.join(dir, 'x.npz')], 1, /INPUT is already statistics.*\(.*a\.npz\)$/],
     ];
