@@ -10,20 +10,18 @@
 // conv2d_1…`, possibly offset when another model was built first, e.g. `conv2d_95…`), the common offset removed,
 // and every shape checked against the InceptionV3 unit list.
 import * as fs from 'fs';
+import * as path from 'path';
 import { ConvUnit, inceptionV3Units } from './inception_spec';
+import { importH5wasm } from './keras_h5_worker';
+import { h5TimeoutSeconds, readInWorker } from './keras_h5_reader';
+import { FileError, fsError } from '../util/errors';
 
-// h5wasm is an ES module; a CommonJS build must load it with a real dynamic import (tsc would turn `import()` into
-// require()).
-const dynamicImport = new Function('s', 'return import(s)') as (s: string) => Promise<any>;
+export { DEFAULT_H5_TIMEOUT_S, H5TimeoutError, stopH5Reader } from './keras_h5_reader';
+
 let h5Promise: Promise<any> | null = null;
+/** h5wasm on this thread (tests write Keras files with it; reading goes through the reader thread). */
 export async function loadH5wasm(): Promise<any> {
-  if (!h5Promise) {
-    h5Promise = dynamicImport('h5wasm/node').then(async (m) => {
-      const h5 = m.default ?? m;
-      await h5.ready;
-      return h5;
-    });
-  }
+  if (!h5Promise) h5Promise = importH5wasm();
   return h5Promise;
 }
 
@@ -31,8 +29,9 @@ export interface KerasWeight { name: string; shape: number[]; data: Float32Array
 export interface KerasLayer { name: string; weights: KerasWeight[] }
 export interface KerasFile { file: string; format: 'weights-only' | 'full-model'; layers: KerasLayer[]; kerasVersion?: string; backend?: string }
 
-export class KerasWeightsError extends Error {
-  constructor(readonly file: string, problem: string) { super(`${file}: ${problem}`); this.name = 'KerasWeightsError'; }
+/** A file error (exit 1 in the CLI) whose message starts with the file: `FILE: problem`. */
+export class KerasWeightsError extends FileError {
+  constructor(file: string, problem: string) { super(file, problem); this.name = 'KerasWeightsError'; }
 }
 
 const HDF5_MAGIC = Buffer.from([0x89, 0x48, 0x44, 0x46, 0x0d, 0x0a, 0x1a, 0x0a]);
@@ -40,84 +39,29 @@ const HDF5_MAGIC = Buffer.from([0x89, 0x48, 0x44, 0x46, 0x0d, 0x0a, 0x1a, 0x0a])
 /** The HDF5 signature sits at offset 0, 512, 1024, 2048, … (a user block may precede it). */
 function checkHdf5Signature(file: string): void {
   let fd: number;
-  try { fd = fs.openSync(file, 'r'); } catch (e) { throw new KerasWeightsError(file, `cannot open (${(e as Error).message})`); }
+  try { fd = fs.openSync(file, 'r'); } catch (e) { throw new KerasWeightsError(file, (fsError(e, file) as FileError).problem); }
   try {
-    const size = fs.fstatSync(fd).size, b = Buffer.alloc(8);
+    const st = fs.fstatSync(fd), size = st.size, b = Buffer.alloc(8);
+    if (st.isDirectory()) throw new KerasWeightsError(file, 'is a folder, expected a Keras .h5 weight file');
     for (let off = 0; off + 8 <= size; off = off === 0 ? 512 : off * 2) {
-      fs.readSync(fd, b, 0, 8, off);
+      try { fs.readSync(fd, b, 0, 8, off); } catch (e) { throw new KerasWeightsError(file, (fsError(e, file, 'cannot read') as FileError).problem); }
       if (b.equals(HDF5_MAGIC)) return;
     }
     throw new KerasWeightsError(file, `not an HDF5 file (no HDF5 signature; ${size} bytes) — expected a Keras .h5 weight file`);
   } finally { fs.closeSync(fd); }
 }
 
-/** A string-list attribute, also when Keras split it into name0, name1, … */
-function stringListAttr(node: any, name: string): string[] | null {
-  const attrs = node.attrs as Record<string, any>;
-  // an empty list (layers without weights) may come back as [] or as a single '' depending on how it was written
-  const asList = (v: unknown): string[] => (Array.isArray(v) ? v.map(String) : v == null ? [] : [String(v)]).filter((x) => x.length > 0);
-  if (name in attrs) return asList(attrs[name].value);
-  if (`${name}0` in attrs) {
-    const out: string[] = [];
-    for (let i = 0; `${name}${i}` in attrs; i++) out.push(...asList(attrs[`${name}${i}`].value));
-    return out;
-  }
-  return null;
-}
-
-/** Reads every layer's weights, in the file's layer order. */
-export async function readKerasH5(file: string): Promise<KerasFile> {
+/**
+ * Reads every layer's weights, in the file's layer order, in the reader thread with a deadline (`timeoutS`, else
+ * MRIGAN_H5_TIMEOUT seconds, else DEFAULT_H5_TIMEOUT_S): a damaged file that hangs h5wasm ends in a KerasWeightsError.
+ */
+export async function readKerasH5(file: string, opts: { timeoutS?: number } = {}): Promise<KerasFile> {
+  const timeoutS = h5TimeoutSeconds(opts.timeoutS);
   checkHdf5Signature(file);
   const fileBytes = fs.statSync(file).size;
-  const h5 = await loadH5wasm();
-  let f: any;
-  try { f = new h5.File(file, 'r'); } catch (e) { throw new KerasWeightsError(file, `HDF5 open failed (${(e as Error).message}); the file may be truncated`); }
-  if (!f || typeof f.file_id !== 'bigint' || f.file_id < 0n) throw new KerasWeightsError(file, 'HDF5 open failed; the file may be truncated or corrupt');
-  try {
-    let root = f, format: KerasFile['format'] = 'weights-only';
-    let names = stringListAttr(f, 'layer_names');
-    if (!names) {
-      const mw = f.get('model_weights');
-      if (mw && (names = stringListAttr(mw, 'layer_names'))) { root = mw; format = 'full-model'; }
-    }
-    if (!names) {
-      const keras3 = f.get('layers') || f.get('_layer_checkpoint_dependencies');
-      throw new KerasWeightsError(file, "no 'layer_names' attribute at the root or in 'model_weights/' — not a Keras 2 / tf.keras HDF5 weight file"
-        + (keras3 ? " (this looks like Keras 3's '.weights.h5' layout, which is not supported: save with tf.keras / Keras 2, or use the published _notop.h5 files)" : ''));
-    }
-    const readAttr = (node: any, n: string): string | undefined => { const a = node.attrs[n]; return a ? String(a.value) : undefined; };
-    const layers: KerasLayer[] = [];
-    for (const name of names) {
-      const g = root.get(name);
-      if (!g) throw new KerasWeightsError(file, `layer '${name}' is listed in layer_names but its group is missing (truncated file?)`);
-      const wnames = stringListAttr(g, 'weight_names') ?? [];
-      const weights: KerasWeight[] = [];
-      for (const wn of wnames) {
-        const ds = g.get(wn);
-        if (!ds || !ds.shape) throw new KerasWeightsError(file, `layer '${name}': weight '${wn}' is listed but missing`);
-        // a corrupt header can claim a huge dataset: refuse before h5wasm tries to read it (Keras does not compress)
-        const claimed = (ds.shape as number[]).reduce((a: number, b: number) => a * Number(b), 1);
-        if (!Number.isFinite(claimed) || claimed * 4 > Math.max(16 * fileBytes, 1 << 20))
-          throw new KerasWeightsError(file, `layer '${name}': weight '${wn}' claims shape [${ds.shape}] — more than the ${fileBytes}-byte file can hold; corrupt file?`);
-        let v: unknown;
-        try { v = ds.value; } catch (e) { throw new KerasWeightsError(file, `layer '${name}': weight '${wn}' cannot be read (${(e as Error).message}); truncated file?`); }
-        if (!(v instanceof Float32Array) && !(v instanceof Float64Array)) {
-          throw new KerasWeightsError(file, `layer '${name}': weight '${wn}' is not a float array (dtype ${JSON.stringify(ds.dtype)})`);
-        }
-        const shape = (ds.shape as number[]).map(Number);
-        const count = shape.reduce((a, b) => a * b, 1);
-        if (v.length !== count) throw new KerasWeightsError(file, `layer '${name}': weight '${wn}' has ${v.length} values for shape [${shape.join(', ')}]`);
-        weights.push({ name: wn, shape, data: v instanceof Float32Array ? v : Float32Array.from(v) });
-      }
-      layers.push({ name, weights });
-    }
-    return { file, format, layers, kerasVersion: readAttr(f, 'keras_version') ?? readAttr(root, 'keras_version'), backend: readAttr(f, 'backend') ?? readAttr(root, 'backend') };
-  } catch (e) {
-    if (e instanceof KerasWeightsError) throw e;
-    throw new KerasWeightsError(file, `cannot read the HDF5 structure (${(e as Error).message}); truncated or corrupt file?`);
-  } finally {
-    try { f.close(); } catch { /* already failed */ }
-  }
+  let raw;
+  try { raw = await readInWorker(path.resolve(file), fileBytes, timeoutS); } catch (e) { throw new KerasWeightsError(file, (e as Error).message); }
+  return { file, ...raw };
 }
 
 export interface InceptionUnitWeights extends ConvUnit {
@@ -179,8 +123,8 @@ function inferDiv(layers: KerasLayer[]): number {
  * has no --div option: the real file gives 1).
  * Every missing or extra layer and every shape mismatch is an error naming the file and the layer.
  */
-export async function readInceptionV3Weights(file: string, opts: { div?: number | 'auto' } = {}): Promise<InceptionWeights> {
-  const kf = await readKerasH5(file);
+export async function readInceptionV3Weights(file: string, opts: { div?: number | 'auto'; timeoutS?: number } = {}): Promise<InceptionWeights> {
+  const kf = await readKerasH5(file, { timeoutS: opts.timeoutS });
   const div = opts.div === 'auto' ? inferDiv(kf.layers) : opts.div ?? 1;
   const spec = inceptionV3Units(div);
   const convs: { layer: KerasLayer; num: number }[] = [], bns: { layer: KerasLayer; num: number }[] = [];

@@ -1,7 +1,8 @@
 // mrigan stats / mrigan fid end to end on a random-weight InceptionV3 stand-in (channels ÷ 8) written by the test:
 // PNG folders, a dataset file holding the same pixels as a PNG folder, .npz statistics. Checks: a set against
 // itself gives 0 (|FID| ≤ 1e-6·tr Σ, rounding only) whichever way it is given; two different sets give > 0; the npz
-// route equals the image route; --json parses; the preprocessing is printed with every result; errors are one line.
+// route equals the image route; --json parses; the preprocessing is printed with every result; errors are one line
+// (exit 2 for usage, 1 for files), a weights file that hangs HDF5 stops at the reader's deadline.
 import { expect } from 'chai';
 import * as fs from 'fs';
 import * as os from 'os';
@@ -12,7 +13,7 @@ import * as fidCmd from '../../lib/cli/commands/fid';
 import * as statsCmd from '../../lib/cli/commands/stats';
 import { spawnSync } from 'child_process';
 import { randArray } from '../helpers';
-import { writeRandomInception } from '../metrics/inception_file';
+import { writeHangingCopy, writeRandomInception } from '../metrics/inception_file';
 import { runCommand } from '../helpers';
 
 
@@ -66,7 +67,8 @@ describe('cli: mrigan stats / mrigan fid', function () {
     expect((await runCommand(statsCmd.run, [A, ...other, '--out', a2])).code).to.equal(0);
     for (const args of [[a, A, ...other], [a, a2]]) {
       const r = await runCommand(fidCmd.run, args);
-      expect(r.code, args.join(' ')).to.equal(2);
+      // weights loaded here contradict a recorded .npz: a usage error (--weights); two .npz that disagree: a file error
+      expect(r.code, args.join(' ')).to.equal(args.length > 2 ? 2 : 1);
       expect(r.err.trim(), args.join(' ')).to.match(/^mrigan fid: the two sides come from different InceptionV3 weights: REAL [0-9a-f]{12}… \(recorded in \S+a\.npz\), FAKE [0-9a-f]{12}…/);
     }
   });
@@ -142,29 +144,57 @@ describe('cli: mrigan stats / mrigan fid', function () {
     expect(bad.err).to.match(/--bn must be batch or running/);
   });
 
-  it('bad input: one-line errors naming the file or option, exit code 2', async () => {
-    const rad = path.join(dir, 'rad.npz');
+  it('bad input: one-line errors naming the file or option; exit 2 for usage errors, 1 for file errors', async () => {
+    const rad = path.join(dir, 'rad.npz'), d3 = path.join(dir, 'd3.npz');
     expect((await runCommand(statsCmd.run, [B, ...common(), '--preprocess', 'radimagenet', '--out', rad])).code).to.equal(0);
-    const cases: [typeof fidCmd.run, string[], RegExp][] = [
-      [fidCmd.run, [path.join(dir, 'a.npz'), rad], /different preprocessing: REAL imagenet \(recorded in .*a\.npz\), FAKE radimagenet \(recorded in .*rad\.npz\)/],
-      [fidCmd.run, [A, rad, ...common()], /REAL imagenet \(--preprocess\), FAKE radimagenet/],
-      [fidCmd.run, [A, B], /--weights FILE\.h5 is required/],
-      [fidCmd.run, [A], /expected REAL and FAKE/],
-      [fidCmd.run, [A, path.join(dir, 'nope')], /FAKE does not exist \(.*nope\)/],
-      [fidCmd.run, [A, path.join(dir, 'a.npz'), '--kid', ...common()], /--kid needs images, not statistics \(.*a\.npz\)/],
-      [fidCmd.run, [A, B, ...common(), '--preprocess', 'x'], /--preprocess must be imagenet or radimagenet/],
-      [fidCmd.run, [A, B, '--weights', path.join(dir, 'a.npz')], /a\.npz: not an HDF5 file/],
-      [fidCmd.run, [W, W], /inc\.h5.*dataset/i],
-      [statsCmd.run, [A, ...common()], /--out STATS\.npz is required/],
-      [statsCmd.run, [path.join(dir, 'a.npz'), ...common(), '--out', path.join(dir, 'x.npz')], /INPUT is already statistics/],
-      [statsCmd.run, [A, ...common(), '--batch', '0', '--out', path.join(dir, 'x.npz')], /--batch must be a positive integer/],
+    writeFidStats(d3, { mu: new Float64Array(3), sigma: Float64Array.from([1, 0, 0, 0, 1, 0, 0, 0, 1]) });
+    const cases: [typeof fidCmd.run, string[], number, RegExp][] = [
+      // usage: fixed on the command line
+      [fidCmd.run, [A, rad, ...common()], 2, /REAL imagenet \(--preprocess\), FAKE radimagenet.*\(see mrigan fid --help\)$/],
+      [fidCmd.run, [A, B], 2, /--weights FILE\.h5 is required/],
+      [fidCmd.run, [A], 2, /expected REAL and FAKE/],
+      [fidCmd.run, [A, B, '--frobnicate'], 2, /Unknown option '--frobnicate'/],
+      [fidCmd.run, [A, path.join(dir, 'a.npz'), '--kid', ...common()], 2, /--kid needs images, not statistics \(.*a\.npz\)/],
+      [fidCmd.run, [A, B, ...common(), '--preprocess', 'x'], 2, /--preprocess must be imagenet or radimagenet/],
+      [fidCmd.run, [A, B, ...common(), '--device', 'tpu'], 2, /--device must be cpu, cuda or cuda:N, got 'tpu'/],
+      [statsCmd.run, [A, ...common()], 2, /--out STATS\.npz is required/],
+      [statsCmd.run, [A, ...common(), '--batch', '0', '--out', path.join(dir, 'x.npz')], 2, /--batch must be a positive integer/],
+      // files: missing, damaged or the wrong kind
+      [fidCmd.run, [path.join(dir, 'a.npz'), rad], 1, /different preprocessing: REAL imagenet \(recorded in .*a\.npz\), FAKE radimagenet \(recorded in .*rad\.npz\).* \(.*rad\.npz\)$/],
+      [fidCmd.run, [path.join(dir, 'a.npz'), d3], 1, /FAKE has 3-d statistics but REAL has 256-d .*\(.*d3\.npz\)$/],
+      [fidCmd.run, [A, path.join(dir, 'nope')], 1, /FAKE does not exist \(.*nope\)$/],
+      [fidCmd.run, [A, B, '--weights', path.join(dir, 'a.npz')], 1, /not an HDF5 file .*\(.*a\.npz\)$/],
+      [fidCmd.run, [A, B, '--weights', path.join(dir, 'absent.h5')], 1, /cannot open: no such file or folder \(.*absent\.h5\)$/],
+      [fidCmd.run, [W, W], 1, /inc\.h5/],
+      [statsCmd.run, [path.join(dir, 'a.npz'), ...common(), '--out', path.join(dir, 'x.npz')], 1, /INPUT is already statistics.*\(.*a\.npz\)$/],
     ];
-    for (const [run, args, re] of cases) {
+    for (const [run, args, code, re] of cases) {
       const r = await runCommand(run, args);
-      expect(r.code, `${args.join(' ')}: ${r.err}`).to.equal(2);
-      expect(r.err, args.join(' ')).to.match(/^mrigan (fid|stats): /).and.match(re);
+      expect(r.code, `${args.join(' ')}: ${r.err}`).to.equal(code);
+      expect(r.err, args.join(' ')).to.match(/^mrigan (fid|stats): /);
+      expect(r.err.trim(), args.join(' ')).to.match(re);
       expect(r.err.trim().split('\n').length, r.err).to.equal(1);
     }
     expect(fs.existsSync(path.join(dir, 'x.npz'))).to.equal(false);
+  });
+
+  it('weights that hang the HDF5 library: the real CLI stops at MRIGAN_H5_TIMEOUT with one line, exit 1; a bad value exits 2', () => {
+    const cli = path.resolve(__dirname, '..', '..', 'lib', 'cli', 'main.js');
+    const hang = path.join(dir, 'hang.h5');
+    writeHangingCopy(W, hang, 'batch_normalization_3/beta:0');
+    const mrigan = (env: Record<string, string>, ...args: string[]) => spawnSync(process.execPath, [cli, ...args],
+      { encoding: 'utf8', timeout: 120000, env: { ...process.env, MRIGAN_DEVICE: 'cpu', MRIGAN_THREADS: '1', ...env } });
+    const t0 = Date.now();
+    const r = mrigan({ MRIGAN_H5_TIMEOUT: '1' }, 'stats', A, '--weights', hang, '--div', '8', '--out', path.join(dir, 'h.npz'));
+    const s = (Date.now() - t0) / 1000;
+    expect(r.signal, r.stderr).to.equal(null);
+    expect(r.status, r.stderr).to.equal(1);
+    expect(r.stderr).to.equal(`mrigan stats: HDF5 reader did not finish within 1 s: the file is damaged? (${hang})\n`);
+    // the deadline plus process start-up and teardown on a loaded machine; without the deadline it never returns
+    expect(s).to.be.below(30);
+    expect(fs.existsSync(path.join(dir, 'h.npz'))).to.equal(false);
+    const bad = mrigan({ MRIGAN_H5_TIMEOUT: 'soon' }, 'fid', A, B, '--weights', W, '--div', '8');
+    expect(bad.status, bad.stderr).to.equal(2);
+    expect(bad.stderr).to.match(/^mrigan fid: MRIGAN_H5_TIMEOUT must be a positive number of seconds, got 'soon' \(MRIGAN_H5_TIMEOUT\)/);
   });
 });

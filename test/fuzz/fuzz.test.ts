@@ -18,7 +18,7 @@ const RANDOM = Number(process.env.MRIGAN_FUZZ_SEED ?? Math.floor(Math.random() *
 const LIMIT_MS = Number(process.env.MRIGAN_FUZZ_LIMIT_MS ?? 5000); // per input (loaded CI machines are slow)
 const runner = path.join(__dirname, 'run.js');
 
-interface Res { target: string; seed: number; n: number; cases: number; ms: number; slowest: number; failures: { kind: string; message: string; saved: string }[] }
+interface Res { target: string; seed: number; n: number; cases: number; ms: number; slowest: number; failures: { kind: string; message: string; saved: string }[]; note?: string }
 
 /** Runs one target in a child; resolves with its result, or a synthetic failure when it dies or hangs. */
 function child(target: string, n: number, seed: number, wallMs: number): Promise<Res> {
@@ -44,12 +44,14 @@ function child(target: string, n: number, seed: number, wallMs: number): Promise
   });
 }
 
-/** Runs the jobs two at a time (CI has 2 cores). */
-async function pool<T>(jobs: (() => Promise<T>)[], width = 2): Promise<T[]> {
+/** Runs the jobs two at a time (CI has 2 cores), the costliest first (so the longest job does not start last and run
+ *  alone at the end); results in the order given. */
+async function pool<T>(jobs: { cost: number; run: () => Promise<T> }[], width = 2): Promise<T[]> {
   const out: T[] = [];
+  const order = jobs.map((_, i) => i).sort((a, b) => jobs[b].cost - jobs[a].cost);
   let next = 0;
   await Promise.all(Array.from({ length: width }, async () => {
-    while (next < jobs.length) { const i = next++; out[i] = await jobs[i](); }
+    while (next < order.length) { const i = order[next++]; out[i] = await jobs[i].run(); }
   }));
   return out;
 }
@@ -60,10 +62,11 @@ describe('fuzz: parsers of user files', function () {
 
   it(`${TARGETS.length} targets × (${N} inputs from seed ${FIXED} + ${NR} from seed ${RANDOM}): known errors only, no crash or hang`, async () => {
     process.stdout.write(`    fuzz: random seed ${RANDOM} (replay: MRIGAN_FUZZ_SEED=${RANDOM}); pending targets: ${Object.keys(PENDING).join(', ') || 'none'}\n`);
-    const jobs = TARGETS.flatMap((t) => [() => child(t.name, N, FIXED, wall), ...(NR > 0 ? [() => child(t.name, NR, RANDOM, wall)] : [])]);
+    const jobs = TARGETS.flatMap((t) => [{ cost: N * (t.cost ?? 1), run: () => child(t.name, N, FIXED, wall) },
+      ...(NR > 0 ? [{ cost: NR * (t.cost ?? 1), run: () => child(t.name, NR, RANDOM, wall) }] : [])]);
     const t0 = Date.now();
     const results = await pool(jobs);
-    for (const r of results) process.stdout.write(`    fuzz ${r.target.padEnd(16)} seed ${String(r.seed).padEnd(11)} ${r.n} inputs + ${r.cases} saved cases in ${(r.ms / 1000).toFixed(1)} s (slowest ${r.slowest} ms)${r.failures.length ? `, ${r.failures.length} FAILURES` : ''}\n`);
+    for (const r of results) process.stdout.write(`    fuzz ${r.target.padEnd(16)} seed ${String(r.seed).padEnd(11)} ${r.n} inputs + ${r.cases} saved cases in ${(r.ms / 1000).toFixed(1)} s (slowest ${r.slowest} ms)${r.note ? `; ${r.note}` : ''}${r.failures.length ? `, ${r.failures.length} FAILURES` : ''}\n`);
     process.stdout.write(`    fuzz total ${((Date.now() - t0) / 1000).toFixed(1)} s wall\n`);
     const bad = results.flatMap((r) => r.failures.map((f) => `${r.target} (seed ${r.seed}) ${f.kind}: ${f.message.split('\n')[0]} — saved ${f.saved}`));
     expect(bad, bad.join('\n')).to.deep.equal([]);

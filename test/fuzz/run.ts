@@ -7,7 +7,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import * as crypto from 'crypto';
-import { TARGETS, kerasH5Target, Target } from './targets';
+import { TARGETS, Target } from './targets';
 import { rand } from './mutate';
 
 /** test/fuzz/cases in the source tree (this file runs from dist/test/fuzz). */
@@ -22,7 +22,7 @@ export function saveCase(target: string, input: Buffer): string {
   return f;
 }
 
-export async function fuzz(t: Target, n: number, seed: number, limitMs = 2000): Promise<{ target: string; seed: number; n: number; cases: number; ms: number; slowest: number; failures: Failure[] }> {
+export async function fuzz(t: Target, n: number, seed: number, limitMs = 2000): Promise<{ target: string; seed: number; n: number; cases: number; ms: number; slowest: number; failures: Failure[]; note?: string }> {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), `mrigan-fuzz-${t.name}-`));
   const current = process.env.MRIGAN_FUZZ_CURRENT;
   const failures: Failure[] = [];
@@ -50,7 +50,7 @@ export async function fuzz(t: Target, n: number, seed: number, limitMs = 2000): 
     for (const s of seeds) await one(s); // the valid seeds themselves must parse
     const r = rand(seed);
     for (let i = 0; i < n; i++) await one(t.mutate(r, seeds[i % seeds.length], seeds));
-    return { target: t.name, seed, n, cases: saved.length, ms: Date.now() - t0, slowest, failures };
+    return { target: t.name, seed, n, cases: saved.length, ms: Date.now() - t0, slowest, failures, note: t.note?.() };
   } finally {
     fs.rmSync(tmp, { recursive: true, force: true });
   }
@@ -58,7 +58,7 @@ export async function fuzz(t: Target, n: number, seed: number, limitMs = 2000): 
 
 if (require.main === module) {
   const [name, n, seed, limit] = process.argv.slice(2);
-  const t = [...TARGETS, kerasH5Target].find((x) => x.name === name);
+  const t = TARGETS.find((x) => x.name === name);
   if (!t) {
     process.stderr.write(`usage: run.js TARGET N SEED [LIMIT_MS]; targets: ${TARGETS.map((x) => x.name).join(', ')}\n`);
     process.exit(2);

@@ -2,6 +2,7 @@
 // layout as model.save_weights) with every channel count ÷ div, for the feature-extractor and CLI tests.
 // Kernels ~ U(±√(6 / fan_in)) (He-uniform, so activations neither vanish nor explode through 94 ReLU units),
 // BN β, mean ~ U(±0.1), variance ~ U(0.5, 1.5).
+import * as fs from 'fs';
 import { loadH5wasm } from '../../lib/metrics/keras_h5';
 import { inceptionV3Units } from '../../lib/metrics/inception_spec';
 import { rng } from '../helpers';
@@ -32,4 +33,23 @@ export async function writeRandomInception(file: string, div: number, seed = 1):
     }
   }
   f.close();
+}
+
+/**
+ * A copy of the Keras file `src` that sends HDF5 into an endless loop (the hang the keras-h5 fuzzer found): the
+ * global-heap object holding the variable-length string `name` (a weight name) gets index 0 (free space) and size 0,
+ * and HDF5's collection parser (H5HG__cache_heap_deserialize) then advances by 0 bytes forever.
+ */
+export function writeHangingCopy(src: string, dst: string, name: string): void {
+  const b = fs.readFileSync(src), s = Buffer.from(name);
+  // object header: index u16, reference count u16, reserved u32, size u64, then the data
+  for (let at = b.indexOf(s); at >= 0; at = b.indexOf(s, at + 1)) {
+    if (at >= 16 && b.readBigUInt64LE(at - 8) === BigInt(s.length)) {
+      b.writeUInt16LE(0, at - 16);
+      b.writeBigUInt64LE(0n, at - 8);
+      fs.writeFileSync(dst, b);
+      return;
+    }
+  }
+  throw new Error(`${src}: no global-heap object holding '${name}'`);
 }

@@ -3,12 +3,15 @@
 // offset (another model built first), weights-only and full-model (`model_weights/`), layer_names split into
 // layer_names0/1, with and without the final pooling layer, and layer_names in a shuffled (not creation) order.
 // Each unit's values encode its creation index so the mapping is checked, not only the shapes. Malformed files:
-// truncated, not HDF5, missing layer, wrong shape, a classification top.
+// truncated, not HDF5, missing layer, wrong shape, a classification top, a dataset claiming more than the file holds,
+// a file that sends HDF5 into an endless loop (ends at the reader thread's deadline; the next read gets a new thread).
 import { expect } from 'chai';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { loadH5wasm, readInceptionV3Weights } from '../../lib/metrics/keras_h5';
+import { KerasWeightsError, loadH5wasm, readInceptionV3Weights, readKerasH5 } from '../../lib/metrics/keras_h5';
+import { UsageError } from '../../lib/util/errors';
+import { writeHangingCopy } from './inception_file';
 import { inceptionV3Units } from '../../lib/metrics/inception_spec';
 import { rng } from '../helpers';
 import { pythonHas, runPython } from './util';
@@ -226,8 +229,10 @@ with h5py.File(sys.argv[3], 'w') as f:
       ['empty.h5', Buffer.alloc(0), /empty\.h5: not an HDF5 file/],
       ['trunc.h5', bytes.subarray(0, bytes.length >> 1), /trunc\.h5: .*(truncated|corrupt)/],
       ['head.h5', bytes.subarray(0, 600), /head\.h5: .*(truncated|corrupt)/],
-      ['absent.h5', null, /absent\.h5: cannot open/],
+      ['absent.h5', null, /absent\.h5: cannot open: no such file or folder$/],
+      ['folder.h5', null, /folder\.h5: is a folder, expected a Keras \.h5 weight file$/],
     ];
+    fs.mkdirSync(path.join(dir, 'folder.h5'));
     for (const [name, b, re] of cases) {
       const f = path.join(dir, name);
       if (b) fs.writeFileSync(f, b);
@@ -246,6 +251,72 @@ with h5py.File(sys.argv[3], 'w') as f:
     let err: Error | null = null;
     try { await readInceptionV3Weights(f, { div: DIV }); } catch (e) { err = e as Error; }
     expect(err?.message).to.match(/k3\.weights\.h5: no 'layer_names' attribute.*Keras 3's '\.weights\.h5' layout/);
+  });
+
+  it('a dataset whose claimed size the file cannot hold is refused before reading, naming the file and the layer', async () => {
+    // a chunked dataset extended to [3, 3, 3, 5e7] with no chunk written: the file stays ~12 KB while its header
+    // claims 5.4 GB, as a corrupt dims field would (without the check h5wasm allocates ~2 GB and returns a wrong count)
+    const h5 = await loadH5wasm();
+    const f = path.join(dir, 'claims.h5');
+    const w = new h5.File(f, 'w');
+    w.create_attribute('layer_names', ['input_1', 'conv2d_1']);
+    w.create_group('input_1').create_attribute('weight_names', []);
+    const g = w.create_group('conv2d_1');
+    g.create_attribute('weight_names', ['conv2d_1/kernel:0']);
+    g.create_group('conv2d_1').create_dataset({ name: 'kernel:0', data: new Float32Array(54).fill(1), shape: [3, 3, 3, 2], dtype: '<f', maxshape: [3, 3, 3, null], chunks: [3, 3, 3, 2] })
+      .resize([3, 3, 3, 50_000_000]);
+    w.close();
+    const bytes = fs.statSync(f).size;
+    expect(bytes).to.be.below(1 << 20);
+    let err: Error | null = null;
+    try { await readInceptionV3Weights(f, { div: DIV }); } catch (e) { err = e as Error; }
+    expect(err).to.be.instanceOf(KerasWeightsError);
+    expect(err!.message).to.equal(`${f}: layer 'conv2d_1': weight 'conv2d_1/kernel:0' claims shape [3,3,3,50000000] — more than the ${bytes}-byte file can hold; corrupt file?`);
+  });
+
+  it('a file that hangs the HDF5 library ends at the deadline with a one-line error naming it; the next read works', async () => {
+    const good = path.join(dir, 'hang-src.h5'), bad = path.join(dir, 'hang.h5');
+    await writeKerasFile(good, { naming: 'keras2' });
+    writeHangingCopy(good, bad, 'batch_normalization_7/moving_mean:0');
+    const deadline = 0.5;
+    for (const how of ['option', 'MRIGAN_H5_TIMEOUT']) {
+      const t0 = Date.now();
+      let err: Error | null = null;
+      const old = process.env.MRIGAN_H5_TIMEOUT;
+      if (how !== 'option') process.env.MRIGAN_H5_TIMEOUT = String(deadline);
+      try { await readInceptionV3Weights(bad, { div: DIV, timeoutS: how === 'option' ? deadline : undefined }); } catch (e) { err = e as Error; } finally {
+        if (old === undefined) delete process.env.MRIGAN_H5_TIMEOUT; else process.env.MRIGAN_H5_TIMEOUT = old;
+      }
+      const s = (Date.now() - t0) / 1000;
+      expect(err, how).to.be.instanceOf(KerasWeightsError);
+      expect(err!.message, how).to.equal(`${bad}: HDF5 reader did not finish within ${deadline} s: the file is damaged?`);
+      // it waited for the deadline and no longer than the deadline plus a loaded machine's slack (thread teardown)
+      expect(s, how).to.be.within(deadline * 0.9, deadline + 10);
+    }
+    // a fresh thread reads the good file, every unit in place
+    checkMapping(await readInceptionV3Weights(good, { div: DIV, timeoutS: 60 }));
+  });
+
+  it('reads several files at once through the one reader thread, each its own result', async () => {
+    const a = path.join(dir, 'par-a.h5'), b = path.join(dir, 'par-b.h5');
+    await writeKerasFile(a, { naming: 'keras2' });
+    await writeKerasFile(b, { naming: 'tf2', format: 'full-model' });
+    const [ra, rb, rc] = await Promise.all([readKerasH5(a), readKerasH5(b), readInceptionV3Weights(a, { div: DIV })]);
+    expect([ra.file, ra.format, ra.layers[1].name]).to.deep.equal([a, 'weights-only', 'conv2d_1']);
+    expect([rb.file, rb.format, rb.layers[1].name]).to.deep.equal([b, 'full-model', 'conv2d']);
+    checkMapping(rc);
+  });
+
+  it('a bad MRIGAN_H5_TIMEOUT is a usage error naming it', async () => {
+    const old = process.env.MRIGAN_H5_TIMEOUT;
+    for (const v of ['0', '-1', 'soon']) {
+      process.env.MRIGAN_H5_TIMEOUT = v;
+      let err: Error | null = null;
+      try { await readKerasH5(path.join(dir, 'whatever.h5')); } catch (e) { err = e as Error; }
+      expect(err, v).to.be.instanceOf(UsageError);
+      expect(err!.message).to.equal(`MRIGAN_H5_TIMEOUT must be a positive number of seconds, got '${v}' (MRIGAN_H5_TIMEOUT)`);
+    }
+    if (old === undefined) delete process.env.MRIGAN_H5_TIMEOUT; else process.env.MRIGAN_H5_TIMEOUT = old;
   });
 
   it('the full-size unit list has Keras InceptionV3 notop\'s 21,802,784 parameters', () => {

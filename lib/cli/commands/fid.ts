@@ -1,8 +1,9 @@
 // mrigan fid: FID (and optionally KID, precision/recall/density/coverage) between two image sets or statistics.
 import { parseArgs } from 'util';
 import { frechetDistance, kernelInceptionDistance, prdc } from '../../metrics';
+import { FileError, UsageError } from '../../util/errors';
 import {
-  CliError, FeatureInput, RUN_HELP, RUN_OPTIONS, featuresOf, guarded, loadWeights, openInput, parseDevice, positiveInt,
+  FeatureInput, RUN_HELP, RUN_OPTIONS, featuresOf, guarded, loadWeights, openInput, parseDevice, positiveInt,
   PreprocessName, preprocessing, readStats, runOptions, statsOfFeatures,
 } from './stats';
 
@@ -40,11 +41,11 @@ export async function run(argv: string[]): Promise<number> {
         },
       });
     } catch (e) {
-      throw new CliError(`${(e as Error).message} (see mrigan fid --help)`);
+      throw new UsageError((e as Error).message);
     }
     const { values: v, positionals } = parsed;
     if (v.help) { process.stdout.write(HELP); return 0; }
-    if (positionals.length !== 2) throw new CliError(`expected REAL and FAKE, got ${positionals.length} input(s) (see mrigan fid --help)`);
+    if (positionals.length !== 2) throw new UsageError(`expected REAL and FAKE, got ${positionals.length} input(s)`);
     const pre = preprocessing(v.preprocess), batch = positiveInt(v.batch!, '--batch'), div = positiveInt(v.div!, '--div');
     const device = parseDevice(v.device), run = runOptions(v, device);
     const inputs: FeatureInput[] = [];
@@ -53,14 +54,14 @@ export async function run(argv: string[]): Promise<number> {
       const images = inputs.some((x) => x.kind !== 'npz');
       for (const [flag, on] of [['--kid', v.kid], ['--prdc', v.prdc]] as const) {
         const npz = inputs.find((x) => x.kind === 'npz');
-        if (on && npz) throw new CliError(`${flag} needs images, not statistics (${npz.arg})`);
+        if (on && npz) throw new UsageError(`${flag} needs images, not statistics (${npz.arg})`, flag);
       }
       const m = images ? await loadWeights(v.weights, div, device) : null;
       try {
         const feats = inputs.map((x) => (x.kind === 'npz' ? null : featuresOf(m!, x, pre.mode, batch)));
         const stats = inputs.map((x, i) => (x.kind === 'npz' ? readStats(x) : statsOfFeatures(feats[i]!, m!.features)));
         if (stats[0].mu.length !== stats[1].mu.length) {
-          throw new CliError(`REAL has ${stats[0].mu.length}-d statistics but FAKE has ${stats[1].mu.length}-d (${inputs[0].arg}, ${inputs[1].arg})`);
+          throw new FileError(inputs[1].arg, `FAKE has ${stats[1].mu.length}-d statistics but REAL has ${stats[0].mu.length}-d (${inputs[0].arg})`);
         }
         const fid = frechetDistance(stats[0], stats[1]);
         const d = stats[0].mu.length;
@@ -70,13 +71,16 @@ export async function run(argv: string[]): Promise<number> {
         const used = inputs.map((x, i) => (x.kind === 'npz' ? (stats[i] as { preprocess: PreprocessName | null }).preprocess : pre.name));
         if (used[0] && used[1] && used[0] !== used[1]) {
           const where = inputs.map((x, i) => `${i ? 'FAKE' : 'REAL'} ${used[i]}${x.kind === 'npz' ? ` (recorded in ${x.arg})` : ' (--preprocess)'}`);
-          throw new CliError(`the two sides use different preprocessing: ${where.join(', ')}; FID between them is meaningless`);
+          const msg = `the two sides use different preprocessing: ${where.join(', ')}; FID between them is meaningless`;
+          // a --preprocess that contradicts a recorded .npz is fixed on the command line; two .npz that disagree are not
+          throw images ? new UsageError(msg, '--preprocess') : new FileError(inputs[1].arg, msg);
         }
         // and the network: a recorded weights fingerprint must match the other side's (recorded or loaded here)
         const nets = inputs.map((x, i) => (x.kind === 'npz' ? (stats[i] as { weights: string | null }).weights : m!.fingerprint));
         if (nets[0] && nets[1] && nets[0] !== nets[1]) {
           const where = inputs.map((x, i) => `${i ? 'FAKE' : 'REAL'} ${nets[i]!.slice(0, 12)}…${x.kind === 'npz' ? ` (recorded in ${x.arg})` : ` (${v.weights})`}`);
-          throw new CliError(`the two sides come from different InceptionV3 weights: ${where.join(', ')}; FID between them is meaningless`);
+          const msg = `the two sides come from different InceptionV3 weights: ${where.join(', ')}; FID between them is meaningless`;
+          throw images ? new UsageError(msg, '--weights') : new FileError(inputs[1].arg, msg);
         }
         const known = used[0] ?? used[1];
         const preText = images ? pre.description

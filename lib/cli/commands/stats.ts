@@ -3,11 +3,14 @@
 import { parseArgs } from 'util';
 import * as fs from 'fs';
 import * as path from 'path';
-import { Device, Rng, defaultDevice } from '../../engine';
+import { Device, Rng } from '../../engine';
 import { buildModel, latentSize } from '../../models';
 import { checkpointsDir, findCheckpoint, loadCheckpointInto } from '../../train/checkpoint';
 import { generate, modelOptions } from '../../train/run';
 import { STREAMS } from '../../util/streams';
+import { FileError, UsageError } from '../../util/errors';
+import { parseDevice } from '../../util/device';
+import { report } from '../errors';
 import { openDataset, pngSources, readPngGray } from '../../data';
 import {
   GaussianStats, InceptionMode, InceptionModel, StatsAccumulator, inceptionFeatures, loadInceptionV3, modeForWeights,
@@ -39,9 +42,7 @@ const HELP = `usage: mrigan stats INPUT --weights FILE.h5 --out STATS.npz [optio
   --json                print the result as JSON (default: false)
 ${RUN_HELP}`;
 
-
-/** A one-line usage or input error: printed as `mrigan <command>: <message>`, exit code 2. */
-export class CliError extends Error {}
+export { parseDevice };
 
 export interface FeatureInput {
   arg: string;
@@ -58,9 +59,9 @@ export interface RunOptions { n: number; seed: number; bn: 'batch' | 'running'; 
 /** A PNG folder, a dataset file, an .npz or a run folder; `what` names the argument in errors (INPUT, REAL, FAKE). */
 export function openInput(arg: string, what: string, run?: RunOptions): FeatureInput {
   let st: fs.Stats;
-  try { st = fs.statSync(arg); } catch { throw new CliError(`${what} does not exist (${arg})`); }
+  try { st = fs.statSync(arg); } catch { throw new FileError(arg, `${what} does not exist`); }
   if (st.isDirectory() && fs.existsSync(checkpointsDir(arg))) {
-    if (!run) throw new CliError(`${what} is a run folder; generating images needs --n (${arg})`);
+    if (!run) throw new UsageError(`${what} is a run folder; generating images needs --n (${arg})`, '--n');
     return openRun(arg, run);
   }
   if (st.isDirectory()) {
@@ -73,7 +74,7 @@ export function openInput(arg: string, what: string, run?: RunOptions): FeatureI
         for (let i = lo; i < hi; i++) {
           const p = i === 0 ? first : readPngGray(files[i]);
           if (p.width !== first.width || p.height !== first.height) {
-            throw new CliError(`${what}: ${files[i]} is ${p.width}×${p.height} but ${files[0]} is ${first.width}×${first.height}; all images must have one size (${arg})`);
+            throw new FileError(files[i], `${what}: ${p.width}×${p.height}, but ${files[0]} is ${first.width}×${first.height}; all images of a set must have one size`);
           }
           data.set(p.data, (i - lo) * hw);
         }
@@ -95,8 +96,7 @@ export function openInput(arg: string, what: string, run?: RunOptions): FeatureI
 /** Images generated from a run's latest checkpoint, in the chunks of up to 64 that mrigan sample uses (so the same
  *  --n and --seed give the same images); read() must be called in increasing order (featuresOf does). */
 function openRun(arg: string, o: RunOptions): FeatureInput {
-  let ck;
-  try { ck = findCheckpoint(arg); } catch (e) { throw new CliError((e as Error).message); }
+  const ck = findCheckpoint(arg);
   const cfg = ck.state.config, mo = { ...modelOptions(cfg, o.device), init: false };
   const G = buildModel(cfg.arch, 'generator', mo);
   try { loadCheckpointInto(ck.dir, G, null, null, null, ck.state); } catch (e) { G.dispose(); throw e; }
@@ -128,15 +128,15 @@ export const RUN_OPTIONS = {
 
 export function runOptions(v: { n?: string; seed?: string; bn?: string }, device: Device): RunOptions {
   const n = positiveInt(v.n!, '--n'), seed = Number(v.seed);
-  if (!(Number.isInteger(seed) && seed >= 0)) throw new CliError(`--seed must be a non-negative integer, got '${v.seed}' (--seed)`);
-  if (v.bn !== 'batch' && v.bn !== 'running') throw new CliError(`--bn must be batch or running, got '${v.bn}' (--bn)`);
+  if (!(Number.isInteger(seed) && seed >= 0)) throw new UsageError(`--seed must be a non-negative integer, got '${v.seed}'`, '--seed');
+  if (v.bn !== 'batch' && v.bn !== 'running') throw new UsageError(`--bn must be batch or running, got '${v.bn}'`, '--bn');
   return { n, seed, bn: v.bn, device };
 }
 
 /** Features n × d of an image input, read and run in batches. */
 export function featuresOf(m: InceptionModel, input: FeatureInput, mode: InceptionMode, batch: number): Float64Array {
-  if (!input.read) throw new CliError(`${input.arg} holds statistics, not images`);
-  if (input.count < 2) throw new CliError(`${input.arg} has ${input.count} image(s); statistics need at least 2`);
+  if (!input.read) throw new FileError(input.arg, 'holds statistics, not images');
+  if (input.count < 2) throw new FileError(input.arg, `has ${input.count} image(s); statistics need at least 2`);
   const out = new Float64Array(input.count * m.features);
   const chunk = Math.max(batch, 64);
   for (let lo = 0; lo < input.count; lo += chunk) {
@@ -151,7 +151,7 @@ export const statsOfFeatures = (f: Float64Array, d: number): GaussianStats => ne
 /** Mode and a description of the preprocessing for the printed results. */
 export function preprocessing(p: string | undefined): { name: PreprocessName; mode: InceptionMode; description: string } {
   const name = p ?? 'imagenet';
-  if (name !== 'imagenet' && name !== 'radimagenet') throw new CliError(`--preprocess must be imagenet or radimagenet, got '${name}' (--preprocess)`);
+  if (name !== 'imagenet' && name !== 'radimagenet') throw new UsageError(`--preprocess must be imagenet or radimagenet, got '${name}'`, '--preprocess');
   const mode = modeForWeights(name);
   const description = mode === 'tf'
     ? "imagenet (Keras 'tf' mode: [0,255], bilinear to 299×299, gray→RGB, x/127.5 − 1)"
@@ -159,34 +159,24 @@ export function preprocessing(p: string | undefined): { name: PreprocessName; mo
   return { name, mode, description };
 }
 
-export function parseDevice(d: string | undefined): Device {
-  const device = d === undefined ? defaultDevice() : d === 'cuda' ? 'cuda:0' : (d as Device);
-  if (!/^(cpu|cuda:\d+)$/.test(device)) throw new CliError(`--device must be cpu, cuda or cuda:N, got '${d}' (--device)`);
-  return device;
-}
-
 export function positiveInt(v: string, opt: string): number {
   const n = Number(v);
-  if (!(Number.isInteger(n) && n >= 1)) throw new CliError(`${opt} must be a positive integer, got '${v}' (${opt})`);
+  if (!(Number.isInteger(n) && n >= 1)) throw new UsageError(`${opt} must be a positive integer, got '${v}'`, opt);
   return n;
 }
 
 export async function loadWeights(file: string | undefined, div: number, device: Device): Promise<InceptionModel> {
-  if (!file) throw new CliError('--weights FILE.h5 is required for images (--weights)');
+  if (!file) throw new UsageError('--weights FILE.h5 is required for images', '--weights');
   return loadInceptionV3(file, { div, device });
 }
 
-/** Runs body; CliError and the file errors of lib/data / lib/metrics become `mrigan <cmd>: message` with code 2. */
+/** Runs body; a failure becomes the one-line report of lib/cli/errors.ts (usage errors exit 2, the rest 1), also
+ *  when the command is called in-process rather than through main.ts. */
 export async function guarded(cmd: string, body: () => Promise<number>): Promise<number> {
   try {
     return await body();
   } catch (e) {
-    const err = e as Error;
-    if (err instanceof CliError || ['DataError', 'KerasWeightsError'].includes(err.name)) {
-      process.stderr.write(`mrigan ${cmd}: ${err.message}\n`);
-      return 2;
-    }
-    throw e;
+    return report(cmd, e);
   }
 }
 
@@ -204,12 +194,17 @@ export function writeStatsFile(file: string, s: GaussianStats, pre: PreprocessNa
 }
 
 /** .npz statistics, their recorded preprocessing (null when the file has none) and weights fingerprint (null when
- *  none); a malformed file is a CliError. */
+ *  none); a malformed file is a FileError. */
 export function readStats(input: FeatureInput): { mu: Float64Array; sigma: Float64Array; d: number; n?: number; preprocess: PreprocessName | null; weights: string | null } {
   try {
     const st = readFidStatsMeta(input.arg);
     return { ...st, preprocess: st.preprocess ?? null, weights: st.weights ?? null };
-  } catch (e) { throw new CliError((e as Error).message); }
+  } catch (e) {
+    if (e instanceof FileError) throw e;
+    // lib/metrics/npz.ts says `FILE: problem`
+    const m = (e as Error).message, pre = `${input.arg}: `;
+    throw new FileError(input.arg, m.startsWith(pre) ? m.slice(pre.length) : m);
+  }
 }
 
 export async function run(argv: string[]): Promise<number> {
@@ -225,17 +220,17 @@ export async function run(argv: string[]): Promise<number> {
         },
       });
     } catch (e) {
-      throw new CliError(`${(e as Error).message} (see mrigan stats --help)`);
+      throw new UsageError((e as Error).message);
     }
     const { values: v, positionals } = parsed;
     if (v.help) { process.stdout.write(HELP); return 0; }
-    if (positionals.length !== 1) throw new CliError(`expected one INPUT, got ${positionals.length} (see mrigan stats --help)`);
-    if (!v.out) throw new CliError('--out STATS.npz is required (--out)');
+    if (positionals.length !== 1) throw new UsageError(`expected one INPUT, got ${positionals.length}`);
+    if (!v.out) throw new UsageError('--out STATS.npz is required', '--out');
     const pre = preprocessing(v.preprocess), batch = positiveInt(v.batch!, '--batch'), div = positiveInt(v.div!, '--div');
     const device = parseDevice(v.device);
     const input = openInput(positionals[0], 'INPUT', runOptions(v, device));
     try {
-      if (input.kind === 'npz') throw new CliError(`INPUT is already statistics (${input.arg})`);
+      if (input.kind === 'npz') throw new FileError(input.arg, 'INPUT is already statistics; mrigan stats needs images');
       const m = await loadWeights(v.weights, div, device);
       try {
         const s = statsOfFeatures(featuresOf(m, input, pre.mode, batch), m.features);
