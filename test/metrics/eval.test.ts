@@ -94,24 +94,28 @@ describe('cli: mrigan eval', function () {
     expect(r.out).to.match(/run, epoch 1, step 2; 8 generated/).and.to.match(/level\s+64\s+32\s+16\s+mean/);
   });
 
-  it('explains bad input and exits with code 2', () => {
-    const cases: [string[], RegExp][] = [
-      [[pngs], /expected two inputs, REAL and FAKE, got 1/],
-      [[pngs, path.join(dir, 'nope')], /nope: no such file or folder/],
-      [[pngs, small], /holds 32×32 images .* but .*small holds 16×16 .*same size/],
-      [[pngs, dir + '/empty-not-there.mrigan'], /no such file or folder/],
-      [[pngs, copies, '--n', '1'], /--n must be an integer in 2\.\.100000, got '1'/],
-      [[pngs, copies, '--pairs', 'x'], /--pairs must be a positive integer, got 'x'/],
-      [[pngs, path.join(dir, 'real.mrigan'), '--seed=-1'], /--seed must be a non-negative integer/],
+  it('explains bad input in one line: exit 2 for bad arguments, 1 for files', () => {
+    const cases: [string[], RegExp, number][] = [
+      [[pngs], /expected two inputs, REAL and FAKE, got 1/, 2],
+      [[pngs, path.join(dir, 'nope')], /no such file or folder \(\S+nope\)/, 1],
+      [[pngs, small], /holds 16×16 images .* but .* holds 32×32 .*same size \(\S+small\)/, 1],
+      [[pngs, dir + '/empty-not-there.mrigan'], /no such file or folder/, 1],
+      [[pngs, copies, '--n', '1'], /--n must be an integer in 2\.\.100000, got '1'/, 2],
+      [[pngs, copies, '--pairs', 'x'], /--pairs must be a positive integer, got 'x'/, 2],
+      [[pngs, path.join(dir, 'real.mrigan'), '--seed=-1'], /--seed must be a non-negative integer/, 2],
+      [[pngs, copies, '--device', 'gpu'], /--device must be cpu, cuda or cuda:N, got 'gpu'/, 2],
+      [[pngs, copies, '--bogus'], /Unknown option '--bogus'/, 2],
     ];
     fs.mkdirSync(path.join(dir, 'nopngs'));
-    cases.push([[pngs, path.join(dir, 'nopngs')], /0 PNG file\(s\) and no checkpoints\/ folder/]);
+    cases.push([[pngs, path.join(dir, 'nopngs')], /0 PNG file\(s\) and no checkpoints\/ folder/, 1]);
     fs.writeFileSync(path.join(dir, 'junk.mrigan'), 'hello');
-    cases.push([[pngs, path.join(dir, 'junk.mrigan')], /junk\.mrigan.*not an mrigan dataset/]);
-    for (const [args, re] of cases) {
+    cases.push([[pngs, path.join(dir, 'junk.mrigan')], /not an mrigan dataset.*junk\.mrigan/, 1]);
+    for (const [args, re, code] of cases) {
       const r = mrigan(...args);
-      expect(r.code, args.join(' ')).to.equal(2);
+      expect(r.code, args.join(' ')).to.equal(code);
       expect(r.err, args.join(' ')).to.match(re);
+      expect(r.err.trim().split('\n'), args.join(' ')).to.have.length(1);
+      expect(r.err, args.join(' ')).to.match(/^mrigan eval: /);
     }
   });
 });

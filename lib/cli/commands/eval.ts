@@ -4,7 +4,10 @@
 import { parseArgs } from 'util';
 import * as fs from 'fs';
 import * as path from 'path';
-import { Rng, Device, defaultDevice } from '../../engine';
+import { Rng, Device } from '../../engine';
+import { FileError, UsageError } from '../../util/errors';
+import { parseDevice } from '../../util/device';
+import { report } from '../errors';
 import { buildModel, latentSize } from '../../models';
 import { openDataset, readPngGray } from '../../data';
 import { findCheckpoint, loadCheckpointInto } from '../../train/checkpoint';
@@ -33,20 +36,19 @@ MS-SSIM: mean multi-scale SSIM of random pairs within a set; a diverse generator
 a collapsed one near 1. Both sets must have the same image size.
 `;
 
-export class EvalInputError extends Error {}
 
 interface Loaded { images: ImageBatch; total: number; what: string }
 
 /** Reads one side: PNG folder, dataset file or run folder; at most n images (a seeded random subset). */
 export function loadImages(p: string, n: number, seed: number, device: Device): Loaded {
-  if (!fs.existsSync(p)) throw new EvalInputError(`${p}: no such file or folder`);
+  if (!fs.existsSync(p)) throw new FileError(p, 'no such file or folder');
   if (fs.statSync(p).isDirectory()) {
     if (fs.existsSync(path.join(p, 'checkpoints'))) return fromRun(p, n, seed, device);
     return fromPngs(p, n, seed);
   }
   const ds = openDataset(p);
   try {
-    if (ds.count < 2) throw new EvalInputError(`${p}: ${ds.count} image(s); need at least 2`);
+    if (ds.count < 2) throw new FileError(p, `${ds.count} image(s); need at least 2`);
     const idx = Int32Array.from(new HostRng(seed).sample(ds.count, n)).sort();
     const [, c, h, w] = ds.shape;
     return { images: { data: ds.batch(idx), n: idx.length, c, h, w }, total: ds.count, what: `dataset file, ${ds.count} images` };
@@ -57,13 +59,13 @@ export function loadImages(p: string, n: number, seed: number, device: Device): 
 
 function fromPngs(dir: string, n: number, seed: number): Loaded {
   const files = fs.readdirSync(dir).filter((f) => /\.png$/i.test(f)).sort();
-  if (files.length < 2) throw new EvalInputError(`${dir}: ${files.length} PNG file(s) and no checkpoints/ folder; need a folder of at least 2 PNG slices, a dataset file or a run folder`);
+  if (files.length < 2) throw new FileError(dir, `${files.length} PNG file(s) and no checkpoints/ folder; need a folder of at least 2 PNG slices, a dataset file or a run folder`);
   const idx = Array.from(new HostRng(seed).sample(files.length, n)).sort((a, b) => a - b);
   let h = 0, w = 0, data: Float32Array | null = null;
   idx.forEach((i, k) => {
     const f = path.join(dir, files[i]), g = readPngGray(f);
     if (!data) { h = g.height; w = g.width; data = new Float32Array(idx.length * h * w); }
-    if (g.height !== h || g.width !== w) throw new EvalInputError(`${f}: ${g.width}×${g.height}, but ${files[idx[0]]} is ${w}×${h} (all PNGs of a set must have one size)`);
+    if (g.height !== h || g.width !== w) throw new FileError(f, `${g.width}×${g.height}, but ${files[idx[0]]} is ${w}×${h} (all PNGs of a set must have one size)`);
     for (let j = 0; j < h * w; j++) data[k * h * w + j] = g.data[j] / 127.5 - 1;
   });
   return { images: { data: data!, n: idx.length, c: 1, h, w }, total: files.length, what: `PNG folder, ${files.length} images` };
@@ -83,45 +85,35 @@ function fromRun(dir: string, n: number, seed: number, device: Device): Loaded {
 }
 
 export async function run(argv: string[]): Promise<number> {
-  const fail = (msg: string): number => {
-    process.stderr.write(`mrigan eval: ${msg}\n`);
-    return 2;
-  };
-  let v, pos: string[];
   try {
-    const r = parseArgs({
-      args: argv, allowPositionals: true,
-      options: {
-        n: { type: 'string', default: '256' }, pairs: { type: 'string', default: '200' }, seed: { type: 'string', default: '0' },
-        json: { type: 'boolean', default: false }, device: { type: 'string' }, help: { type: 'boolean', short: 'h' },
-      },
-    });
-    v = r.values;
-    pos = r.positionals;
+    return await evaluate(argv);
   } catch (e) {
-    return fail(`${(e as Error).message}\n(see mrigan eval --help)`);
+    return report('eval', e);  // one line: usage errors exit 2, file errors 1 (README "Errors")
   }
+}
+
+async function evaluate(argv: string[]): Promise<number> {
+  const { values: v, positionals: pos } = parseArgs({
+    args: argv, allowPositionals: true,
+    options: {
+      n: { type: 'string', default: '256' }, pairs: { type: 'string', default: '200' }, seed: { type: 'string', default: '0' },
+      json: { type: 'boolean', default: false }, device: { type: 'string' }, help: { type: 'boolean', short: 'h' },
+    },
+  });
   if (v.help) {
     process.stdout.write(HELP);
     return 0;
   }
-  if (pos.length !== 2) return fail(`expected two inputs, REAL and FAKE, got ${pos.length} (see mrigan eval --help)`);
+  if (pos.length !== 2) throw new UsageError(`expected two inputs, REAL and FAKE, got ${pos.length}`);
   const n = Number(v.n), pairs = Number(v.pairs), seed = Number(v.seed);
-  if (!(Number.isInteger(n) && n >= 2 && n <= 100000)) return fail(`--n must be an integer in 2..100000, got '${v.n}'`);
-  if (!(Number.isInteger(pairs) && pairs >= 1 && pairs <= 1e6)) return fail(`--pairs must be a positive integer, got '${v.pairs}'`);
-  if (!(Number.isInteger(seed) && seed >= 0)) return fail(`--seed must be a non-negative integer, got '${v.seed}'`);
-  const device: Device = v.device === undefined ? defaultDevice() : v.device === 'cuda' ? 'cuda:0' : (v.device as Device);
-  if (!/^(cpu|cuda:\d+)$/.test(device)) return fail(`--device must be cpu, cuda or cuda:N, got '${v.device}'`);
-  let real: Loaded, fake: Loaded;
-  try {
-    real = loadImages(pos[0], n, seed, device);
-    fake = loadImages(pos[1], n, seed + 1, device);
-  } catch (e) {
-    return fail((e as Error).message);
-  }
+  if (!(Number.isInteger(n) && n >= 2 && n <= 100000)) throw new UsageError(`--n must be an integer in 2..100000, got '${v.n}'`, '--n');
+  if (!(Number.isInteger(pairs) && pairs >= 1 && pairs <= 1e6)) throw new UsageError(`--pairs must be a positive integer, got '${v.pairs}'`, '--pairs');
+  if (!(Number.isInteger(seed) && seed >= 0)) throw new UsageError(`--seed must be a non-negative integer, got '${v.seed}'`, '--seed');
+  const device = parseDevice(v.device);
+  const real = loadImages(pos[0], n, seed, device), fake = loadImages(pos[1], n, seed + 1, device);
   const r = real.images, f = fake.images;
   if (r.c !== f.c || r.h !== f.h || r.w !== f.w)
-    return fail(`${pos[0]} holds ${r.w}×${r.h} images (${r.c} channel(s)) but ${pos[1]} holds ${f.w}×${f.h} (${f.c}); both sets must have the same size`);
+    throw new FileError(pos[1], `holds ${f.w}×${f.h} images (${f.c} channel(s)) but ${pos[0]} holds ${r.w}×${r.h} (${r.c}); both sets must have the same size`);
   const t0 = Date.now();
   const q = evalQuality(r, f, { maxImages: n, pairs, seed });
   const secs = (Date.now() - t0) / 1000;
