@@ -87,3 +87,15 @@ export async function runCommand(run: (argv: string[]) => Promise<number>, argv:
     process.stderr.write = ew;
   }
 }
+
+/** n smooth random s×s "images" in [-1, 1] (a Gaussian blob per image, seeded), so a discriminator has something to learn. */
+export function blobImages(n: number, seed: number, s: number): Float32Array {
+  const r = randArray(3 * n, seed, 0.2, 0.8), d = new Float32Array(n * s * s);
+  for (let i = 0; i < n; i++)
+    for (let y = 0; y < s; y++)
+      for (let x = 0; x < s; x++) {
+        const dx = x / s - r[3 * i], dy = y / s - r[3 * i + 1];
+        d[i * s * s + y * s + x] = 2 * Math.exp(-(dx * dx + dy * dy) / (0.05 * r[3 * i + 2])) - 1;
+      }
+  return d;
+}

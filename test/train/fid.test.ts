@@ -15,21 +15,12 @@ import { STREAMS } from '../../lib/util/streams';
 import { frechetDistance, inceptionFeatures, loadInceptionV3, writeFidStats } from '../../lib/metrics';
 import { DatasetWriter } from '../../lib/data';
 import * as trainCmd from '../../lib/cli/commands/train';
-import { randArray, runCommand } from '../helpers';
+import { randArray, runCommand, blobImages } from '../helpers';
 import { writeRandomInception } from '../metrics/inception_file';
 
 const S = 64, DIV = 16;
 
-function blobs(n: number, seed: number): ImageSource {
-  const r = randArray(3 * n, seed, 0.2, 0.8), d = new Float32Array(n * S * S);
-  for (let i = 0; i < n; i++)
-    for (let y = 0; y < S; y++)
-      for (let x = 0; x < S; x++) {
-        const dx = x / S - r[3 * i], dy = y / S - r[3 * i + 1];
-        d[i * S * S + y * S + x] = 2 * Math.exp(-(dx * dx + dy * dy) / (0.05 * r[3 * i + 2])) - 1;
-      }
-  return memorySource(d, [n, 1, S, S]);
-}
+const blobs = (n: number, seed: number): ImageSource => memorySource(blobImages(n, seed, S), [n, 1, S, S]);
 
 /** Mean and covariance (n − 1) in plain float64 loops: the reference side of the comparison. */
 function naiveStats(f: Float64Array, n: number, d: number): { mu: Float64Array; sigma: Float64Array; n: number } {

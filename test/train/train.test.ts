@@ -10,22 +10,12 @@ import { Trainer, memorySource, NonFiniteError, ImageSource } from '../../lib/tr
 import { resolveConfig, TrainConfig, ConfigError } from '../../lib/train/config';
 import { findCheckpoint, saveCheckpoint } from '../../lib/train/checkpoint';
 import { readJsonLines } from '../../lib/train/fsutil';
-import { randArray } from '../helpers';
+import { randArray, blobImages } from '../helpers';
 
 const tmp = (): string => fs.mkdtempSync(path.join(os.tmpdir(), 'mrigan-train-'));
 const S = 64;
 
-/** n smooth random "images" in [-1, 1] (a blob per image), so the discriminator has something to learn. */
-function blobs(n: number, seed: number): ImageSource {
-  const r = randArray(3 * n, seed, 0.2, 0.8), d = new Float32Array(n * S * S);
-  for (let i = 0; i < n; i++)
-    for (let y = 0; y < S; y++)
-      for (let x = 0; x < S; x++) {
-        const dx = x / S - r[3 * i], dy = y / S - r[3 * i + 1];
-        d[i * S * S + y * S + x] = 2 * Math.exp(-(dx * dx + dy * dy) / (0.05 * r[3 * i + 2])) - 1;
-      }
-  return memorySource(d, [n, 1, S, S]);
-}
+const blobs = (n: number, seed: number): ImageSource => memorySource(blobImages(n, seed, S), [n, 1, S, S]);
 
 const cfgOf = (o: Partial<TrainConfig>): TrainConfig => resolveConfig({ size: 64, width: 2, batch: 4, epochs: 1, seed: 7, ...o });
 const weights = (t: Trainer): Float32Array[] => [...t.G.params(), ...t.D.params()].map((p) => p.value.toFloat32Array());
