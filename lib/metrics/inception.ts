@@ -83,22 +83,25 @@ export function convUnit(c: InceptionConv, x: Tensor): Tensor {
 const maxPool = (x: Tensor): Tensor => maxPool2dForward(x, 3, { stride: 2 });
 const avgPoolSame = (x: Tensor): Tensor => avgPool2dForward(x, 3, { stride: 1, padding: 1 });
 
+/** How a graph function runs one unit (bench/inception-layers.ts passes a timing wrapper). */
+export type UnitFn = (c: InceptionConv, x: Tensor) => Tensor;
+
 /** The stem: 5 units and two max pools, [n, 3, 299, 299] → [n, 192, 35, 35]. Consumes units [0, 5). */
-export function inceptionStem(m: InceptionModel, x: Tensor): Tensor {
+export function inceptionStem(m: InceptionModel, x: Tensor, unit: UnitFn = convUnit): Tensor {
   const u = m.convs;
   return tidy(() => {
-    let y = convUnit(u[2], convUnit(u[1], convUnit(u[0], x)));
+    let y = unit(u[2], unit(u[1], unit(u[0], x)));
     y = maxPool(y);
-    y = convUnit(u[4], convUnit(u[3], y));
+    y = unit(u[4], unit(u[3], y));
     return maxPool(y);
   });
 }
 
 /** Mixed block `i` (0…10) on x; its units start at blockStarts()[i] in creation order. */
-export function inceptionMixed(m: InceptionModel, i: number, x: Tensor): Tensor {
+export function inceptionMixed(m: InceptionModel, i: number, x: Tensor, unit: UnitFn = convUnit): Tensor {
   const start = blockStarts()[i];
   const u = (k: number): InceptionConv => m.convs[start + k];
-  const f = (k: number, t: Tensor): Tensor => convUnit(u(k), t);
+  const f = (k: number, t: Tensor): Tensor => unit(u(k), t);
   return tidy(() => {
     if (i <= 2) {  // 35×35: 1x1, 5x5, 3x3dbl, pool
       return concatChannels([f(0, x), f(2, f(1, x)), f(5, f(4, f(3, x))), f(6, avgPoolSame(x))]);
@@ -131,11 +134,11 @@ export function blockStarts(): number[] {
 }
 
 /** [n, 3, H, W] preprocessed input → [n, features] (global average of mixed10). */
-export function inceptionForward(m: InceptionModel, x: Tensor): Tensor {
+export function inceptionForward(m: InceptionModel, x: Tensor, unit: UnitFn = convUnit): Tensor {
   return tidy(() => {
-    let y = inceptionStem(m, x);
+    let y = inceptionStem(m, x, unit);
     // free each block's input once the next output exists (peak memory: two block outputs, not eleven)
-    for (let i = 0; i <= 10; i++) { const next = inceptionMixed(m, i, y); y.dispose(); y = next; }
+    for (let i = 0; i <= 10; i++) { const next = inceptionMixed(m, i, y, unit); y.dispose(); y = next; }
     return globalAvgPool(y);
   });
 }
