@@ -7,13 +7,32 @@
 #                (TensorFlow 'same'), as pytorch-fid's FIDInceptionA/C/E do. Keras averages in mixed10 as in mixed9,
 #                so unlike pytorch-fid's FIDInceptionE_2 no max pool there.
 #   plain        the same graph written with F.conv2d / F.batch_norm (kept for machines without torchvision).
-# load(h5, graph) returns net(x [n, 3, 299, 299] preprocessed) → [n, 2048], to be called under torch.no_grad().
+# load(h5, graph) returns net(x [n, 3, 299, 299] preprocessed) → [n, 2048], to be called under torch.no_grad(); h5 may
+# also be the JSON manifest of raw float32 units (bench/fid-inception-gpu.ts).
 import functools, types
-import h5py, numpy as np, torch
+import numpy as np, torch
 import torch.nn.functional as F
 
 
+def raw_units(manifest):  # bench/fid-inception-gpu.ts's raw float32 units (machines without h5wasm / h5py)
+    import json, os
+    m = json.load(open(manifest))
+    data = np.fromfile(os.path.join(os.path.dirname(manifest), m['data']), dtype=np.float32)
+    units, at = [], 0
+    def take(n):
+        nonlocal at
+        at += n
+        return torch.from_numpy(data[at - n:at].copy())
+    for kh, kw, cin, cout in m['units']:
+        k = take(kh * kw * cin * cout).reshape(kh, kw, cin, cout).permute(3, 2, 0, 1).contiguous()
+        units.append((k, take(cout), take(cout), take(cout)))
+    return units
+
+
 def keras_units(h5):
+    if h5.endswith('.json'):
+        return raw_units(h5)
+    import h5py
     f = h5py.File(h5, 'r')
     def w(layer, key): return torch.from_numpy(np.array(f[layer][layer][key + ':0']))
     units, i = [], 1  # (kernel OIHW, beta, mean, var) in creation order
@@ -72,11 +91,11 @@ def plain_net(units):
     return net
 
 
-def load(h5, graph='torchvision'):
+def load(h5, graph='torchvision', device='cpu'):
     units = keras_units(h5)
     if graph == 'torchvision':
         try:
-            return torchvision_net(units), 'torchvision'
+            return torchvision_net(units).to(device), 'torchvision'
         except ImportError:
             pass
-    return plain_net(units), 'plain'
+    return plain_net([tuple(t.to(device) for t in u) for u in units]), 'plain'
