@@ -37,16 +37,16 @@ async function main(): Promise<void> {
     const x = Tensor.fromArray(pre.data, pre.shape);
     tidy(() => inceptionForward(m, x).dispose());  // warm-up (scratch buffers, pages)
     const layers: Layer[] = [];
-    const timed = (c: InceptionConv, t: Tensor): Tensor => {
+    const timed = (c: InceptionConv, t: Tensor, act: 'relu' | 'none' = 'relu'): Tensor => {
       let best = Infinity;
       for (let r = 0; r < reps; r++) {
         const c0 = cpuNow();
-        convUnit(c, t).dispose();
+        convUnit(c, t, act).dispose();
         best = Math.min(best, cpuNow() - c0);
       }
       const [, cin, h, w] = t.shape;
       layers.push({ cls: shapeClass(c, cin), c: cin, h, w, k: c.w.shape[0], kh: c.kh, kw: c.kw, stride: c.stride, padding: c.padding, cpu: best });
-      return convUnit(c, t);
+      return convUnit(c, t, act);
     };
     tidy(() => inceptionForward(m, x, timed).dispose());
     let whole = Infinity;
