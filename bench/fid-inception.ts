@@ -1,10 +1,12 @@
-// InceptionV3 feature extraction speed and agreement: mrigan (lib/metrics/inception.ts, CPU, MRIGAN_THREADS) vs the
-// same Keras graph written in plain PyTorch (bench/reference/inception_torch.py; torchvision is not installed here,
-// and its InceptionV3 is another graph anyway), on one random-weight full-size InceptionV3 .h5, batch 16 at 299×299.
+// InceptionV3 feature extraction speed and agreement: mrigan (lib/metrics/inception.ts, CPU, MRIGAN_THREADS) vs
+// PyTorch on the same Keras weights (bench/reference/inception_ref.py: torchvision's inception_v3 with the Keras
+// weights loaded and TF-style average pools, as pytorch-fid builds it; `plain` = the same graph in F.conv2d), one
+// random-weight full-size InceptionV3 .h5, the same preprocessed batch at 299×299, the same thread count.
 //
-//   npx tsc -p . && MRIGAN_THREADS=1 node dist/bench/fid-inception.js [batch=16] [reps=2]
+//   npx tsc -p . && MRIGAN_THREADS=1 node dist/bench/fid-inception.js [batch=16] [reps=2] [rounds=2] [torchvision|plain]
 //
-// One warm-up forward, then `reps` timed forwards of the same preprocessed batch on each side; wall and CPU time.
+// Per round: one warm-up forward, then `reps` timed forwards of the batch on each side (the sides alternate who goes
+// first); wall and CPU time, each side's best round kept (the host is shared: CPU time is the steadier measure).
 import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
@@ -15,8 +17,13 @@ import { preprocessForInception } from '../lib/metrics/preprocess';
 import { writeRandomInception } from '../test/metrics/inception_file';
 import { randArray } from '../test/helpers';
 
+interface Timing { seconds: number; cpu: number }
+
 async function main(): Promise<void> {
-  const [batch = 16, reps = 2] = process.argv.slice(2).map(Number);
+  const args = process.argv.slice(2);
+  const graph = args.find((a) => a === 'plain' || a === 'torchvision') ?? 'torchvision';
+  const [batch = 16, reps = 2, rounds = 2] = args.filter((a) => /^\d+$/.test(a)).map(Number);
+  const threads = engineInfo().threads;
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mrigan-incbench-'));
   try {
     const h5 = path.join(dir, 'inc.h5'), inp = path.join(dir, 'x.f32'), feats = path.join(dir, 'f.f32');
@@ -25,23 +32,44 @@ async function main(): Promise<void> {
     const pre = preprocessForInception(randArray(batch * 256 * 256, 5, -1, 1), [batch, 1, 256, 256], { mode: 'tf' });
     fs.writeFileSync(inp, Buffer.from(pre.data.buffer, pre.data.byteOffset, pre.data.byteLength));
     const x = Tensor.fromArray(pre.data, pre.shape);
-    let ours: Float32Array = new Float32Array(0), t0 = 0n, c0 = process.cpuUsage();
-    for (let r = 0; r <= reps; r++) {
-      if (r === 1) { t0 = process.hrtime.bigint(); c0 = process.cpuUsage(); }
-      ours = tidy(() => inceptionForward(m, x).toFloat32Array());
+    let ours: Float32Array = new Float32Array(0), peerGraph = '';
+    const mine = (): Timing => {
+      let t0 = 0n, c0 = process.cpuUsage();
+      for (let r = 0; r <= reps; r++) {
+        if (r === 1) { t0 = process.hrtime.bigint(); c0 = process.cpuUsage(); }
+        ours = tidy(() => inceptionForward(m, x).toFloat32Array());
+      }
+      const cu = process.cpuUsage(c0);
+      return { seconds: Number(process.hrtime.bigint() - t0) / 1e9, cpu: (cu.user + cu.system) / 1e6 };
+    };
+    const theirs = (): Timing => {
+      const py = spawnSync('/usr/bin/python3', [path.join(__dirname, '..', '..', 'bench', 'reference', 'inception_torch.py'), h5, inp, String(batch), feats, String(reps), graph],
+        { encoding: 'utf8', env: { ...process.env, OMP_NUM_THREADS: String(threads) } });
+      if (py.status !== 0) throw new Error(`inception_torch.py failed: ${py.stderr}`);
+      const r = JSON.parse(py.stdout);
+      peerGraph = r.graph;
+      return { seconds: r.seconds, cpu: r.cpu };
+    };
+    const best = (a: Timing | null, b: Timing): Timing => (!a || b.cpu < a.cpu ? b : a);
+    let us: Timing | null = null, them: Timing | null = null;
+    const log: string[] = [];
+    for (let k = 0; k < rounds; k++) {
+      const order = k % 2 === 0 ? [mine, theirs] : [theirs, mine];
+      for (const f of order) {
+        const t = f();
+        if (f === mine) us = best(us, t); else them = best(them, t);
+        log.push(`${f === mine ? 'mrigan' : 'torch'} ${t.seconds.toFixed(2)} s wall ${t.cpu.toFixed(2)} s CPU`);
+      }
     }
-    const sec = Number(process.hrtime.bigint() - t0) / 1e9, cu = process.cpuUsage(c0), cpu = (cu.user + cu.system) / 1e6;
-    const py = spawnSync('/usr/bin/python3', [path.join(__dirname, '..', '..', 'bench', 'reference', 'inception_torch.py'), h5, inp, String(batch), feats, String(reps)],
-      { encoding: 'utf8', env: { ...process.env, OMP_NUM_THREADS: '1' } });
-    if (py.status !== 0) throw new Error(`inception_torch.py failed: ${py.stderr}`);
-    const ref = JSON.parse(py.stdout), theirs = new Float32Array(fs.readFileSync(feats).buffer.slice(0));
+    const tf = new Float32Array(fs.readFileSync(feats).buffer.slice(0));
     let scale = 0, err = 0;
-    for (let i = 0; i < ours.length; i++) { scale = Math.max(scale, Math.abs(theirs[i])); err = Math.max(err, Math.abs(ours[i] - theirs[i])); }
-    const rows = [
-      { side: `mrigan (threads ${engineInfo().threads}, ${engineInfo().blas})`, seconds: sec, cpu, imgsPerS: batch * reps / sec, imgsPerCpuS: batch * reps / cpu },
-      { side: 'torch (threads 1)', seconds: ref.seconds, cpu: ref.cpu, imgsPerS: ref.imgs_per_s, imgsPerCpuS: ref.imgs_per_cpu_s },
-    ];
-    console.log(JSON.stringify({ batch, reps, features: m.features, maxAbsDiff: err, maxAbsFeature: scale, rows }, null, 1));
+    for (let i = 0; i < ours.length; i++) { scale = Math.max(scale, Math.abs(tf[i])); err = Math.max(err, Math.abs(ours[i] - tf[i])); }
+    const row = (side: string, t: Timing): object => ({ side, seconds: t.seconds, cpu: t.cpu, imgsPerS: batch * reps / t.seconds, imgsPerCpuS: batch * reps / t.cpu });
+    console.log(JSON.stringify({
+      batch, reps, rounds, threads, features: m.features, maxAbsDiff: err, maxAbsFeature: scale,
+      rows: [row(`mrigan (threads ${threads})`, us!), row(`torch ${peerGraph} (threads ${threads})`, them!)],
+      ratioPerCpuS: them!.cpu / us!.cpu, ratioPerWallS: them!.seconds / us!.seconds, rounds_log: log,
+    }, null, 1));
     m.dispose();
   } finally { fs.rmSync(dir, { recursive: true, force: true }); }
 }

@@ -8,7 +8,9 @@
 #      training without it);
 #   2. PyTorch + cuDNN timings on the same card (bench/reference/gpu_ops.py): every DCGAN-256 conv layer shape in
 #      forward / backward-data / backward-weight and whole training iterations, fp32 and TF32, batches 8 and 64;
-#   3. the same timings of mrigan (bench/gpu.js), which prints the comparison table;
+#   3. InceptionV3 feature extraction (FID features), mrigan vs PyTorch + cuDNN on the same card
+#      (bench/fid-inception-gpu.js: batch 64 at 299², fp32, torchvision's inception_v3 with the same weights);
+#      then the DCGAN timings of mrigan (bench/gpu.js), which prints the comparison table;
 #   4. if time is left, compute-sanitizer memcheck over a few conv kernels.
 # Full logs go to $OUT (the device tool returns that folder); the short table is printed last.
 #
@@ -24,8 +26,9 @@
 #   run(command="bash .device/run.sh bash scripts/device-check.sh",
 #       carry=[".device", "build-device/Release", "dist"], timeout_s=420)
 # Then append $OUT/gpu-table.md (card, date, table) and what changed because of it to bench/NOTES.md.
-# Time: tests ≤ DC_TESTS (140) s; the timing stages share what is left of DC_TOTAL (345) s (PyTorch ≤ DC_TORCH, mrigan ≤
-# DC_MRIGAN), each stopping new rows at its budget and keeping the rest; memcheck only if ≥ 40 s remain.
+# Time: tests ≤ DC_TESTS (140) s; the timing stages share what is left of DC_TOTAL (345) s (PyTorch ≤ DC_TORCH,
+# InceptionV3 ≤ DC_INCEPTION (40), mrigan ≤ DC_MRIGAN), each stopping new rows at its budget and keeping the rest;
+# memcheck only if ≥ 40 s remain.
 set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -156,6 +159,15 @@ rc=$?
 say "   exit $rc$([ $rc -eq 124 ] && echo ' (TIMED OUT: torch.json holds the rows done before)')"
 tail -3 "$OUT/torch.log" | sed 's/^/   /'
 
+# ---- 3a. InceptionV3 features vs PyTorch + cuDNN (issue 12: ≥ 1.0× img/s). Weights made in memory (no h5wasm there),
+# handed to the peer as raw float32; the table goes to $OUT/inception-gpu.md and is printed at the end.
+ib=${DC_INCEPTION:-40}
+say "3a. InceptionV3 features, batch 64 × 299², vs PyTorch + cuDNN (limit $ib s)"
+PYTHON=$PY timeout "$ib" node dist/bench/fid-inception-gpu.js --batch 64 --reps 20 --out "$OUT" > "$OUT/inception-gpu.log" 2>&1
+rc=$?
+say "   exit $rc$([ $rc -eq 124 ] && echo ' (TIMED OUT)'): $(grep -E '^\| mrigan|skipped' "$OUT/inception-gpu.log" | tr -s ' ' | head -1)"
+[ $rc -ne 0 ] && tail -5 "$OUT/inception-gpu.log" | sed 's/^/   /'
+
 # ---- 3. mrigan timings and the table (iteration rows need lib/train, present)
 iter_flag=()
 [ -f dist/lib/train/run.js ] || { iter_flag=(--no-iter); say "lib/train not built: no iteration rows"; }
@@ -181,5 +193,7 @@ say "done in $(elapsed) s; logs in $OUT: $(cd "$OUT" && ls | tr '\n' ' ')"
 echo
 echo "==== tests (last lines of tests.log)"
 grep -E "passing|failing|pending|skipped" "$OUT/tests.log" | head -8
+echo "==== InceptionV3 features"
+if [ -f "$OUT/inception-gpu.md" ]; then cat "$OUT/inception-gpu.md"; else tail -3 "$OUT/inception-gpu.log" 2>/dev/null; fi
 echo "==== table"
 if [ -f "$OUT/gpu-table.md" ]; then cat "$OUT/gpu-table.md"; else tail -40 "$OUT/mrigan-bench.log"; fi

@@ -69,20 +69,28 @@ inline void transpose16x16(__m512 r[16]) {
 // dst[ch·dst_ld + p] = src[p·src_ld + ch] (+ add[ch] when add) for p < np, ch < nc ≤ 16: pixel-major 16-channel
 // vectors to channel rows.
 inline void pixels_to_rows(const float* src, int64_t src_ld, int64_t np, int nc, float* dst, int64_t dst_ld,
-                           const float* add = nullptr) {
+                           const float* add = nullptr, bool leaky = false, float slope = 0.0f) {
+  // leaky: then v > 0 ? v : slope·v, as act.cc's leaky_relu_forward (ReLU is slope 0), bit for bit
 #if defined(__AVX512F__)
+  const __m512 zero = _mm512_setzero_ps(), sl = _mm512_set1_ps(slope);
   for (int64_t p0 = 0; p0 < np; p0 += 16) {
     const int m = (int)std::min<int64_t>(16, np - p0);
     __m512 r[16];
     for (int p = 0; p < 16; ++p) r[p] = p < m ? _mm512_loadu_ps(src + (p0 + p) * src_ld) : _mm512_setzero_ps();
     transpose16x16(r);
     const __mmask16 k = (__mmask16)((1u << m) - 1);
-    for (int ch = 0; ch < nc; ++ch)
-      _mm512_mask_storeu_ps(dst + ch * dst_ld + p0, k, add ? _mm512_add_ps(r[ch], _mm512_set1_ps(add[ch])) : r[ch]);
+    for (int ch = 0; ch < nc; ++ch) {
+      __m512 v = add ? _mm512_add_ps(r[ch], _mm512_set1_ps(add[ch])) : r[ch];
+      if (leaky) v = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(v, zero, _CMP_GT_OQ), _mm512_mul_ps(v, sl), v);
+      _mm512_mask_storeu_ps(dst + ch * dst_ld + p0, k, v);
+    }
   }
 #else
   for (int ch = 0; ch < nc; ++ch)
-    for (int64_t p = 0; p < np; ++p) dst[ch * dst_ld + p] = src[p * src_ld + ch] + (add ? add[ch] : 0.0f);
+    for (int64_t p = 0; p < np; ++p) {
+      const float v = src[p * src_ld + ch] + (add ? add[ch] : 0.0f);
+      dst[ch * dst_ld + p] = leaky && !(v > 0.0f) ? slope * v : v;
+    }
 #endif
 }
 

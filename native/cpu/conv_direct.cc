@@ -338,7 +338,8 @@ bool many_threads(const ConvShape& s) {
 }  // namespace
 
 // ---------------------------------------------------------------- forward
-bool conv_direct_forward(const float* x, const float* w, const float* bias, float* y, const ConvShape& s) {
+bool conv_direct_forward(const float* x, const float* w, const float* bias, float* y, const ConvShape& s, bool leaky,
+                         float slope) {
   const bool supported = s.n > 0 && s.k > 0 && s.c > 0 && s.p > 0 && s.q > 0 && (s.stride_w == 1 || s.stride_w == 2);
   if (!want(supported, full_blocks(s))) return false;
   const bool par = many_threads(s);
@@ -364,7 +365,7 @@ bool conv_direct_forward(const float* x, const float* w, const float* bias, floa
     for (int q = 0; q < nb && o0 + 16 * q < s.k; ++q) {
       const int64_t o = o0 + 16 * q;
       pixels_to_rows(buf + q * 16, ld, s.q, (int)std::min<int64_t>(16, s.k - o), y + (b * s.k + o) * pq + oh * s.q, pq,
-                     bias ? bias + o : nullptr);
+                     bias ? bias + o : nullptr, leaky, slope);
     }
   };
   if (kb * 16 * icb * rs * 16 * 4 <= kBandWeightBytes) {
@@ -493,7 +494,7 @@ bool conv_direct_backward_data(const float* dy, const float* w, float* dx, const
 
 #else  // no AVX-512: the implicit-GEMM path does everything
 
-bool conv_direct_forward(const float*, const float*, const float*, float*, const ConvShape&) { return false; }
+bool conv_direct_forward(const float*, const float*, const float*, float*, const ConvShape&, bool, float) { return false; }
 bool conv_direct_backward_data(const float*, const float*, float*, const ConvShape&) { return false; }
 
 #endif

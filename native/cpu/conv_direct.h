@@ -6,7 +6,9 @@
 
 namespace mrigan::cpu {
 
-bool conv_direct_forward(const float* x, const float* w, const float* bias, float* y, const ConvShape& s);
+// leaky: y = v > 0 ? v : slope·v applied as the rows are stored (conv2d_forward_act's ReLU / LeakyReLU).
+bool conv_direct_forward(const float* x, const float* w, const float* bias, float* y, const ConvShape& s,
+                         bool leaky = false, float slope = 0.0f);
 bool conv_direct_backward_data(const float* dy, const float* w, float* dx, const ConvShape& s);
 bool conv_direct_backward_weight(const float* dy, const float* x, float* dw, const ConvShape& s);  // dw +=
 

@@ -1,9 +1,9 @@
-// Pooling and channel concat for inference (twins: native/cuda/pool.cu). Plain loops: one output cell reads its
-// window directly; padded cells are skipped (max over in-bounds cells, average divided by their count — TensorFlow's
-// 'same' avg_pool). Windows are clipped once per output row/column instead of testing every cell.
+// Pooling and channel concat for inference (twins: native/cuda/pool.cu). Padded cells are skipped (max over in-bounds
+// cells, average divided by their count — TensorFlow's 'same' avg_pool).
 #include <algorithm>
 #include <cfloat>
 #include <cstring>
+#include <vector>
 
 #include "core/parallel.h"
 #include "cpu/ops.h"
@@ -17,26 +17,54 @@ static inline void window(int64_t o, int64_t stride, int64_t pad, int64_t k, int
   lo = std::max(lo, int64_t(0));
 }
 
+// Separable: a window's max / sum is the max / sum over its rows of the row-window results, so each plane is reduced
+// along w into a [h, q] buffer, then along h; 2·k reads per output instead of k², and the inner loops run over whole
+// rows with no bounds tests (vectorized). Average: the sum divided by the in-bounds count (rows in window × columns in
+// window), as before. 4–6× the old per-cell loops on InceptionV3's pools (bench/NOTES.md).
+template <bool Max>
+static inline float op(float a, float b) { return Max ? std::max(a, b) : a + b; }
+
 template <bool Max>
 static void pool(const float* x, float* y, const ConvShape& s) {
+  const int64_t sw = s.stride_w, wp = s.w + s.pad_l + s.pad_r;
+  std::vector<float> cw((size_t)s.q);  // in-bounds columns of each output column's window
+  for (int64_t j = 0; j < s.q; ++j) {
+    int64_t lo, hi;
+    window(j, sw, s.pad_l, s.s, s.w, lo, hi);
+    cw[(size_t)j] = (float)(hi - lo);
+  }
+  // Pads hold the identity of the reduction (-FLT_MAX for max: NaN cells are skipped as before, 0 for the sum), so
+  // along w every output column reads s.s cells of the padded row with no bounds tests.
+  const float init = Max ? -FLT_MAX : 0.0f;
   parallel_for(s.n * s.c, [&](int64_t plane) {
+    thread_local std::vector<float> buf;
+    if ((int64_t)buf.size() < s.h * s.q + wp) buf.resize((size_t)(s.h * s.q + wp));
     const float* xp = x + plane * s.h * s.w;
     float* yp = y + plane * s.p * s.q;
-    for (int64_t i = 0; i < s.p; ++i) {
+    float* t = buf.data();
+    float* pr = t + s.h * s.q;
+    std::fill(pr, pr + s.pad_l, init);
+    std::fill(pr + s.pad_l + s.w, pr + wp, init);
+    for (int64_t a = 0; a < s.h; ++a) {  // along w: t[a, j] = op over the row's window of column j
+      std::memcpy(pr + s.pad_l, xp + a * s.w, (size_t)s.w * sizeof(float));
+      float* tr = t + a * s.q;
+      for (int64_t j = 0; j < s.q; ++j) tr[j] = op<Max>(init, pr[j * sw]);
+      for (int64_t e = 1; e < s.s; ++e)
+        for (int64_t j = 0; j < s.q; ++j) tr[j] = op<Max>(tr[j], pr[j * sw + e]);
+    }
+    for (int64_t i = 0; i < s.p; ++i) {  // along h
       int64_t h0, h1;
       window(i, s.stride_h, s.pad_t, s.r, s.h, h0, h1);
-      for (int64_t j = 0; j < s.q; ++j) {
-        int64_t w0, w1;
-        window(j, s.stride_w, s.pad_l, s.s, s.w, w0, w1);
-        float m = -FLT_MAX;
-        float acc = 0.f;
-        for (int64_t a = h0; a < h1; ++a)
-          for (int64_t b = w0; b < w1; ++b) {
-            float v = xp[a * s.w + b];
-            if (Max) m = std::max(m, v);
-            else acc += v;
-          }
-        yp[i * s.q + j] = Max ? m : acc / (float)((h1 - h0) * (w1 - w0));
+      float* yr = yp + i * s.q;
+      const float* t0 = t + h0 * s.q;
+      for (int64_t j = 0; j < s.q; ++j) yr[j] = t0[j];
+      for (int64_t a = h0 + 1; a < h1; ++a) {
+        const float* ta = t + a * s.q;
+        for (int64_t j = 0; j < s.q; ++j) yr[j] = op<Max>(yr[j], ta[j]);
+      }
+      if (!Max) {
+        const float ch = (float)(h1 - h0);
+        for (int64_t j = 0; j < s.q; ++j) yr[j] /= ch * cw[(size_t)j];
       }
     }
   });

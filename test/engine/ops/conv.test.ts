@@ -342,6 +342,29 @@ describe('conv2d_forward_act, conv_transpose2d_forward_act (CPU)', () => {
     const yt = E.convTranspose2dForward(x, wt, null, ot);
     expect(C.convTranspose2dForwardAct(x, wt, null, 'sigmoid', ot).toFloat32Array()).to.deep.equal(E.sigmoid(yt).toFloat32Array());
   } });
+  // The direct kernel (channel counts ≥ 16) stores (leaky) ReLU with each output row instead of a second pass: still
+  // the separate ops bit for bit, on InceptionV3's shapes (1×7 with 'same' pads, 1×1, 3×3 stride 2, partial blocks),
+  // 1 and 2 threads, and the GEMM path for comparison.
+  opCase({ ops: ['conv2d_forward_act'], name: 'fused (leaky) ReLU in the direct kernel\'s store equals the separate ops', cpu: () => {
+    const shapes: [number[], number[], P2, P4][] = [
+      [[2, 20, 9, 11], [37, 20, 1, 7], [1, 1], [0, 0, 3, 3]],
+      [[3, 48, 5, 5], [40, 48, 1, 1], [1, 1], [0, 0, 0, 0]],
+      [[1, 32, 13, 13], [16, 32, 3, 3], [2, 2], [0, 0, 0, 0]],
+    ];
+    shapes.forEach(([xs, ws, stride, padding], i) => E.tidy(() => {
+      const x = E.Tensor.fromArray(randArray(xs.reduce((a, v) => a * v, 1), 410 + i), xs);
+      const w = E.Tensor.fromArray(randArray(ws.reduce((a, v) => a * v, 1), 420 + i, -0.2, 0.2), ws);
+      const b = E.Tensor.fromArray(randArray(ws[0], 430 + i), [ws[0]]), o = { stride, padding };
+      for (const kernel of ['direct', 'auto', 'gemm'])
+        for (const threads of [1, 2]) withConvTuning({ kernel, threads, serialMacs: 0 }, () => {
+          const y = E.conv2dForward(x, w, b, o);
+          const what = `shape ${i} ${kernel} ${threads} threads`;
+          expect(C.conv2dForwardAct(x, w, b, 'relu', o).toFloat32Array(), what).to.deep.equal(E.relu(y).toFloat32Array());
+          expect(C.conv2dForwardAct(x, w, b, 'leaky_relu', o, 0.2).toFloat32Array(), what).to.deep.equal(E.leakyRelu(y, 0.2).toFloat32Array());
+          expect(C.conv2dForwardAct(x, w, null, 'relu', o).toFloat32Array(), what).to.deep.equal(E.relu(E.conv2dForward(x, w, null, o)).toFloat32Array());
+        });
+    }));
+  } });
 });
 
 // ---------------------------------------------------------------- CUDA: parity with the CPU twin (rules: ../devices.ts)

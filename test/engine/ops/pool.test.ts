@@ -91,6 +91,28 @@ const POOL_CASES: { name: string; ops: string[]; check: (dev: Device) => void }[
     }
   } },
 
+  // The CPU kernel is separable (along w into a padded row buffer, then along h): strides 3 along w, windows wider
+  // than the image, one-column images and planes of InceptionV3's 35×35 reach its edge cases.
+  { name: `avgPool2dForward / maxPool2dForward separable edge cases (stride 3, window wider than the image, 35×35)`, ops: ['avg_pool2d_forward', 'max_pool2d_forward'], check: (dev: Device) => {
+    const runs: [number[], [number, number], [number, number], Pads4][] = [
+      [[2, 3, 7, 11], [3, 2], [1, 3], [1, 0, 1, 1]],
+      [[1, 2, 4, 3], [3, 5], [2, 1], [1, 1, 2, 2]],
+      [[3, 1, 5, 1], [3, 3], [1, 1], [1, 1, 1, 1]],
+      [[2, 5, 35, 35], [3, 3], [1, 1], [1, 1, 1, 1]],
+      [[2, 5, 35, 35], [3, 3], [2, 2], [0, 0, 0, 0]],
+    ];
+    runs.forEach(([shape, k, st, pd], ri) => {
+      const x = randArray(shape.reduce((a, b) => a * b, 1), 90 + ri, -2, 2);
+      for (const max of [true, false]) {
+        const f = max ? maxPool2dForward : avgPool2dForward;
+        const got = f(Tensor.fromArray(x, shape, dev), k, { stride: st, padding: pd });
+        const ref = pool64(x, shape, k, st, pd, max);
+        expect(got.shape).to.deep.equal(ref.shape);
+        expectClose(got.toFloat32Array(), ref.y, max ? 0 : 1e-6, max ? 0 : 1e-6, `${max ? 'max' : 'avg'} run ${ri}`);
+      }
+    });
+  } },
+
   { name: `globalAvgPool [n,c,h,w] → [n,c]`, ops: ['global_avg_pool'], check: (dev: Device) => {
     const shape = [3, 5, 8, 8], x = randArray(3 * 5 * 64, 8, -1, 1);
     const got = globalAvgPool(Tensor.fromArray(x, shape, dev));
