@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# scripts/device-check.sh — everything the lent GPU machine has to tell us, in one command of ≤ 6 minutes:
+# scripts/device-check.sh — everything the lent GPU machine has to tell us, in one command of ≤ 7 minutes:
 #   1. GPU-vs-CPU parity tests, with MRIGAN_CUDA_DEBUG=1 (synchronise + check after every launch, so a failing kernel
 #      names itself): the op files test/engine/ops/*.test.js (each op's CPU cases and its `[cuda:N]` parity cases:
 #      every op, every conv kernel, fused epilogues), test/engine/cuda/*.test.js (runtime, allocator, full-size conv
@@ -24,9 +24,9 @@
 #                                        PyTorch/mrigan timings skip), to check the plumbing before spending device time
 # There, one call of the device tool (shared/device/README.md):
 #   run(command="bash .device/run.sh bash scripts/device-check.sh",
-#       carry=[".device", "build-device/Release", "dist"], timeout_s=420)
+#       carry=[".device", "build-device/Release", "dist"], timeout_s=500)
 # Then append $OUT/gpu-table.md (card, date, table) and what changed because of it to bench/NOTES.md.
-# Time: tests ≤ DC_TESTS (140) s; the timing stages share what is left of DC_TOTAL (345) s (PyTorch ≤ DC_TORCH,
+# Time: tests ≤ DC_TESTS (200) s; the timing stages share what is left of DC_TOTAL (420) s (PyTorch ≤ DC_TORCH,
 # InceptionV3 ≤ DC_INCEPTION (40), mrigan ≤ DC_MRIGAN), each stopping new rows at its budget and keeping the rest;
 # memcheck only if ≥ 40 s remain.
 set -uo pipefail
@@ -94,7 +94,7 @@ if [ "$mode" = prepare ]; then
   echo "   tracked files: $(git ls-files | xargs du -cb 2>/dev/null | tail -1 | cut -f1) bytes"
   echo
   echo 'ready. dry-run here:  scripts/device-check.sh --dry-run'
-  echo 'then on the GPU:      run(command="bash .device/run.sh bash scripts/device-check.sh", carry=[".device", "build-device/Release", "dist"], timeout_s=420)'
+  echo 'then on the GPU:      run(command="bash .device/run.sh bash scripts/device-check.sh", carry=[".device", "build-device/Release", "dist"], timeout_s=500)'
   exit 0
 fi
 
@@ -140,8 +140,10 @@ if [ -z "${MRIGAN_NCCL_LIB:-}" ]; then
 fi
 say "NCCL: ${MRIGAN_NCCL_LIB:-libnccl.so.2 from the loader path}"
 [ -f dist/test/dist/nccl.test.js ] && tests+=(dist/test/dist/nccl.test.js)
-say "1. parity tests: ${#tests[@]} files under dist/test/engine/{ops,cuda}, dist/test/train/gpu*, dist/test/dist/nccl (limit ${DC_TESTS:-140} s, MRIGAN_CUDA_DEBUG=1)"
-MRIGAN_CUDA_DEBUG=1 timeout "${DC_TESTS:-140}" "${MOCHA[@]}" "${tests[@]}" > "$OUT/tests.log" 2>&1
+# GPU memory flat over 1000 training steps (test/soak/gpu_soak.test.js; MRIGAN_SOAK=1 runs it, the CPU soak is not in the list)
+[ -f dist/test/soak/gpu_soak.test.js ] && tests+=(dist/test/soak/gpu_soak.test.js)
+say "1. parity tests: ${#tests[@]} files under dist/test/engine/{ops,cuda}, dist/test/train/gpu*, dist/test/dist/nccl, dist/test/soak/gpu_soak (limit ${DC_TESTS:-200} s, MRIGAN_CUDA_DEBUG=1)"
+MRIGAN_SOAK=1 MRIGAN_CUDA_DEBUG=1 timeout "${DC_TESTS:-200}" "${MOCHA[@]}" "${tests[@]}" > "$OUT/tests.log" 2>&1
 rc=$?
 say "   exit $rc: $(grep -E '^\s+[0-9]+ (passing|failing|pending)' "$OUT/tests.log" | tr -s ' ' | tr '\n' ';')"
 [ $rc -eq 124 ] && say "   TIMED OUT (see tests.log for the last test)"
@@ -150,7 +152,7 @@ grep -E "^\s+[0-9]+\) " "$OUT/tests.log" | head -20 | tee -a "$OUT/summary.txt"
 # ---- 2. PyTorch + cuDNN peer on the same card
 # Budgets: the whole script stays under $TOTAL s; each timing stage stops starting new rows at its budget and keeps
 # what it has (timeout is only the backstop).
-TOTAL=${DC_TOTAL:-345}
+TOTAL=${DC_TOTAL:-420}
 left() { echo $(( TOTAL - $(elapsed) )); }
 tb=$(( $(left) / 2 - 10 )); [ $tb -gt "${DC_TORCH:-100}" ] && tb=${DC_TORCH:-100}; [ $tb -lt 10 ] && tb=10
 say "2. PyTorch timings (budget $tb s)"
