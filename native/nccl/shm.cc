@@ -68,13 +68,7 @@ void node_barrier() {
   while (gen.load(std::memory_order_acquire) == g) futex(&gen, FUTEX_WAIT, g, &tick);
 }
 
-void check(int rc, const char* what) {
-  if (rc == MPI_SUCCESS) return;
-  char msg[MPI_MAX_ERROR_STRING];
-  int len = 0;
-  MPI_Error_string(rc, msg, &len);
-  throw Error(cat(what, " failed: ", std::string(msg, len)));
-}
+const auto check = mpi_check;
 
 // Walks the concatenation of segs from element `at` for `len` elements, calling f(segment pointer, buffer offset, n).
 template <class F>

@@ -7,6 +7,11 @@
 #include <string>
 #include <vector>
 
+namespace mrigan::dist {
+// Throws "WHAT failed: <MPI's error string>" unless rc is MPI_SUCCESS (world.cc).
+void mpi_check(int rc, const char* what);
+}  // namespace mrigan::dist
+
 namespace mrigan::dist::shm {
 
 struct Seg { float* p; size_t n; };

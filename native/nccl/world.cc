@@ -112,8 +112,6 @@ bool mpi_initialized() {
 }
 
 #ifdef MRIGAN_MPI
-namespace {
-
 void mpi_check(int rc, const char* what) {
   if (rc == MPI_SUCCESS) return;
   char msg[MPI_MAX_ERROR_STRING];
@@ -121,6 +119,8 @@ void mpi_check(int rc, const char* what) {
   MPI_Error_string(rc, msg, &len);
   throw Error(cat(what, " failed: ", std::string(msg, len)));
 }
+
+namespace {
 
 // MPI counts are int: reduce in chunks of 2^30 elements.
 constexpr size_t kChunk = size_t(1) << 30;
