@@ -5,6 +5,7 @@
 import * as fs from 'fs';
 import * as zlib from 'zlib';
 import { writeFileAtomic } from '../train/fsutil';
+import { FileError, fsError } from '../util/errors';
 
 export interface NpyArray { shape: number[]; data: Float64Array }
 
@@ -19,7 +20,8 @@ export function crc32(buf: Uint8Array): number {
   return (c ^ 0xffffffff) >>> 0;
 }
 
-const fail = (file: string, what: string): never => { throw new Error(`${file}: ${what}`); };
+// reading errors are about the file (exit 1 in the CLI, message `FILE: problem`)
+const fail = (file: string, what: string): never => { throw new FileError(file, what); };
 
 /** Parses one .npy file (float arrays only). */
 export function parseNpy(buf: Buffer, where: string): NpyArray {
@@ -81,7 +83,7 @@ export function encodeNpy(a: NpyArray): Buffer {
 /** Reads every array of an .npz archive. */
 export function readNpz(file: string): Map<string, NpyArray> {
   let buf: Buffer;
-  try { buf = fs.readFileSync(file); } catch (e) { return fail(file, `cannot read (${(e as Error).message})`); }
+  try { buf = fs.readFileSync(file); } catch (e) { throw fsError(e, file, 'cannot read'); }
   // end of central directory: signature 0x06054b50 within the last 64 KiB + 22 bytes
   let eocd = -1;
   for (let p = buf.length - 22; p >= Math.max(0, buf.length - 65557); p--) if (buf.readUInt32LE(p) === 0x06054b50) { eocd = p; break; }

@@ -196,15 +196,8 @@ export function writeStatsFile(file: string, s: GaussianStats, pre: PreprocessNa
 /** .npz statistics, their recorded preprocessing (null when the file has none) and weights fingerprint (null when
  *  none); a malformed file is a FileError. */
 export function readStats(input: FeatureInput): { mu: Float64Array; sigma: Float64Array; d: number; n?: number; preprocess: PreprocessName | null; weights: string | null } {
-  try {
-    const st = readFidStatsMeta(input.arg);
-    return { ...st, preprocess: st.preprocess ?? null, weights: st.weights ?? null };
-  } catch (e) {
-    if (e instanceof FileError) throw e;
-    // lib/metrics/npz.ts says `FILE: problem`
-    const m = (e as Error).message, pre = `${input.arg}: `;
-    throw new FileError(input.arg, m.startsWith(pre) ? m.slice(pre.length) : m);
-  }
+  const st = readFidStatsMeta(input.arg);
+  return { ...st, preprocess: st.preprocess ?? null, weights: st.weights ?? null };
 }
 
 export async function run(argv: string[]): Promise<number> {
