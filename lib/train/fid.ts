@@ -20,8 +20,7 @@ import {
   modeForWeights, readFidStatsMeta,
 } from '../metrics';
 import { ConfigError, FidSettings, TrainConfig } from './config';
-import { FileError } from '../util/errors';
-import { generate } from './generate';
+import { generateChunks } from './generate';
 import { lossCurvePng } from './plot';
 import { writeFileAtomic } from './fsutil';
 import { BestCheckpoints, BestSettings } from './best';
@@ -57,7 +56,7 @@ export function fidSettings(f: FidFlags, prev: FidSettings | null = null): FidSe
   if (!f.weights && !prev) throw new ConfigError('--fid-every needs --fid-weights FILE.h5 (the InceptionV3 weights the real statistics were computed with)', '--fid-weights');
   const real = exists(f.real ?? prev!.real, '--fid-real'), weights = exists(f.weights ?? prev!.weights, '--fid-weights');
   if (!/\.npz$/i.test(real)) throw new ConfigError(`--fid-real must be statistics (.npz from mrigan stats), got ${real}`, '--fid-real');
-  const st = readReal(real);
+  const st: RealStats = readFidStatsMeta(real); // a corrupt file is a FileError (exit 1), not a usage error
   const pre = f.preprocess ?? (f.real === undefined && prev ? prev.preprocess : st.preprocess ?? 'imagenet');
   if (pre !== 'imagenet' && pre !== 'radimagenet') throw new ConfigError(`--fid-preprocess must be imagenet or radimagenet, got '${pre}'`, '--fid-preprocess');
   if (st.preprocess && st.preprocess !== pre) {
@@ -66,14 +65,6 @@ export function fidSettings(f: FidFlags, prev: FidSettings | null = null): FidSe
   const samples = f.samples ?? (f.real === undefined && prev ? prev.samples : Math.min(st.n ?? FID_MIN_SAMPLES, FID_MIN_SAMPLES));
   if (!(Number.isInteger(samples) && samples >= 2 && samples <= 1 << 20)) throw new ConfigError(`--fid-samples must be an integer ≥ 2, got ${samples}`, '--fid-samples');
   return { every, real, weights, samples, preprocess: pre };
-}
-
-/** The real statistics; a corrupt file is a file error (exit 1), not a usage error. */
-function readReal(file: string): RealStats {
-  try { return readFidStatsMeta(file); } catch (e) {
-    const msg = (e as Error).message;
-    throw new FileError(file, msg.startsWith(`${file}: `) ? msg.slice(file.length + 2) : msg);
-  }
 }
 
 /** SHA-256 of the real statistics' values (mu, sigma): which statistics a ranking was made against. */
@@ -88,7 +79,7 @@ export class FidEvaluator {
 
   /** Loads the weights on `device` (once per run) and checks the real statistics against them. */
   static async load(s: FidSettings, device: Device): Promise<FidEvaluator> {
-    const real = readReal(s.real);
+    const real: RealStats = readFidStatsMeta(s.real);
     const model = await loadInceptionV3(s.weights, { div: 'auto', device });
     try {
       if (model.features !== real.d) {
@@ -115,19 +106,15 @@ export class FidEvaluator {
   }
 
   /**
-   * FID of settings.samples images of G against the real statistics. The images come in the chunks generate() would
-   * use for all of them at once (its BatchNorm uses each chunk's statistics), so the result equals
+   * FID of settings.samples images of G against the real statistics. The images stream through generateChunks (the
+   * chunks, noise and BatchNorm statistics of generate() for all of them, never all in memory), so the result equals
    * generate(G, cfg, latent, K, new Rng(seed, STREAMS.fidNoise)) → features → statistics → frechetDistance.
    */
   evaluate(G: Sequential, cfg: TrainConfig, latent: number, device: Device): FidResult {
-    const n = this.settings.samples, chunks = Math.ceil(n / 64), rng = new Rng(cfg.seed, STREAMS.fidNoise);
     const acc = new StatsAccumulator(this.model.features), mode = modeForWeights(this.settings.preprocess);
-    for (let c = 0, at = 0; c < chunks; c++) {
-      const k = Math.floor((n * (c + 1)) / chunks) - at;
-      const b = generate(G, cfg, latent, k, rng, device);
-      acc.add(inceptionFeatures(this.model, b.data, [b.n, b.c, b.h, b.w], { mode, batch: FEATURE_BATCH }));
-      at += k;
-    }
+    const per = cfg.channels * cfg.size * cfg.size;
+    generateChunks(G, cfg, latent, this.settings.samples, new Rng(cfg.seed, STREAMS.fidNoise), device, 'batch', (images) =>
+      acc.add(inceptionFeatures(this.model, images, [images.length / per, cfg.channels, cfg.size, cfg.size], { mode, batch: FEATURE_BATCH })));
     return frechetDistance(this.real, acc.finalize());
   }
 

@@ -12,6 +12,17 @@ import { TrainConfig } from './config';
  */
 export function generate(G: Sequential, cfg: TrainConfig, latent: number, n: number, rng: Rng, device: Device,
   bn: 'batch' | 'running' = 'batch') {
+  const per = cfg.channels * cfg.size * cfg.size, data = new Float32Array(n * per);
+  generateChunks(G, cfg, latent, n, rng, device, bn, (chunk, at) => data.set(chunk, at * per));
+  return { data, n, c: cfg.channels, h: cfg.size, w: cfg.size };
+}
+
+/**
+ * generate() without holding all n images: `sink(images, at)` receives each chunk (k images from index `at`,
+ * a view valid during the call). The same chunks, noise and results as generate(G, …, n, rng).
+ */
+export function generateChunks(G: Sequential, cfg: TrainConfig, latent: number, n: number, rng: Rng, device: Device,
+  bn: 'batch' | 'running', sink: (images: Float32Array, at: number) => void): void {
   const wasTraining = G.training;
   const saved = G.buffers().map((b) => b.value.clone());
   const counters = [...G.counters().values()].map((c) => c.get());
@@ -24,14 +35,14 @@ export function generate(G: Sequential, cfg: TrainConfig, latent: number, n: num
     else if (l instanceof SyncBatchNorm) { unsynced.push([l, l.reduce]); l.reduce = () => {}; }
   };
   walk(G);
-  const per = cfg.channels * cfg.size * cfg.size, data = new Float32Array(n * per);
+  const per = cfg.channels * cfg.size * cfg.size;
   try {
     const chunks = Math.ceil(n / 64);
     for (let c = 0, at = 0; c < chunks; c++) {
       const k = Math.floor((n * (c + 1)) / chunks) - at;
       const z = rng.normal([Math.max(k, 2), latent], device); // BatchNorm needs two samples
       const y = G.forward(z);
-      data.set(y.toFloat32Array().subarray(0, k * per), at * per);
+      sink(y.toFloat32Array().subarray(0, k * per), at);
       G.release();
       y.dispose();
       z.dispose();
@@ -44,5 +55,4 @@ export function generate(G: Sequential, cfg: TrainConfig, latent: number, n: num
     for (const [l, r] of unsynced) l.reduce = r;
     G.train(wasTraining);
   }
-  return { data, n, c: cfg.channels, h: cfg.size, w: cfg.size };
 }
