@@ -8,6 +8,7 @@
 // With a triangle (Tri::Lower/Upper) whole tiles and row blocks on the other side are skipped and the tiles that
 // cross the diagonal store elementwise, so a symmetric update costs half.
 #include "cpu/blas64.h"
+#include "cpu/pack.h"
 
 #include <algorithm>
 #include <cstdlib>
@@ -49,52 +50,9 @@ double* buffer(int slot, int64_t n) {
   return b.p;
 }
 
-// op(A)[i0 + i, p0 + p] → dst[(i / MR)·MR·kc + p·MR + i % MR], rows past mc zero.
-void pack_a(bool ta, const double* a, int64_t lda, int64_t i0, int64_t mc, int64_t p0, int64_t kc, double* dst) {
-  for (int64_t s = 0; s < mc; s += MR) {
-    const int mr = (int)std::min<int64_t>(MR, mc - s);
-    double* d = dst + s * kc;
-    if (ta) {
-      for (int64_t p = 0; p < kc; ++p) {
-        const double* src = a + (p0 + p) * lda + i0 + s;
-        for (int i = 0; i < mr; ++i) d[p * MR + i] = src[i];
-        for (int i = mr; i < MR; ++i) d[p * MR + i] = 0.0;
-      }
-    } else {
-      for (int i = 0; i < MR; ++i) {
-        if (i < mr) {
-          const double* src = a + (i0 + s + i) * lda + p0;
-          for (int64_t p = 0; p < kc; ++p) d[p * MR + i] = src[p];
-        } else {
-          for (int64_t p = 0; p < kc; ++p) d[p * MR + i] = 0.0;
-        }
-      }
-    }
-  }
-}
-
-// op(B)[p0 + p, j0 + j] → dst[(j / NR)·NR·kc + p·NR + j % NR], columns past nc zero.
+// op(B) columns [j0, j0 + nc) → NR-wide strips (pack.h), columns past nc zero.
 void pack_b(bool tb, const double* b, int64_t ldb, int64_t p0, int64_t kc, int64_t j0, int64_t nc, double* dst) {
-  for (int64_t s = 0; s < nc; s += NR) {
-    const int nr = (int)std::min<int64_t>(NR, nc - s);
-    double* d = dst + s * kc;
-    if (tb) {
-      for (int j = 0; j < NR; ++j) {
-        if (j < nr) {
-          const double* src = b + (j0 + s + j) * ldb + p0;
-          for (int64_t p = 0; p < kc; ++p) d[p * NR + j] = src[p];
-        } else {
-          for (int64_t p = 0; p < kc; ++p) d[p * NR + j] = 0.0;
-        }
-      }
-    } else {
-      for (int64_t p = 0; p < kc; ++p) {
-        const double* src = b + (p0 + p) * ldb + j0 + s;
-        for (int j = 0; j < nr; ++j) d[p * NR + j] = src[j];
-        for (int j = nr; j < NR; ++j) d[p * NR + j] = 0.0;
-      }
-    }
-  }
+  for (int64_t s = 0; s < nc; s += NR) pack_cols<NR>(tb, b, ldb, p0, kc, j0 + s, (int)std::min<int64_t>(NR, nc - s), dst + s * kc);
 }
 
 // acc[i] = Σ_p A[p, i] · B[p, 0:NR] over packed strips, p increasing.
@@ -182,7 +140,7 @@ void dgemm(bool ta, bool tb, Tri tri, int64_t m, int64_t n, int64_t k, double al
           pack_b(tb, b, ldb, pc, kc, jc, nc, bpack);
           packed_b = true;
         }
-        pack_a(ta, a, lda, ic, mc, pc, kc, apack);
+        pack_rows<MR>(ta, a, lda, ic, mc, pc, kc, apack);
         for (int64_t s = 0; s * NR < nc; ++s) {
           const int64_t j = jc + s * NR;
           const int nr = (int)std::min<int64_t>(NR, nc - s * NR);

@@ -13,6 +13,8 @@
 #include <cstdint>
 #include <cstring>
 
+#include "cpu/pack.h"
+
 namespace mrigan::cpu {
 
 #if defined(__AVX512F__)
@@ -37,46 +39,12 @@ inline void scale_c(int64_t m, int64_t n, float beta, float* c, int64_t ldc) {
   }
 }
 
-// op(A)[i0 + i, p0 + p] for i < mc, p < kc → strips of MR rows: dst[(i / MR)·MR·kc + p·MR + i % MR], zero-padded.
+// Packing (pack.h) at this kernel's tile sizes.
 inline void pack_a(bool ta, const float* a, int64_t lda, int64_t i0, int64_t mc, int64_t p0, int64_t kc, float* dst) {
-  for (int64_t s = 0; s < mc; s += MR) {
-    int mr = (int)std::min<int64_t>(MR, mc - s);
-    float* d = dst + s * kc;
-    if (ta) {
-      for (int64_t p = 0; p < kc; ++p) {
-        const float* src = a + (p0 + p) * lda + i0 + s;
-        for (int i = 0; i < mr; ++i) d[p * MR + i] = src[i];
-        for (int i = mr; i < MR; ++i) d[p * MR + i] = 0.0f;
-      }
-    } else {
-      for (int i = 0; i < MR; ++i) {
-        if (i < mr) {
-          const float* src = a + (i0 + s + i) * lda + p0;
-          for (int64_t p = 0; p < kc; ++p) d[p * MR + i] = src[p];
-        } else {
-          for (int64_t p = 0; p < kc; ++p) d[p * MR + i] = 0.0f;
-        }
-      }
-    }
-  }
+  pack_rows<MR>(ta, a, lda, i0, mc, p0, kc, dst);
 }
-
-// op(B)[p0 + p, j0 + j] for p < kc, j < nc → strips of NR columns: dst[(j / NR)·NR·kc + p·NR + j % NR].
 inline void pack_b_strip(bool tb, const float* b, int64_t ldb, int64_t p0, int64_t kc, int64_t j0, int nr, float* d) {
-  if (tb) {
-    for (int j = 0; j < nr; ++j) {
-      const float* src = b + (j0 + j) * ldb + p0;
-      for (int64_t p = 0; p < kc; ++p) d[p * NR + j] = src[p];
-    }
-    for (int j = nr; j < NR; ++j)
-      for (int64_t p = 0; p < kc; ++p) d[p * NR + j] = 0.0f;
-  } else {
-    for (int64_t p = 0; p < kc; ++p) {
-      const float* src = b + (p0 + p) * ldb + j0;
-      for (int j = 0; j < nr; ++j) d[p * NR + j] = src[j];
-      for (int j = nr; j < NR; ++j) d[p * NR + j] = 0.0f;
-    }
-  }
+  pack_cols<NR>(tb, b, ldb, p0, kc, j0, nr, d);
 }
 
 // The register tile: acc[i] = Σ_p A[p, i] · B[p, 0:NR] over packed strips.
