@@ -27,6 +27,16 @@ const sameSettings = (a: BestSettings, b: BestSettings): boolean =>
   JSON.stringify(Object.entries(a).sort()) === JSON.stringify(Object.entries(b).sort());
 const describe = (s: BestSettings): string => Object.entries(s).map(([k, v]) => `${k} ${String(v).slice(0, 12)}`).join(', ');
 
+/** best.json, checked: the ranking's settings and entries (a malformed file is a FileError naming it). */
+export function readBestList(file: string): { settings: BestSettings; entries: BestEntry[] } {
+  let x: { metric?: unknown; settings?: BestSettings; entries?: BestEntry[] };
+  try { x = JSON.parse(fs.readFileSync(file, 'utf8')); } catch (e) { throw new FileError(file, `corrupt best-checkpoint list (${(e as Error).message})`); }
+  const ok = x && x.metric === 'fid' && Array.isArray(x.entries) && typeof x.settings === 'object' && x.settings !== null
+    && x.entries.every((e) => Number.isSafeInteger(e?.step) && Number.isSafeInteger(e?.epoch) && typeof e?.fid === 'number' && e.file === folderName(e.step));
+  if (!ok) throw new FileError(file, "corrupt best-checkpoint list (expected metric 'fid', settings and entries {rank, epoch, step, fid, file})");
+  return { settings: x.settings!, entries: x.entries! };
+}
+
 export class BestCheckpoints {
   entries: BestEntry[] = [];
 
@@ -43,18 +53,14 @@ export class BestCheckpoints {
   static load(runDir: string, settings: BestSettings, o: { keep?: number; upToStep?: number } = {}): BestCheckpoints {
     const b = new BestCheckpoints(runDir, settings, o.keep ?? BEST_KEEP);
     if (fs.existsSync(b.file)) {
-      let x: { metric?: unknown; settings?: BestSettings; entries?: BestEntry[] };
-      try { x = JSON.parse(fs.readFileSync(b.file, 'utf8')); } catch (e) { throw new FileError(b.file, `corrupt best-checkpoint list (${(e as Error).message})`); }
-      const ok = x && x.metric === 'fid' && Array.isArray(x.entries) && typeof x.settings === 'object' && x.settings !== null
-        && x.entries.every((e) => Number.isSafeInteger(e?.step) && Number.isSafeInteger(e?.epoch) && typeof e?.fid === 'number' && e.file === folderName(e.step));
-      if (!ok) throw new FileError(b.file, "corrupt best-checkpoint list (expected metric 'fid', settings and entries {rank, epoch, step, fid, file})");
-      const entries = x.entries!.filter((e) => o.upToStep === undefined || e.step <= o.upToStep);
-      if (entries.length && !sameSettings(x.settings!, settings)) {
-        throw new ConfigError(`${b.file} ranks checkpoints by FID with ${describe(x.settings!)}, but this run now has ${describe(settings)}: `
+      const x = readBestList(b.file);
+      const entries = x.entries.filter((e) => o.upToStep === undefined || e.step <= o.upToStep);
+      if (entries.length && !sameSettings(x.settings, settings)) {
+        throw new ConfigError(`${b.file} ranks checkpoints by FID with ${describe(x.settings)}, but this run now has ${describe(settings)}: `
           + 'give the --fid-* options the run had, or move that folder away to start a new ranking');
       }
       b.entries = entries;
-      if (entries.length !== x.entries!.length) b.write();
+      if (entries.length !== x.entries.length) b.write();
     }
     b.cleanup();
     return b;

@@ -99,7 +99,7 @@ export function cleanCheckpointTemps(runDir: string): string[] {
 }
 
 /** Parses a JSON file of a checkpoint, naming the file when it is truncated or not JSON. */
-function readJson(file: string): unknown {
+export function readJson(file: string): unknown {
   let text: string;
   try { text = fs.readFileSync(file, 'utf8'); } catch (e) { throw new FileError(file, `cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`); }
   try { return JSON.parse(text); } catch (e) {

@@ -1,6 +1,6 @@
 // mrigan eval REAL FAKE: weight-free sample quality (lib/metrics/quality.ts) — SWD per Laplacian level and MS-SSIM
-// diversity of both sets. Each side is a folder of PNG slices, a dataset file, or a run folder (images generated from
-// its latest checkpoint).
+// diversity of both sets. Each side is a folder of PNG slices, a dataset file, or a run or checkpoint folder (images
+// generated from the checkpoint lib/train/locate.ts picks).
 import { parseArgs } from 'util';
 import * as fs from 'fs';
 import * as path from 'path';
@@ -10,7 +10,8 @@ import { parseDevice } from '../../util/device';
 import { report } from '../errors';
 import { buildModel, latentSize } from '../../models';
 import { openDataset, readPngGray } from '../../data';
-import { findCheckpoint, loadCheckpointInto } from '../../train/checkpoint';
+import { loadCheckpointInto } from '../../train/checkpoint';
+import { isCheckpointPath, locateCheckpoint } from '../../train/locate';
 import { generate, modelOptions } from '../../train/run';
 import { STREAMS } from '../../util/streams';
 import { ImageBatch } from '../../train/image';
@@ -23,7 +24,8 @@ const HELP = `usage: mrigan eval REAL FAKE [options]
 
   REAL, FAKE    each one of: a folder of PNG slices (gray or colour, converted to gray, 0..255 → [-1, 1]);
                 a dataset file (mrigan prepare / mrigan sample); a run folder of mrigan train (--n images are
-                generated from its latest checkpoint, BatchNorm batch statistics as mrigan sample)
+                generated from its latest checkpoint, BatchNorm batch statistics as mrigan sample;
+                RUN/checkpoints/best or a checkpoint folder step-N picks another)
   --n N         images per set: a random subset of larger sets, the count generated from a run (default: 256)
   --pairs P     random pairs for MS-SSIM (default: 200)
   --seed S      seed of the subsets, patches, projections, pairs and generated noise (default: 0)
@@ -43,7 +45,7 @@ interface Loaded { images: ImageBatch; total: number; what: string }
 export function loadImages(p: string, n: number, seed: number, device: Device): Loaded {
   if (!fs.existsSync(p)) throw new FileError(p, 'no such file or folder');
   if (fs.statSync(p).isDirectory()) {
-    if (fs.existsSync(path.join(p, 'checkpoints'))) return fromRun(p, n, seed, device);
+    if (isCheckpointPath(p)) return fromRun(p, n, seed, device);
     return fromPngs(p, n, seed);
   }
   const ds = openDataset(p);
@@ -72,13 +74,13 @@ function fromPngs(dir: string, n: number, seed: number): Loaded {
 }
 
 function fromRun(dir: string, n: number, seed: number, device: Device): Loaded {
-  const ck = findCheckpoint(dir), cfg = ck.state.config;
+  const ck = locateCheckpoint(dir), cfg = ck.state.config;
   const mo = { ...modelOptions(cfg, device), init: false };
   const G = buildModel(cfg.arch, 'generator', mo);
   try {
     loadCheckpointInto(ck.dir, G, null, null, null, ck.state);
     const images = generate(G, cfg, latentSize(cfg.arch, mo), n, new Rng(seed, STREAMS.sample), device);
-    return { images, total: n, what: `run, epoch ${ck.state.epoch}, step ${ck.state.step}; ${n} generated` };
+    return { images, total: n, what: `run (${ck.how}), epoch ${ck.state.epoch}, step ${ck.state.step}; ${n} generated` };
   } finally {
     G.dispose();
   }

@@ -13,7 +13,8 @@ const HELP = `usage: mrigan fid REAL FAKE [--weights FILE.h5] [options]
 
   REAL, FAKE            each a folder of PNG slices, a dataset file (mrigan prepare / mrigan sample), .npz
                         statistics (mrigan stats, pytorch-fid, clean-fid) or a run folder of mrigan train
-                        (images generated from its latest checkpoint); two .npz need no weights
+                        (images generated from its latest checkpoint; RUN/checkpoints/best or a checkpoint
+                        folder step-N picks another); two .npz need no weights
   --weights FILE.h5     Keras InceptionV3 notop weights (required when an input holds images)
   --preprocess P        imagenet | radimagenet: the input pipeline of the weight set (default: imagenet)
   --kid                 also KID (cubic kernel, 100 subsets of ≤ 1000, mean ± std); images only

@@ -6,17 +6,20 @@ import { Rng, Device } from '../../engine';
 import { parseDevice } from '../../util/device';
 import { buildModel, latentSize } from '../../models';
 import { DatasetWriter } from '../../data';
-import { findCheckpoint, loadCheckpointInto } from '../../train/checkpoint';
+import { loadCheckpointInto } from '../../train/checkpoint';
+import { locateCheckpoint } from '../../train/locate';
 import { generate, modelOptions } from '../../train/run';
 import { STREAMS } from '../../util/streams';
 import { imagePng, gridPng } from '../../train/image';
 import { writeFileAtomic, mkdirs, removeStaleTempsIn } from '../../util/fs';
 
-export const summary = 'generate images from a training run\'s latest checkpoint (PNGs and a dataset file)';
+export const summary = 'generate images from a training run\'s latest, best or chosen checkpoint (PNGs and a dataset file)';
 
 const HELP = `usage: mrigan sample --checkpoint RUN_DIR --out DIR [options]
 
-  --checkpoint RUN_DIR  a run folder of mrigan train (its latest checkpoint is used) (required)
+  --checkpoint PATH     a run folder of mrigan train (its latest checkpoint), RUN_DIR/checkpoints/best (the best
+                        by FID, kept by train --fid-every) or one checkpoint folder such as
+                        RUN_DIR/checkpoints/best/step-00001200 (required)
   --out DIR             output folder: sample-00000.png ..., grid.png, samples.mrigan (required)
   --n N                 number of images (default: 64)
   --seed S              noise seed; the same seed gives the same images (default: 0)
@@ -43,7 +46,7 @@ export async function run(argv: string[]): Promise<number> {
     process.stdout.write(HELP);
     return 0;
   }
-  if (!v.checkpoint) return fail('--checkpoint RUN_DIR is required');
+  if (!v.checkpoint) return fail('--checkpoint RUN_DIR (or a checkpoint folder) is required');
   if (!v.out) return fail('--out DIR is required');
   const n = Number(v.n), seed = Number(v.seed);
   if (!(Number.isInteger(n) && n >= 1 && n <= 1_000_000)) return fail(`--n must be a positive integer, got '${v.n}'`);
@@ -51,7 +54,7 @@ export async function run(argv: string[]): Promise<number> {
   if (v.bn !== 'batch' && v.bn !== 'running') return fail(`--bn must be batch or running, got '${v.bn}'`);
   let device: Device;
   try { device = parseDevice(v.device); } catch (e) { return fail((e as Error).message); }
-  const ck = findCheckpoint(v.checkpoint);
+  const ck = locateCheckpoint(v.checkpoint);
   const cfg = ck.state.config;
   const mo = { ...modelOptions(cfg, device), init: false };
   const G = buildModel(cfg.arch, 'generator', mo);
@@ -85,7 +88,7 @@ export async function run(argv: string[]): Promise<number> {
       w?.abort();
       throw e;
     }
-    process.stdout.write(`${n} images from ${path.relative(process.cwd(), ck.dir) || ck.dir} (epoch ${ck.state.epoch}, step ${ck.state.step}) → ${v.out}\n`);
+    process.stdout.write(`${n} images from ${path.relative(process.cwd(), ck.dir) || ck.dir} (${ck.how}; epoch ${ck.state.epoch}, step ${ck.state.step}) → ${v.out}\n`);
     return 0;
   } finally {
     G.dispose();

@@ -5,7 +5,8 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { Device, Rng } from '../../engine';
 import { buildModel, latentSize } from '../../models';
-import { checkpointsDir, findCheckpoint, loadCheckpointInto } from '../../train/checkpoint';
+import { loadCheckpointInto } from '../../train/checkpoint';
+import { isCheckpointPath, locateCheckpoint } from '../../train/locate';
 import { generate, modelOptions } from '../../train/run';
 import { STREAMS } from '../../util/streams';
 import { FileError, UsageError } from '../../util/errors';
@@ -21,7 +22,7 @@ export const summary = 'InceptionV3 feature statistics (mu, sigma) of PNGs or a 
 
 export const RUN_HELP = `
 run folders (generated images):
-  --n N                 images generated from a run folder's latest checkpoint (default: 1000)
+  --n N                 images generated from a run folder's checkpoint (default: 1000)
   --seed S              noise seed (default: 0); the images equal those of mrigan sample --n N --seed S
   --bn batch|running    generator BatchNorm statistics, as mrigan sample (default: batch)
 `;
@@ -30,7 +31,8 @@ const HELP = `usage: mrigan stats INPUT --weights FILE.h5 --out STATS.npz [optio
 
   INPUT                 a folder of PNG slices (searched recursively, read as gray, all one size), a
                         dataset file (mrigan prepare / mrigan sample) or a run folder of mrigan train (--n
-                        images are generated from its latest checkpoint, as mrigan sample --n N --seed S does)
+                        images are generated from its latest checkpoint, as mrigan sample --n N --seed S does;
+                        RUN/checkpoints/best or a checkpoint folder step-N picks another)
   --weights FILE.h5     Keras InceptionV3 notop weights (required): ImageNet
                         inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5 or RadImageNet
                         RadImageNet-InceptionV3_notop.h5 (README says where to get them)
@@ -60,7 +62,7 @@ export interface RunOptions { n: number; seed: number; bn: 'batch' | 'running'; 
 export function openInput(arg: string, what: string, run?: RunOptions): FeatureInput {
   let st: fs.Stats;
   try { st = fs.statSync(arg); } catch { throw new FileError(arg, `${what} does not exist`); }
-  if (st.isDirectory() && fs.existsSync(checkpointsDir(arg))) {
+  if (isCheckpointPath(arg)) {
     if (!run) throw new UsageError(`${what} is a run folder; generating images needs --n (${arg})`, '--n');
     return openRun(arg, run);
   }
@@ -93,10 +95,10 @@ export function openInput(arg: string, what: string, run?: RunOptions): FeatureI
   };
 }
 
-/** Images generated from a run's latest checkpoint, in the chunks of up to 64 that mrigan sample uses (so the same
+/** Images generated from a run's checkpoint (lib/train/locate.ts), in the chunks of up to 64 that mrigan sample uses (so the same
  *  --n and --seed give the same images); read() must be called in increasing order (featuresOf does). */
 function openRun(arg: string, o: RunOptions): FeatureInput {
-  const ck = findCheckpoint(arg);
+  const ck = locateCheckpoint(arg);
   const cfg = ck.state.config, mo = { ...modelOptions(cfg, o.device), init: false };
   const G = buildModel(cfg.arch, 'generator', mo);
   try { loadCheckpointInto(ck.dir, G, null, null, null, ck.state); } catch (e) { G.dispose(); throw e; }
