@@ -3,7 +3,7 @@
 // (bench/reference/ops.py, same shapes, same thread count), printed side by side with the ratio
 // mrigan ms / PyTorch ms (< 1: mrigan is faster).
 //
-//   npm run bench:ops -- [--threads N] [--batch 8] [--only G3,D2] [--rounds 2] [--no-torch] [--gemm builtin|openblas] [--kernel auto|gemm|direct] [--json]
+//   npm run bench:ops -- [--threads N] [--batch 8] [--only G3,D2] [--rounds 2] [--no-torch] [--gemm builtin|openblas] [--kernel auto|gemm|direct|wino] [--json]
 //
 // Timing: 2 warm-up calls, then repeats until ~0.3 s have passed (at least 3, at most 25), keeping the best (minimum)
 // time, the same rule as the Python side. The PyTorch peer runs as a server answering one layer at a time, and the

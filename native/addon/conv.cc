@@ -143,7 +143,7 @@ static Napi::Value ConvTranspose2dForwardAct(const Napi::CallbackInfo& info) {
 }
 
 // convTuning({tileCols?, serialMacs?, kernel?}?) → the previous CPU tuning (tests and benchmarks; see cpu/gemm.h).
-// kernel: 'auto' | 'gemm' | 'direct'.
+// kernel: 'auto' | 'gemm' | 'direct' | 'wino'.
 static Napi::Value ConvTuning(const Napi::CallbackInfo& info) {
   cpu::ConvTuning old = cpu::conv_tuning(), t = old;
   if (info.Length() > 0 && !info[0].IsUndefined()) {
@@ -161,15 +161,15 @@ static Napi::Value ConvTuning(const Napi::CallbackInfo& info) {
     if (o.Has("kernel") && !o.Get("kernel").IsUndefined()) {
       Napi::Value v = o.Get("kernel");
       const std::string k = v.IsString() ? v.As<Napi::String>().Utf8Value() : "";
-      MRIGAN_CHECK(k == "auto" || k == "gemm" || k == "direct", "convTuning: kernel must be 'auto', 'gemm' or 'direct'");
-      t.kernel = k == "gemm" ? cpu::kConvGemm : k == "direct" ? cpu::kConvDirect : cpu::kConvAuto;
+      MRIGAN_CHECK(k == "auto" || k == "gemm" || k == "direct" || k == "wino", "convTuning: kernel must be 'auto', 'gemm', 'direct' or 'wino'");
+      t.kernel = k == "gemm" ? cpu::kConvGemm : k == "direct" ? cpu::kConvDirect : k == "wino" ? cpu::kConvWino : cpu::kConvAuto;
     }
     cpu::conv_set_tuning(t);
   }
   Napi::Object r = Napi::Object::New(info.Env());
   r.Set("tileCols", (double)old.tile_cols);
   r.Set("serialMacs", (double)old.serial_macs);
-  r.Set("kernel", old.kernel == cpu::kConvGemm ? "gemm" : old.kernel == cpu::kConvDirect ? "direct" : "auto");
+  r.Set("kernel", old.kernel == cpu::kConvGemm ? "gemm" : old.kernel == cpu::kConvDirect ? "direct" : old.kernel == cpu::kConvWino ? "wino" : "auto");
   return r;
 }
 

@@ -25,6 +25,7 @@
 
 #include "core/parallel.h"
 #include "cpu/conv_direct.h"
+#include "cpu/conv_wino.h"
 #include "cpu/gemm.h"
 #include "cpu/gemm_kernel.h"
 #include "cpu/im2col.h"
@@ -185,6 +186,7 @@ static void transpose_to_strip(const float* rows, int64_t ld, int64_t kc, float*
 
 // ---------------------------------------------------------------- forward
 void conv2d_forward(const float* x, const float* w, const float* bias, float* y, const ConvShape& s) {
+  if (conv_wino_forward(x, w, bias, y, s)) return;  // conv_wino.cc, where the knob and shape choose it
   if (conv_direct_forward(x, w, bias, y, s)) return;  // conv_direct.cc, where the knob and shape choose it
   const int64_t crs = s.c * s.r * s.s, pq = s.p * s.q, total = s.n * pq;
   if (total == 0 || s.k == 0) return;

@@ -31,7 +31,7 @@ namespace mrigan::cpu {
 // Conv tuning knobs (conv.cc), exposed for tests and benchmarks: most output columns (pixels) per work tile, and the
 // multiply-adds below which a conv runs on one thread, and the choice between the implicit-GEMM kernels and the
 // direct (channel-blocked) kernels: kConvAuto picks per shape, the others force one where it supports the shape.
-enum ConvKernel : int64_t { kConvAuto = 0, kConvGemm = 1, kConvDirect = 2 };
+enum ConvKernel : int64_t { kConvAuto = 0, kConvGemm = 1, kConvDirect = 2, kConvWino = 3 };
 struct ConvTuning {
   int64_t tile_cols, serial_macs, kernel;
 };

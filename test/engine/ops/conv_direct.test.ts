@@ -134,6 +134,6 @@ describe('conv2d direct kernels (CPU, channel-blocked)', () => {
   }));
 
   it('rejects an unknown kernel name', () => {
-    expect(() => native().convTuning({ kernel: 'fast' })).to.throw(/convTuning: kernel must be 'auto', 'gemm' or 'direct'/);
+    expect(() => native().convTuning({ kernel: 'fast' })).to.throw(/convTuning: kernel must be 'auto', 'gemm', 'direct' or 'wino'/);
   });
 });

@@ -1,0 +1,16 @@
+// Winograd F(3×3, 2×2) convolution for 4×4 stride-2 layers (conv_wino.cc), hooked at the top of conv2d_forward (and
+// so conv-transpose backward-data) and conv2d_forward_act, ahead of the direct kernels. Returns false, having done
+// nothing, unless the tuning knob (gemm.h ConvTuning::kernel: 'wino' forces it, 'auto' where it pays) and the shape
+// choose it.
+#pragma once
+#include "cpu/ops.h"
+
+namespace mrigan::cpu {
+
+bool wino_applies(const ConvShape& s);  // 4×4 stride 2, AVX-512 build
+bool wino_chosen(const ConvShape& s);
+// leaky: y = v > 0 ? v : slope·v applied as the rows are stored (conv2d_forward_act's ReLU / LeakyReLU).
+bool conv_wino_forward(const float* x, const float* w, const float* bias, float* y, const ConvShape& s, bool leaky = false,
+                       float slope = 0.0f);
+
+}  // namespace mrigan::cpu

@@ -1,0 +1,107 @@
+// The Winograd F(3×3, 2×2) kernel for 4×4 stride-2 convs (native/cpu/conv_wino.cc): conv2d forward, the fused
+// forward + LeakyReLU and conv-transpose backward-data (which is that forward), forced with convTuning({kernel:
+// 'wino'}), against float64 loops (conv_ref.ts) and the direct / GEMM kernels. The shapes reach every branch: a
+// partial last strip of 32 tiles and fewer tiles than one 16-tile group, tile rows that cross samples, output sizes
+// that are not multiples of 3 (tiles cut at the edge), channel counts that are not multiples of 16 (zero lanes) and
+// more than 64 (4·C over two KC slices of the GEMM), filter counts that are not multiples of the register tile's 6
+// or of 16, more than 144 filters (two GEMM row blocks), padding 0–3 and asymmetric, batch 1–3, threads 1 and 2.
+// Shapes it does not take (3×3, stride 1) fall back silently; in builds without AVX-512 every call falls back, and
+// the checks still hold. 'auto' picks it only where it pays (bench/NOTES.md), with the same sums as 'wino' there.
+//
+// Tolerance as conv.test.ts: |got − want| ≤ 1e-5 · mag + 1e-7 per element, mag = Σ|terms| of that output in float64.
+// The transforms hold only 0, ±1 and ½, so every transformed value is a short exact-coefficient sum and the error
+// stays at the direct kernel's scale (the largest seen here: 8e-7 of the largest output, as direct).
+import { expect } from 'chai';
+import { Tensor, tidy, conv2dForward, convTranspose2dBackwardData } from '../../../lib/engine';
+import { conv2dForwardAct } from '../../../lib/engine/cuda';
+import { randArray, expectRef, Ref } from '../../helpers';
+import { opCase } from '../devices';
+import { ConvCase, geom, convRef, withConvTuning, K4S2P1 } from './conv_ref';
+
+const SLOPE = 0.2;
+const leakyRef = (r: Ref): Ref => ({ v: r.v.map((v) => (v > 0 ? v : SLOPE * v)), mag: r.mag });
+
+const cases: ConvCase[] = [
+  { name: 'D3-like 16→32, 16x16 (partial strip, one sample)', n: 1, c: 16, H: 16, W: 16, k: 32, ...K4S2P1, bias: true },
+  { name: '3→5, odd 9x11 (fewer than 16 tiles)', n: 1, c: 3, H: 9, W: 11, k: 5, ...K4S2P1, bias: true },
+  { name: '20→40, 13x10, padding 0 (outputs 5x4: tiles cut)', n: 2, c: 20, H: 13, W: 10, k: 40, r: 4, s: 4, stride: [2, 2], pad: [0, 0, 0, 0], bias: false },
+  { name: '70→17, 14x12 (4·C over two KC slices; 17 filters)', n: 3, c: 70, H: 14, W: 12, k: 17, ...K4S2P1, bias: true },
+  { name: '16→150, 10x10 (two GEMM row blocks of filters)', n: 2, c: 16, H: 10, W: 10, k: 150, ...K4S2P1, bias: true },
+  { name: '8→24, asymmetric padding [0,3,2,1], 11x9', n: 2, c: 8, H: 11, W: 9, k: 24, r: 4, s: 4, stride: [2, 2], pad: [0, 3, 2, 1], bias: true },
+  { name: '32→64, 24x24, batch 3 (several strips, tile rows across samples)', n: 3, c: 32, H: 24, W: 24, k: 64, ...K4S2P1, bias: true },
+];
+
+const modes = [{ name: '1 thread', threads: 1 }, { name: '2 threads', threads: 2, serialMacs: 0 }];
+
+describe('conv2d Winograd F(3×3, 2×2) kernel (CPU, 4×4 stride 2)', () => {
+  cases.forEach((cs, ci) => {
+    const { p, q } = geom(cs);
+    opCase({ ops: ['conv2d_forward', 'conv2d_forward_act', 'conv_transpose2d_backward_data'], name: `${cs.name}: [${cs.n},${cs.c},${cs.H},${cs.W}] * [${cs.k},${cs.c},4,4] p[${cs.pad}]: forward, forward + LeakyReLU and conv-transpose backward-data match float64 and the direct kernel`, cpu: () => tidy(() => {
+      const seed = 500 * ci + 11;
+      const x = randArray(cs.n * cs.c * cs.H * cs.W, seed + 1), w = randArray(cs.k * cs.c * 16, seed + 2);
+      const b = cs.bias ? randArray(cs.k, seed + 3) : null;
+      const yRef = convRef(cs, x, w, b), tRef = convRef(cs, x, w, null);
+      const X = Tensor.fromArray(x, [cs.n, cs.c, cs.H, cs.W]), Wt = Tensor.fromArray(w, [cs.k, cs.c, 4, 4]);
+      const B = b ? Tensor.fromArray(b, [cs.k]) : null;
+      const o = { stride: cs.stride, padding: cs.pad };
+      const run = (kernel: string, m: { threads: number; serialMacs?: number }): Float32Array[] => withConvTuning({ kernel, ...m }, () => [
+        conv2dForward(X, Wt, B, o).toFloat32Array(),
+        conv2dForwardAct(X, Wt, B, 'leaky_relu', o, SLOPE).toFloat32Array(),
+        convTranspose2dBackwardData(X, Wt, o).toFloat32Array(), // dy of the conv-transpose = x of the conv
+      ]);
+      const direct = run('direct', modes[0]);
+      let first: Float32Array[] | null = null;
+      for (const m of modes) {
+        const [y, ya, t] = run('wino', m);
+        expect(y.length).to.equal(cs.n * cs.k * p * q);
+        expectRef(y, yRef, `${m.name}: y`);
+        expectRef(ya, leakyRef(yRef), `${m.name}: leaky(y)`);
+        expectRef(t, tRef, `${m.name}: conv-transpose dx`);
+        for (let i = 0; i < y.length; i++) {
+          const tol = 2 * (1e-5 * yRef.mag[i] + 1e-7);
+          if (!(Math.abs(y[i] - direct[0][i]) <= tol)) expect.fail(`${m.name}: y[${i}] wino ${y[i]}, direct ${direct[0][i]} (tolerance ${tol})`);
+        }
+        // one thread or two: the same bits (each strip of tiles is summed by one thread in a fixed order)
+        if (first) for (let e = 0; e < 3; e++) expect(Buffer.compare(Buffer.from(first[e].buffer), Buffer.from([y, ya, t][e].buffer)), `${m.name}: output ${e} equals 1 thread's`).to.equal(0);
+        first = [y, ya, t];
+      }
+    }) });
+  });
+
+  it('per sample: a sample gives the same bits alone and inside a batch (tiles never mix samples)', () => tidy(() => {
+    const cs: ConvCase = { name: 'b', n: 3, c: 16, H: 20, W: 20, k: 32, ...K4S2P1, bias: true };
+    const x = randArray(cs.n * cs.c * cs.H * cs.W, 71), w = randArray(cs.k * cs.c * 16, 72), b = randArray(cs.k, 73);
+    const Wt = Tensor.fromArray(w, [cs.k, cs.c, 4, 4]), B = Tensor.fromArray(b, [cs.k]);
+    const per = cs.c * cs.H * cs.W, { p, q } = geom(cs), out = cs.k * p * q;
+    const o = { stride: cs.stride, padding: cs.pad };
+    withConvTuning({ kernel: 'wino', threads: 1 }, () => {
+      const all = conv2dForward(Tensor.fromArray(x, [3, cs.c, cs.H, cs.W]), Wt, B, o).toFloat32Array();
+      for (let i = 0; i < 3; i++) {
+        const one = conv2dForward(Tensor.fromArray(x.slice(i * per, (i + 1) * per), [1, cs.c, cs.H, cs.W]), Wt, B, o).toFloat32Array();
+        expect(Buffer.compare(Buffer.from(one.buffer), Buffer.from(all.slice(i * out, (i + 1) * out).buffer)), `sample ${i}`).to.equal(0);
+      }
+    });
+  }));
+
+  it("'auto' takes it for D2/D3-sized layers only, and falls back for shapes it does not take", () => tidy(() => {
+    const same = (a: Float32Array, b: Float32Array): boolean => Buffer.compare(Buffer.from(a.buffer), Buffer.from(b.buffer)) === 0;
+    const outputs = (cs: ConvCase): Record<string, Float32Array> => {
+      const X = Tensor.fromArray(randArray(cs.n * cs.c * cs.H * cs.W, 81), [cs.n, cs.c, cs.H, cs.W]);
+      const Wt = Tensor.fromArray(randArray(cs.k * cs.c * cs.r * cs.s, 82), [cs.k, cs.c, cs.r, cs.s]);
+      const o = { stride: cs.stride, padding: cs.pad };
+      const r: Record<string, Float32Array> = {};
+      for (const kernel of ['auto', 'wino', 'direct']) r[kernel] = withConvTuning({ kernel, threads: 1 }, () => conv2dForward(X, Wt, null, o).toFloat32Array());
+      return r;
+    };
+    const wino = (ci: Record<string, Float32Array>): boolean => !same(ci.wino, ci.direct);
+    // D3 at batch 2 (968 / 4 tiles): wino where the build has AVX-512 (then it differs from direct in the last bits)
+    const d3 = outputs({ name: 'D3', n: 2, c: 64, H: 64, W: 64, k: 128, ...K4S2P1 });
+    expect(same(d3.auto, wino(d3) ? d3.wino : d3.direct), 'D3: auto = wino (or direct without AVX-512)').to.equal(true);
+    // D4 (4·C·K = 131072 > 32768): direct
+    const d4 = outputs({ name: 'D4', n: 2, c: 128, H: 32, W: 32, k: 256, ...K4S2P1 });
+    expect(same(d4.auto, d4.direct), 'D4: auto = direct').to.equal(true);
+    // 3×3 stride 1: never wino, even forced
+    const e = outputs({ name: 'E', n: 1, c: 16, H: 8, W: 8, k: 16, r: 3, s: 3, stride: [1, 1], pad: [1, 1, 1, 1] });
+    expect(same(e.wino, e.auto), '3x3: forced wino = auto').to.equal(true);
+  }));
+});
