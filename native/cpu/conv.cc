@@ -294,6 +294,7 @@ void conv2d_backward_data(const float* dy, const float* w, float* dx, const Conv
   // (D6: 89 vs 129 ms).
   const bool small = g_tuning.kernel != kConvDirect && small_output(s);
   if (small && s.n * s.p * s.q <= 512) return backward_data_small(dy, w, dx, s);
+  if (conv_wino_backward_data(dy, w, dx, s)) return;
   if (conv_direct_backward_data(dy, w, dx, s)) return;
   if (small) return backward_data_small(dy, w, dx, s);
   const int64_t rs = s.r * s.s, crs = s.c * rs, pq = s.p * s.q, total = s.n * pq;

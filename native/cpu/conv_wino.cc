@@ -1,25 +1,30 @@
-// Winograd convolution for 4×4 stride-2 layers (every DCGAN conv and conv-transpose between 8×8 and 128×128).
+// Winograd convolution for 4×4 stride-2 layers (the DCGAN convs and conv-transposes).
 //
-// A 4×4 stride-2 conv is four 2×2 stride-1 convs, one per input phase (row and column parity): with r = 2a + i and
-// s = 2b + j, y[p, q] = Σ_{c, i, j} Σ_{a, b ∈ {0, 1}} w[c, 2a+i, 2b+j] · x[2p − pt + 2a + i, 2q − pl + 2b + j], so the
-// 4·C (channel, phase) pairs are the input channels of one 2×2 conv. That conv runs as Winograd F(3×3, 2×2):
-// a 3×3 output tile from a 4×4 input tile with 16 products instead of 36, i.e. 16 GEMMs [tiles × 4C]·[4C × K]
-// carry 2.25× fewer multiply-adds than the direct kernel. The transforms (points 0, 1, −1, ∞) hold only 0, ±1 and ½,
-// so every transformed value is a sum of at most 4·4 exact products: the error stays within a few float32 roundings
-// of the direct sum (the tests bound it against float64).
+// Forward. A 4×4 stride-2 conv is four 2×2 stride-1 convs, one per input phase (row and column parity): with
+// r = 2a + i and s = 2b + j, y[p, q] = Σ_{c, i, j} Σ_{a, b ∈ {0, 1}} w[c, 2a+i, 2b+j] · x[2p − pt + 2a + i, 2q − pl + 2b + j],
+// so the 4·C (phase, channel) pairs are the input channels of one 2×2 conv.
+// Backward-data. Each phase of dx is one 2×2 conv of dy: for dx rows with (y + pt) = 2u + i (and columns alike),
+// dx[u, v] = Σ_{o, a, b} w[o, 2(1−a)+i, 2(1−b)+j] · dy[o, u − 1 + a, v − 1 + b], so the 4·C (phase, channel) pairs
+// are the output channels of one 2×2 conv over dy's K channels.
+// Either 2×2 conv runs as Winograd F(3×3, 2×2): a 3×3 output tile from a 4×4 input tile with 16 products instead of
+// 36, i.e. 16 GEMMs carry 2.25× fewer multiply-adds than the direct kernel. The transforms (points 0, 1, −1, ∞) hold
+// only 0, ±1 and ½, so every transformed value is a short sum with exact coefficients and the error stays at the
+// scale of the direct sum (the tests bound it against float64).
 //   input   V = Bᵀ d B     Bᵀ = [1 0 −1 0; 0 1 1 0; 0 −1 1 0; 0 −1 0 1]
 //   weight  U = G g Gᵀ     G  = [1 0; ½ ½; ½ −½; 0 1]
 //   output  Y = Aᵀ M A     Aᵀ = [1 1 1 0; 0 1 −1 0; 0 1 1 1]
-// Per t the GEMM is M_t[K × tiles] = U_tᵀ[K × 4·Cp] · V_t[4·Cp × tiles] (Cp = C rounded up to 16; row ph·Cp + c for
-// phase ph = 2i + j), on the register tile of gemm_kernel.h with both operands already in its packed layouts:
-//   V_t  B strips of NR tiles per KC slice, written by the input transform: it works on 16 channels a vector (x in
-//        the channel-blocked layout of blocked.h), 16 tiles at a time, and turns each 16 tiles × 16 channels block
-//        into channel rows of 16 tiles with one in-register transpose;
-//   U_t  A strips of MR filters per KC slice (the weight transform, once per call);
-//   M_t  [K][tiles], read back 16 tiles × 16 filters at a time and transposed for the output transform, which writes
-//        a blocked y that is reordered to NCHW with the bias.
-// AVX-512 only (the transposes); elsewhere the direct and GEMM kernels take these layers. Threads: (16 tiles, channel
-// block) for the transforms, (t, tile range) for the GEMMs.
+// Per t the GEMM is M_t[R × tiles] = U_t[R × X] · V_t[X × tiles] (forward: R = K filters, X = 4·Cp; backward-data:
+// R = 4·Cp, X = Kp; Cp, Kp = C, K rounded up to 16; phase-major rows ph·Cp + c), on the register tile of
+// gemm_kernel.h with both operands already in its packed layouts:
+//   U_t  A strips of MR rows per KC slice (the weight transform, once per call);
+//   V_t  one B strip of NR tiles, written by the input transform: it works on 16 channels a vector (the input in the
+//        channel-blocked layout of blocked.h), 16 tiles at a time, and turns each 16 tiles × 16 channels block into
+//        channel rows of 16 tiles with one in-register transpose;
+//   M_t  [R][NR], read back 16 tiles × 16 rows at a time and transposed for the output transform, which writes a
+//        blocked output that is reordered to NCHW (with the bias and the activation).
+// Each thread takes whole strips of NR tiles through all three steps, so V and M stay in its L2; each output is
+// summed in a fixed order, whatever the batch around it or the thread count. AVX-512 only (the transposes);
+// elsewhere the direct and GEMM kernels take these layers.
 #include <algorithm>
 #include <cstring>
 
@@ -33,55 +38,143 @@ namespace mrigan::cpu {
 
 namespace {
 
-// Scratch slots: past those of conv.cc (0–5), conv_direct (8–13) and gemm.cc (14, 15; the GEMM workers below pack A
-// into their own slot 14).
-enum Slot { kIn = 16, kV = 17, kU = 18, kM = 19, kMs = 20 };
+// Scratch slots: past those of conv.cc (0–5), conv_direct (8–13) and gemm.cc (14, 15).
+enum Slot { kIn = 16, kOut = 17, kU = 18, kV = 19, kM = 20 };
 
 int64_t round_up(int64_t a, int64_t m) { return (a + m - 1) / m * m; }
 
 #if defined(__AVX512F__)
 typedef __m512 V16;
-inline V16 ld(const float* p) { return _mm512_loadu_ps(p); }
-inline void st(float* p, V16 v) { _mm512_storeu_ps(p, v); }
+inline V16 ld(const float* p) { return _mm512_load_ps(p); }
+inline void st(float* p, V16 v) { _mm512_store_ps(p, v); }
 inline V16 add(V16 a, V16 b) { return _mm512_add_ps(a, b); }
 inline V16 sub(V16 a, V16 b) { return _mm512_sub_ps(a, b); }
-inline V16 mul(V16 a, float s) { return _mm512_mul_ps(a, _mm512_set1_ps(s)); }
-#else
-struct V16 { float v[16]; };
-inline V16 ld(const float* p) { V16 r; std::memcpy(r.v, p, sizeof(r.v)); return r; }
-inline void st(float* p, V16 v) { std::memcpy(p, v.v, sizeof(v.v)); }
-inline V16 add(V16 a, V16 b) { for (int l = 0; l < 16; ++l) a.v[l] += b.v[l]; return a; }
-inline V16 sub(V16 a, V16 b) { for (int l = 0; l < 16; ++l) a.v[l] -= b.v[l]; return a; }
-inline V16 mul(V16 a, float s) { for (int l = 0; l < 16; ++l) a.v[l] *= s; return a; }
-#endif
 
-// Bᵀ d (one column of 4): the input transform's 1-D step.
+// Bᵀ d along one axis.
 inline void bt4(const V16 d[4], V16 o[4]) {
   o[0] = sub(d[0], d[2]);
   o[1] = add(d[1], d[2]);
   o[2] = sub(d[2], d[1]);
   o[3] = sub(d[3], d[1]);
 }
-// Aᵀ m (4 → 3).
+// Aᵀ m along one axis (4 → 3).
 inline void at4(const V16 m[4], V16 o[3]) {
   const V16 s = add(m[1], m[2]);
   o[0] = add(m[0], s);
   o[1] = sub(m[1], m[2]);
   o[2] = add(s, m[3]);
 }
-// G g (2 → 4).
-inline void g2(V16 g0, V16 g1, V16 o[4]) {
-  o[0] = g0;
-  o[1] = mul(add(g0, g1), 0.5f);
-  o[2] = mul(sub(g0, g1), 0.5f);
-  o[3] = g1;
+
+// U_t for t = 0..15, each rows × X packed as A strips (element (r, x) of slice pc at pc·Rq + (r / MR)·MR·kc +
+// (x − pc)·MR + r % MR). g_of(r, x, g) fills the 2×2 kernel g[a][b] of row r, column x, or returns false for zeros.
+template <class G>
+void pack_weights(float* U, int64_t rows, int64_t X, G&& g_of) {
+  const int64_t Rq = round_up(rows, MR);
+  parallel_for(X, [&](int64_t x) {
+    const int64_t pc = x / KC * KC, kc = std::min<int64_t>(KC, X - pc);
+    for (int64_t r = 0; r < Rq; ++r) {
+      float g[2][2], u[16] = {};
+      if (r < rows && g_of(r, x, g)) {
+        float t[4][2];  // G g, then (G g) Gᵀ
+        for (int b = 0; b < 2; ++b) {
+          t[0][b] = g[0][b]; t[1][b] = 0.5f * (g[0][b] + g[1][b]); t[2][b] = 0.5f * (g[0][b] - g[1][b]); t[3][b] = g[1][b];
+        }
+        for (int a = 0; a < 4; ++a) {
+          u[a * 4] = t[a][0]; u[a * 4 + 1] = 0.5f * (t[a][0] + t[a][1]); u[a * 4 + 2] = 0.5f * (t[a][0] - t[a][1]); u[a * 4 + 3] = t[a][1];
+        }
+      }
+      float* dst = U + pc * Rq + (r / MR) * MR * kc + (x - pc) * MR + r % MR;
+      for (int e = 0; e < 16; ++e) dst[e * X * Rq] = u[e];
+    }
+  });
 }
+
+// Input transform of 16 tiles × 16 channels: d[α][β] = win[l][(step·α + i)·row + (step·β + j)·16] (win[l] null: a
+// tile past the end, zeros), V rows at vdst + t·tstride + ch·NR (16 tiles each).
+void transform_in(const float* const win[16], int64_t row, int step, int i, int j, float* vdst, int64_t tstride) {
+  alignas(64) float tmp[16][16][16];  // [t][tile][channel]
+  for (int l = 0; l < 16; ++l) {
+    if (!win[l]) {
+      for (int e = 0; e < 16; ++e) std::memset(tmp[e][l], 0, 64);
+      continue;
+    }
+    V16 t[4][4];
+    for (int b = 0; b < 4; ++b) {
+      V16 d[4], o[4];
+      for (int a = 0; a < 4; ++a) d[a] = _mm512_loadu_ps(win[l] + (step * a + i) * row + (step * b + j) * 16);
+      bt4(d, o);
+      for (int a = 0; a < 4; ++a) t[a][b] = o[a];
+    }
+    for (int a = 0; a < 4; ++a) {
+      V16 o[4];
+      bt4(t[a], o);
+      for (int b = 0; b < 4; ++b) st(tmp[a * 4 + b][l], o[b]);
+    }
+  }
+  for (int e = 0; e < 16; ++e) {
+    __m512 r[16];
+    for (int l = 0; l < 16; ++l) r[l] = ld(tmp[e][l]);
+    transpose16x16(r);  // r[ch] = channel ch of the 16 tiles
+    for (int ch = 0; ch < 16; ++ch) st(vdst + e * tstride + ch * NR, r[ch]);
+  }
+}
+
+// Output transform of 16 tiles × 16 rows of M (rows at ms + t·tstride + r·NR, 16 tiles each; rows ≥ nrows are
+// zeros): put(l, y) takes tile l's 3×3 outputs, 16 rows a vector.
+template <class Put>
+void transform_out(const float* ms, int64_t tstride, int nrows, int tiles, Put&& put) {
+  alignas(64) float tmp[16][16][16];  // [t][tile][row]
+  for (int e = 0; e < 16; ++e) {
+    __m512 r[16];
+    for (int k = 0; k < 16; ++k) r[k] = k < nrows ? ld(ms + e * tstride + k * NR) : _mm512_setzero_ps();
+    transpose16x16(r);
+    for (int l = 0; l < 16; ++l) st(tmp[e][l], r[l]);
+  }
+  for (int l = 0; l < tiles; ++l) {
+    V16 u[3][4], y[3][3];
+    for (int b = 0; b < 4; ++b) {
+      const V16 col[4] = {ld(tmp[0 + b][l]), ld(tmp[4 + b][l]), ld(tmp[8 + b][l]), ld(tmp[12 + b][l])};
+      V16 o[3];
+      at4(col, o);
+      for (int a = 0; a < 3; ++a) u[a][b] = o[a];
+    }
+    for (int a = 0; a < 3; ++a) at4(u[a], y[a]);
+    put(l, y);
+  }
+}
+
+// M_t = U_t · V_t for t = 0..15 on one strip: U as pack_weights leaves it (rows × X), V_t at vs + t·X·NR.
+void strip_gemm(const float* U, int64_t rows, int64_t X, const float* vs, float* ms) {
+  const int64_t Rq = round_up(rows, MR);
+  for (int t = 0; t < 16; ++t) {
+    const float* Ut = U + t * X * Rq;
+    const float* Vt = vs + t * X * NR;
+    auto pa = [&](int64_t ic, int64_t, int64_t pc, int64_t kc, float*) { return Ut + pc * Rq + ic * kc; };
+    auto pb = [&](int64_t pc, int64_t, int64_t, int64_t, float*) { return Vt + pc * NR; };
+    gemm_serial(rows, NR, X, NR, pa, pb, store_into(ms + t * rows * NR, NR, 0.0f), nullptr, nullptr);
+  }
+}
+
+// The blocked output → NCHW, adding the bias and applying (leaky) ReLU as pixels_to_rows does.
+void blocked_to_nchw(const float* src, const BlockedGeom& g, float* y, const float* bias, bool leaky, float slope) {
+  const int64_t cb = g.cb(), hw = g.h * g.w;
+  parallel_for(g.n * cb, [&](int64_t it) {
+    const int64_t b = it / cb, blk = it % cb;
+    const int nc = (int)std::min<int64_t>(16, g.c - blk * 16);
+    const float* s = src + it * g.plane() + (g.top * g.wp + g.left) * 16;
+    for (int64_t yy = 0; yy < g.h; ++yy)
+      pixels_to_rows(s + yy * g.wp * 16, 16, g.w, nc, y + (b * g.c + blk * 16) * hw + yy * g.w, hw, bias ? bias + blk * 16 : nullptr,
+                     leaky, slope);
+  });
+}
+#endif
 
 }  // namespace
 
 bool wino_applies(const ConvShape& s) {
 #if defined(__AVX512F__)
-  return s.r == 4 && s.s == 4 && s.stride_h == 2 && s.stride_w == 2 && s.n > 0 && s.c > 0 && s.k > 0 && s.p > 0 && s.q > 0;
+  return s.r == 4 && s.s == 4 && s.stride_h == 2 && s.stride_w == 2 && s.n > 0 && s.c > 0 && s.k > 0 && s.p > 0 && s.q > 0 &&
+         s.h > 0 && s.w > 0;
 #else
   (void)s;
   return false;
@@ -89,8 +182,8 @@ bool wino_applies(const ConvShape& s) {
 }
 
 // Where it pays (bench/ops, one thread, bench/NOTES.md): full channel blocks both ways, at least two strips of tiles,
-// and transformed weights (16·4C·K floats, re-read from L3 for every strip) of at most 2 MB — D2/D3 and the
-// conv-transpose backward-data of G5/G6 (1.2–1.3× the direct kernel); from D4 / G4 on the weights dominate.
+// and transformed weights (16·4C·K floats, re-read from L3 for every strip) of at most 2 MB — D2/D3 and G5/G6
+// (1.2–1.3× the direct kernel); from D4 / G4 on the weights dominate.
 static bool wino_pays(const ConvShape& s) {
   const int64_t tiles = s.n * ((s.p + 2) / 3) * ((s.q + 2) / 3), cx = 4 * round_up(s.c, 16);
   return s.c >= 16 && s.k >= 16 && tiles >= 2 * NR && cx * s.k <= 32768;
@@ -109,141 +202,112 @@ bool conv_wino_forward(const float* x, const float* w, const float* bias, float*
 #else
   if (!wino_chosen(s)) return false;
   const int64_t TP = (s.p + 2) / 3, TQ = (s.q + 2) / 3, T = s.n * TP * TQ, strips = (T + NR - 1) / NR;
-  const int64_t cb = (s.c + 15) / 16, Cp = cb * 16, Cx = 4 * Cp, Kq = round_up(s.k, MR), kb = (s.k + 15) / 16;
-  const bool par = num_threads() > 1;
-  auto tile_at = [&](int64_t tile, int64_t& b, int64_t& tp, int64_t& tq) {
-    b = tile / (TP * TQ);
-    tp = (tile / TQ) % TP;
-    tq = tile % TQ;
-  };
-
-  // U_t: A strips of MR filters per KC slice, element (k, cx) at pc·Kq + (k / MR)·MR·kc + (cx − pc)·MR + k % MR.
-  float* U = scratch(kU, 16 * Cx * Kq);
-  parallel_for(Cp, [&](int64_t c) {
-    for (int i = 0; i < 2; ++i)
-      for (int j = 0; j < 2; ++j) {
-        const int64_t cx = (2 * i + j) * Cp + c, pc = cx / KC * KC, kc = std::min<int64_t>(KC, Cx - pc);
-        for (int64_t k = 0; k < Kq; ++k) {
-          float u[16] = {};
-          if (c < s.c && k < s.k) {
-            const float* g = w + (k * s.c + c) * 16;
-            float t[4][2];
-            for (int bb = 0; bb < 2; ++bb) {
-              const float g0 = g[i * 4 + 2 * bb + j], g1 = g[(2 + i) * 4 + 2 * bb + j];
-              t[0][bb] = g0; t[1][bb] = 0.5f * (g0 + g1); t[2][bb] = 0.5f * (g0 - g1); t[3][bb] = g1;
-            }
-            for (int a = 0; a < 4; ++a) {
-              u[a * 4] = t[a][0]; u[a * 4 + 1] = 0.5f * (t[a][0] + t[a][1]); u[a * 4 + 2] = 0.5f * (t[a][0] - t[a][1]); u[a * 4 + 3] = t[a][1];
-            }
-          }
-          float* dst = U + pc * Kq + (k / MR) * MR * kc + (cx - pc) * MR + k % MR;
-          for (int e = 0; e < 16; ++e) dst[e * Cx * Kq] = u[e];
-        }
-      }
+  const int64_t cb = (s.c + 15) / 16, Cp = cb * 16, X = 4 * Cp, kb = (s.k + 15) / 16;
+  float* U = scratch(kU, 16 * X * round_up(s.k, MR));
+  pack_weights(U, s.k, X, [&](int64_t k, int64_t cx, float g[2][2]) {
+    const int64_t ph = cx / Cp, c = cx % Cp, i = ph / 2, j = ph % 2;
+    if (c >= s.c) return false;
+    for (int a = 0; a < 2; ++a)
+      for (int b = 0; b < 2; ++b) g[a][b] = w[((k * s.c + c) * 4 + 2 * a + i) * 4 + 2 * b + j];
+    return true;
   });
-
-  // x blocked with the conv's zero padding and room for the last tiles' windows; y blocked over whole tiles.
-  BlockedGeom gx{s.n, s.c, s.h, s.w, s.pad_t, s.pad_l, std::max(6 * TP + 2, s.pad_t + s.h), std::max(6 * TQ + 2, s.pad_l + s.w)};
-  BlockedGeom gy{s.n, s.k, s.p, s.q, 0, 0, 3 * TP, 3 * TQ};
+  // x blocked with the conv's zero padding and room for the last tiles' 8×8 windows; y blocked over whole tiles.
+  const BlockedGeom gx{s.n, s.c, s.h, s.w, s.pad_t, s.pad_l, std::max(6 * TP + 2, s.pad_t + s.h), std::max(6 * TQ + 2, s.pad_l + s.w)};
+  const BlockedGeom gy{s.n, s.k, s.p, s.q, 0, 0, 3 * TP, 3 * TQ};
   float* xb = scratch(kIn, gx.floats());
-  float* yb = scratch(kV, gy.floats());
-  to_blocked(x, gx, xb, par);
-
-  // Per strip of NR tiles: V (16 × Cx × NR, row cx of t at (t·Cx + cx)·NR), the 16 GEMMs into M (16 × K × NR),
-  // the output transform; V and M stay in the thread's L2.
+  float* yb = scratch(kOut, gy.floats());
+  to_blocked(x, gx, xb, num_threads() > 1);
+  const int64_t xrow = gx.wp * 16, yrow = gy.wp * 16;
   parallel_for(strips, [&](int64_t sp) {
-    float* Vs = scratch(kM, 16 * Cx * NR);
-    float* Ms = scratch(kMs, 16 * s.k * NR);
+    float* vs = scratch(kV, 16 * X * NR);
+    float* ms = scratch(kM, 16 * s.k * NR);
     for (int h = 0; h < NR / 16; ++h)
       for (int64_t blk = 0; blk < cb; ++blk) {
-        const int64_t row = gx.wp * 16;
-        const float* win[16];  // each tile's 8×8 window (null past the last tile)
+        const float* win[16];
         for (int l = 0; l < 16; ++l) {
-          const int64_t tile = sp * NR + h * 16 + l;
-          int64_t b, tp, tq;
-          tile_at(tile, b, tp, tq);
-          win[l] = tile < T ? xb + (b * cb + blk) * gx.plane() + (6 * tp) * row + (6 * tq) * 16 : nullptr;
+          const int64_t tile = sp * NR + h * 16 + l, b = tile / (TP * TQ), tp = tile / TQ % TP, tq = tile % TQ;
+          win[l] = tile < T ? xb + (b * cb + blk) * gx.plane() + 6 * tp * xrow + 6 * tq * 16 : nullptr;
         }
-        alignas(64) float tmp[16][16][16];  // [t][tile][channel] of one phase
-        for (int i = 0; i < 2; ++i)
-          for (int j = 0; j < 2; ++j) {
-            for (int l = 0; l < 16; ++l) {
-              if (!win[l]) {
-                for (int e = 0; e < 16; ++e) std::memset(tmp[e][l], 0, 64);
-                continue;
-              }
-              V16 t[4][4];
-              for (int bb = 0; bb < 4; ++bb) {
-                V16 d[4], o[4];
-                for (int a = 0; a < 4; ++a) d[a] = ld(win[l] + (2 * a + i) * row + (2 * bb + j) * 16);
-                bt4(d, o);
-                for (int a = 0; a < 4; ++a) t[a][bb] = o[a];
-              }
-              for (int a = 0; a < 4; ++a) {
-                V16 o[4];
-                bt4(t[a], o);
-                for (int bb = 0; bb < 4; ++bb) st(tmp[a * 4 + bb][l], o[bb]);
-              }
-            }
-            const int64_t cx0 = (2 * i + j) * Cp + blk * 16;
-            for (int t = 0; t < 16; ++t) {
-              __m512 r[16];
-              for (int l = 0; l < 16; ++l) r[l] = _mm512_load_ps(tmp[t][l]);
-              transpose16x16(r);  // r[ch] = channel ch of the 16 tiles
-              float* dst = Vs + (t * Cx + cx0) * NR + h * 16;
-              for (int ch = 0; ch < 16; ++ch) _mm512_store_ps(dst + ch * NR, r[ch]);
-            }
-          }
+        for (int ph = 0; ph < 4; ++ph) transform_in(win, xrow, 2, ph / 2, ph % 2, vs + (ph * Cp + blk * 16) * NR + h * 16, X * NR);
       }
-    // padded channels c ≥ C: their V rows are zero (blocked lanes) and so are their U rows
-    for (int t = 0; t < 16; ++t) {
-      const float* Ut = U + t * Cx * Kq;
-      const float* Vt = Vs + t * Cx * NR;
-      auto pa = [&](int64_t ic, int64_t, int64_t pc, int64_t kc, float*) { return Ut + pc * Kq + ic * kc; };
-      auto pb = [&](int64_t pc, int64_t, int64_t, int64_t, float*) { return Vt + pc * NR; };
-      gemm_serial(s.k, NR, Cx, NR, pa, pb, store_into(Ms + t * s.k * NR, NR, 0.0f), nullptr, nullptr);
-    }
-    const int64_t row = gy.wp * 16;
+    strip_gemm(U, s.k, X, vs, ms);
     for (int h = 0; h < NR / 16; ++h)
       for (int64_t blk = 0; blk < kb; ++blk) {
-        alignas(64) float tmp[16][16][16];  // [t][tile][filter]
-        for (int t = 0; t < 16; ++t) {
-          __m512 r[16];
-          for (int kk = 0; kk < 16; ++kk) {
-            const int64_t k = blk * 16 + kk;
-            r[kk] = k < s.k ? _mm512_load_ps(Ms + (t * s.k + k) * NR + h * 16) : _mm512_setzero_ps();
-          }
-          transpose16x16(r);
-          for (int l = 0; l < 16; ++l) _mm512_store_ps(tmp[t][l], r[l]);
-        }
-        for (int l = 0; l < 16; ++l) {
-          const int64_t tile = sp * NR + h * 16 + l;
-          if (tile >= T) break;
-          int64_t b, tp, tq;
-          tile_at(tile, b, tp, tq);
-          float* plane = yb + (b * kb + blk) * gy.plane();
-          V16 u[3][4];
-          for (int bb = 0; bb < 4; ++bb) {
-            V16 col[4] = {ld(tmp[0 + bb][l]), ld(tmp[4 + bb][l]), ld(tmp[8 + bb][l]), ld(tmp[12 + bb][l])}, o[3];
-            at4(col, o);
-            for (int a = 0; a < 3; ++a) u[a][bb] = o[a];
-          }
-          for (int a = 0; a < 3; ++a) {
-            V16 o[3];
-            at4(u[a], o);
-            for (int bb = 0; bb < 3; ++bb) st(plane + (3 * tp + a) * row + (3 * tq + bb) * 16, o[bb]);
-          }
-        }
+        const int64_t tile0 = sp * NR + h * 16;
+        transform_out(ms + blk * 16 * NR + h * 16, s.k * NR, (int)std::min<int64_t>(16, s.k - blk * 16),
+                      (int)std::max<int64_t>(0, std::min<int64_t>(16, T - tile0)), [&](int l, V16 o[3][3]) {
+          const int64_t tile = tile0 + l, b = tile / (TP * TQ), tp = tile / TQ % TP, tq = tile % TQ;
+          float* at = yb + (b * kb + blk) * gy.plane() + 3 * tp * yrow + 3 * tq * 16;
+          for (int a = 0; a < 3; ++a)
+            for (int c = 0; c < 3; ++c) st(at + a * yrow + c * 16, o[a][c]);
+        });
       }
   });
-  const int64_t pq = s.p * s.q;
-  parallel_for(s.n * kb, [&](int64_t it) {
-    const int64_t b = it / kb, blk = it % kb;
-    const int nk = (int)std::min<int64_t>(16, s.k - blk * 16);
-    const float* src = yb + it * gy.plane();
-    for (int64_t yy = 0; yy < s.p; ++yy)
-      pixels_to_rows(src + yy * gy.wp * 16, 16, s.q, nk, y + (b * s.k + blk * 16) * pq + yy * s.q, pq, bias ? bias + blk * 16 : nullptr, leaky, slope);
+  blocked_to_nchw(yb, gy, y, bias, leaky, slope);
+  return true;
+#endif
+}
+
+bool conv_wino_backward_data(const float* dy, const float* w, float* dx, const ConvShape& s) {
+#if !defined(__AVX512F__)
+  (void)dy; (void)w; (void)dx; (void)s;
+  return false;
+#else
+  if (!wino_chosen(s)) return false;
+  // Phase-grid rows u cover dx rows y = 2u + i − pt in [0, h) for both i: u ∈ [⌊pt/2⌋, ⌊(h − 1 + pt)/2⌋].
+  const int64_t u0 = s.pad_t / 2, v0 = s.pad_l / 2;
+  const int64_t TU = ((s.h - 1 + s.pad_t) / 2 - u0 + 3) / 3, TV = ((s.w - 1 + s.pad_l) / 2 - v0 + 3) / 3;
+  const int64_t T = s.n * TU * TV, strips = (T + NR - 1) / NR;
+  const int64_t cb = (s.c + 15) / 16, Cp = cb * 16, R = 4 * Cp, kb = (s.k + 15) / 16, X = kb * 16;
+  float* U = scratch(kU, 16 * X * round_up(R, MR));
+  pack_weights(U, R, X, [&](int64_t f, int64_t o, float g[2][2]) {
+    const int64_t ph = f / Cp, c = f % Cp, i = ph / 2, j = ph % 2;
+    if (c >= s.c || o >= s.k) return false;
+    for (int a = 0; a < 2; ++a)
+      for (int b = 0; b < 2; ++b) g[a][b] = w[((o * s.c + c) * 4 + 2 * (1 - a) + i) * 4 + 2 * (1 - b) + j];
+    return true;
   });
+  // dy blocked with one zero row / column before it (window rows u − 1 .. u + 2) and room for the last tiles;
+  // plane row of dy row r is r + 1, so tile (tu, tv) reads rows from u0 + 3tu.
+  const BlockedGeom gd{s.n, s.k, s.p, s.q, 1, 1, std::max(u0 + 3 * TU + 1, s.p + 1), std::max(v0 + 3 * TV + 1, s.q + 1)};
+  const BlockedGeom gx{s.n, s.c, s.h, s.w, 0, 0, s.h, s.w};
+  float* db = scratch(kIn, gd.floats());
+  float* xb = scratch(kOut, gx.floats());
+  to_blocked(dy, gd, db, num_threads() > 1);
+  const int64_t drow = gd.wp * 16, xrow = gx.wp * 16;
+  parallel_for(strips, [&](int64_t sp) {
+    float* vs = scratch(kV, 16 * X * NR);
+    float* ms = scratch(kM, 16 * R * NR);
+    for (int h = 0; h < NR / 16; ++h)
+      for (int64_t blk = 0; blk < kb; ++blk) {
+        const float* win[16];
+        for (int l = 0; l < 16; ++l) {
+          const int64_t tile = sp * NR + h * 16 + l, b = tile / (TU * TV), tu = tile / TV % TU, tv = tile % TV;
+          win[l] = tile < T ? db + (b * kb + blk) * gd.plane() + (u0 + 3 * tu) * drow + (v0 + 3 * tv) * 16 : nullptr;
+        }
+        transform_in(win, drow, 1, 0, 0, vs + blk * 16 * NR + h * 16, X * NR);
+      }
+    strip_gemm(U, R, X, vs, ms);
+    for (int h = 0; h < NR / 16; ++h)
+      for (int ph = 0; ph < 4; ++ph)
+        for (int64_t blk = 0; blk < cb; ++blk) {
+          const int64_t tile0 = sp * NR + h * 16, i = ph / 2, j = ph % 2;
+          transform_out(ms + (ph * Cp + blk * 16) * NR + h * 16, R * NR, 16, (int)std::max<int64_t>(0, std::min<int64_t>(16, T - tile0)),
+                        [&](int l, V16 o[3][3]) {
+            const int64_t tile = tile0 + l, b = tile / (TU * TV), tu = tile / TV % TU, tv = tile % TV;
+            float* plane = xb + (b * cb + blk) * gx.plane();
+            for (int a = 0; a < 3; ++a) {
+              const int64_t yy = 2 * (u0 + 3 * tu + a) + i - s.pad_t;
+              if (yy < 0 || yy >= s.h) continue;
+              for (int c = 0; c < 3; ++c) {
+                const int64_t xx = 2 * (v0 + 3 * tv + c) + j - s.pad_l;
+                if (xx >= 0 && xx < s.w) st(plane + yy * xrow + xx * 16, o[a][c]);
+              }
+            }
+          });
+        }
+  });
+  blocked_to_nchw(xb, gx, dx, nullptr, false, 0.0f);
   return true;
 #endif
 }

@@ -1,7 +1,7 @@
-// Winograd F(3×3, 2×2) convolution for 4×4 stride-2 layers (conv_wino.cc), hooked at the top of conv2d_forward (and
-// so conv-transpose backward-data) and conv2d_forward_act, ahead of the direct kernels. Returns false, having done
-// nothing, unless the tuning knob (gemm.h ConvTuning::kernel: 'wino' forces it, 'auto' where it pays) and the shape
-// choose it.
+// Winograd F(3×3, 2×2) convolution for 4×4 stride-2 layers (conv_wino.cc), hooked ahead of the direct kernels in
+// conv2d_forward and conv2d_forward_act (so also conv-transpose backward-data) and in conv2d_backward_data (so also
+// conv-transpose forward). Each returns false, having done nothing, unless the tuning knob (gemm.h
+// ConvTuning::kernel: 'wino' forces it, 'auto' where it pays) and the shape choose it.
 #pragma once
 #include "cpu/ops.h"
 
@@ -12,5 +12,6 @@ bool wino_chosen(const ConvShape& s);
 // leaky: y = v > 0 ? v : slope·v applied as the rows are stored (conv2d_forward_act's ReLU / LeakyReLU).
 bool conv_wino_forward(const float* x, const float* w, const float* bias, float* y, const ConvShape& s, bool leaky = false,
                        float slope = 0.0f);
+bool conv_wino_backward_data(const float* dy, const float* w, float* dx, const ConvShape& s);
 
 }  // namespace mrigan::cpu

@@ -1,6 +1,7 @@
-// The Winograd F(3×3, 2×2) kernel for 4×4 stride-2 convs (native/cpu/conv_wino.cc): conv2d forward, the fused
-// forward + LeakyReLU and conv-transpose backward-data (which is that forward), forced with convTuning({kernel:
-// 'wino'}), against float64 loops (conv_ref.ts) and the direct / GEMM kernels. The shapes reach every branch: a
+// The Winograd F(3×3, 2×2) kernels for 4×4 stride-2 convs (native/cpu/conv_wino.cc): conv2d forward, the fused
+// forward + LeakyReLU, backward-data, and the conv-transpose passes that are these (backward-data = forward,
+// forward = backward-data), forced with convTuning({kernel: 'wino'}), against float64 loops (conv_ref.ts) and the
+// direct kernels. The shapes reach every branch: a
 // partial last strip of 32 tiles and fewer tiles than one 16-tile group, tile rows that cross samples, output sizes
 // that are not multiples of 3 (tiles cut at the edge), channel counts that are not multiples of 16 (zero lanes) and
 // more than 64 (4·C over two KC slices of the GEMM), filter counts that are not multiples of the register tile's 6
@@ -12,11 +13,11 @@
 // The transforms hold only 0, ±1 and ½, so every transformed value is a short exact-coefficient sum and the error
 // stays at the direct kernel's scale (the largest seen here: 8e-7 of the largest output, as direct).
 import { expect } from 'chai';
-import { Tensor, tidy, conv2dForward, convTranspose2dBackwardData } from '../../../lib/engine';
+import { Tensor, tidy, conv2dForward, conv2dBackwardData, convTranspose2dForward, convTranspose2dBackwardData } from '../../../lib/engine';
 import { conv2dForwardAct } from '../../../lib/engine/cuda';
 import { randArray, expectRef, Ref } from '../../helpers';
 import { opCase } from '../devices';
-import { ConvCase, geom, convRef, withConvTuning, K4S2P1 } from './conv_ref';
+import { ConvCase, P2, geom, convRef, convBackwardDataRef, withConvTuning, K4S2P1 } from './conv_ref';
 
 const SLOPE = 0.2;
 const leakyRef = (r: Ref): Ref => ({ v: r.v.map((v) => (v > 0 ? v : SLOPE * v)), mag: r.mag });
@@ -29,6 +30,8 @@ const cases: ConvCase[] = [
   { name: '16→150, 10x10 (two GEMM row blocks of filters)', n: 2, c: 16, H: 10, W: 10, k: 150, ...K4S2P1, bias: true },
   { name: '8→24, asymmetric padding [0,3,2,1], 11x9', n: 2, c: 8, H: 11, W: 9, k: 24, r: 4, s: 4, stride: [2, 2], pad: [0, 3, 2, 1], bias: true },
   { name: '32→64, 24x24, batch 3 (several strips, tile rows across samples)', n: 3, c: 32, H: 24, W: 24, k: 64, ...K4S2P1, bias: true },
+  { name: '16→32, odd 15x13, padding 2 (dx phases of unequal length)', n: 2, c: 16, H: 15, W: 13, k: 32, r: 4, s: 4, stride: [2, 2], pad: [2, 2, 2, 2], bias: true },
+  { name: '24→20, padding [3,0,1,2], 12x14', n: 1, c: 24, H: 12, W: 14, k: 20, r: 4, s: 4, stride: [2, 2], pad: [3, 0, 1, 2], bias: false },
 ];
 
 const modes = [{ name: '1 thread', threads: 1 }, { name: '2 threads', threads: 2, serialMacs: 0 }];
@@ -36,34 +39,39 @@ const modes = [{ name: '1 thread', threads: 1 }, { name: '2 threads', threads: 2
 describe('conv2d Winograd F(3×3, 2×2) kernel (CPU, 4×4 stride 2)', () => {
   cases.forEach((cs, ci) => {
     const { p, q } = geom(cs);
-    opCase({ ops: ['conv2d_forward', 'conv2d_forward_act', 'conv_transpose2d_backward_data'], name: `${cs.name}: [${cs.n},${cs.c},${cs.H},${cs.W}] * [${cs.k},${cs.c},4,4] p[${cs.pad}]: forward, forward + LeakyReLU and conv-transpose backward-data match float64 and the direct kernel`, cpu: () => tidy(() => {
+    opCase({ ops: ['conv2d_forward', 'conv2d_forward_act', 'conv2d_backward_data', 'conv_transpose2d_forward', 'conv_transpose2d_backward_data'], name: `${cs.name}: [${cs.n},${cs.c},${cs.H},${cs.W}] * [${cs.k},${cs.c},4,4] p[${cs.pad}]: forward, forward + LeakyReLU, backward-data and the conv-transpose passes match float64 and the direct kernel`, cpu: () => tidy(() => {
       const seed = 500 * ci + 11;
       const x = randArray(cs.n * cs.c * cs.H * cs.W, seed + 1), w = randArray(cs.k * cs.c * 16, seed + 2);
-      const b = cs.bias ? randArray(cs.k, seed + 3) : null;
-      const yRef = convRef(cs, x, w, b), tRef = convRef(cs, x, w, null);
+      const b = cs.bias ? randArray(cs.k, seed + 3) : null, bT = cs.bias ? randArray(cs.c, seed + 5) : null;
+      const dy = randArray(cs.n * cs.k * p * q, seed + 4);
+      const refs = [convRef(cs, x, w, b), leakyRef(convRef(cs, x, w, b)), convRef(cs, x, w, null), convBackwardDataRef(cs, dy, w), convBackwardDataRef(cs, dy, w, bT)];
+      const names = ['y', 'leaky(y)', 'conv-transpose dx', 'dx', 'conv-transpose y'];
       const X = Tensor.fromArray(x, [cs.n, cs.c, cs.H, cs.W]), Wt = Tensor.fromArray(w, [cs.k, cs.c, 4, 4]);
-      const B = b ? Tensor.fromArray(b, [cs.k]) : null;
+      const B = b ? Tensor.fromArray(b, [cs.k]) : null, BT = bT ? Tensor.fromArray(bT, [cs.c]) : null;
+      const DY = Tensor.fromArray(dy, [cs.n, cs.k, p, q]);
       const o = { stride: cs.stride, padding: cs.pad };
+      const oT = { ...o, outputPadding: [(cs.H + cs.pad[0] + cs.pad[1] - 4) % 2, (cs.W + cs.pad[2] + cs.pad[3] - 4) % 2] as P2 };
       const run = (kernel: string, m: { threads: number; serialMacs?: number }): Float32Array[] => withConvTuning({ kernel, ...m }, () => [
         conv2dForward(X, Wt, B, o).toFloat32Array(),
         conv2dForwardAct(X, Wt, B, 'leaky_relu', o, SLOPE).toFloat32Array(),
         convTranspose2dBackwardData(X, Wt, o).toFloat32Array(), // dy of the conv-transpose = x of the conv
+        conv2dBackwardData(DY, Wt, X.shape, o).toFloat32Array(),
+        convTranspose2dForward(DY, Wt, BT, oT).toFloat32Array(),
       ]);
       const direct = run('direct', modes[0]);
       let first: Float32Array[] | null = null;
       for (const m of modes) {
-        const [y, ya, t] = run('wino', m);
-        expect(y.length).to.equal(cs.n * cs.k * p * q);
-        expectRef(y, yRef, `${m.name}: y`);
-        expectRef(ya, leakyRef(yRef), `${m.name}: leaky(y)`);
-        expectRef(t, tRef, `${m.name}: conv-transpose dx`);
-        for (let i = 0; i < y.length; i++) {
-          const tol = 2 * (1e-5 * yRef.mag[i] + 1e-7);
-          if (!(Math.abs(y[i] - direct[0][i]) <= tol)) expect.fail(`${m.name}: y[${i}] wino ${y[i]}, direct ${direct[0][i]} (tolerance ${tol})`);
-        }
+        const got = run('wino', m);
+        got.forEach((g, e) => {
+          expectRef(g, refs[e], `${m.name}: ${names[e]}`);
+          for (let i = 0; i < g.length; i++) {
+            const tol = 2 * (1e-5 * refs[e].mag[i] + 1e-7);
+            if (!(Math.abs(g[i] - direct[e][i]) <= tol)) expect.fail(`${m.name}: ${names[e]}[${i}] wino ${g[i]}, direct ${direct[e][i]} (tolerance ${tol})`);
+          }
+        });
         // one thread or two: the same bits (each strip of tiles is summed by one thread in a fixed order)
-        if (first) for (let e = 0; e < 3; e++) expect(Buffer.compare(Buffer.from(first[e].buffer), Buffer.from([y, ya, t][e].buffer)), `${m.name}: output ${e} equals 1 thread's`).to.equal(0);
-        first = [y, ya, t];
+        if (first) got.forEach((g, e) => expect(Buffer.compare(Buffer.from(first![e].buffer), Buffer.from(g.buffer)), `${m.name}: ${names[e]} equals 1 thread's`).to.equal(0));
+        first = got;
       }
     }) });
   });
@@ -88,20 +96,28 @@ describe('conv2d Winograd F(3×3, 2×2) kernel (CPU, 4×4 stride 2)', () => {
     const outputs = (cs: ConvCase): Record<string, Float32Array> => {
       const X = Tensor.fromArray(randArray(cs.n * cs.c * cs.H * cs.W, 81), [cs.n, cs.c, cs.H, cs.W]);
       const Wt = Tensor.fromArray(randArray(cs.k * cs.c * cs.r * cs.s, 82), [cs.k, cs.c, cs.r, cs.s]);
+      const { p, q } = geom(cs);
+      const DY = Tensor.fromArray(randArray(cs.n * cs.k * p * q, 83), [cs.n, cs.k, p, q]);
       const o = { stride: cs.stride, padding: cs.pad };
       const r: Record<string, Float32Array> = {};
-      for (const kernel of ['auto', 'wino', 'direct']) r[kernel] = withConvTuning({ kernel, threads: 1 }, () => conv2dForward(X, Wt, null, o).toFloat32Array());
+      for (const kernel of ['auto', 'wino', 'direct']) {
+        r[kernel] = withConvTuning({ kernel, threads: 1 }, () => conv2dForward(X, Wt, null, o).toFloat32Array());
+        r[`${kernel} dx`] = withConvTuning({ kernel, threads: 1 }, () => conv2dBackwardData(DY, Wt, X.shape, o).toFloat32Array());
+      }
       return r;
     };
     const wino = (ci: Record<string, Float32Array>): boolean => !same(ci.wino, ci.direct);
     // D3 at batch 2 (968 / 4 tiles): wino where the build has AVX-512 (then it differs from direct in the last bits)
     const d3 = outputs({ name: 'D3', n: 2, c: 64, H: 64, W: 64, k: 128, ...K4S2P1 });
     expect(same(d3.auto, wino(d3) ? d3.wino : d3.direct), 'D3: auto = wino (or direct without AVX-512)').to.equal(true);
+    expect(same(d3['auto dx'], wino(d3) ? d3['wino dx'] : d3['direct dx']), 'D3 dx: auto = wino (or direct)').to.equal(true);
     // D4 (4·C·K = 131072 > 32768): direct
     const d4 = outputs({ name: 'D4', n: 2, c: 128, H: 32, W: 32, k: 256, ...K4S2P1 });
     expect(same(d4.auto, d4.direct), 'D4: auto = direct').to.equal(true);
+    expect(same(d4['auto dx'], d4['direct dx']), 'D4 dx: auto = direct').to.equal(true);
     // 3×3 stride 1: never wino, even forced
     const e = outputs({ name: 'E', n: 1, c: 16, H: 8, W: 8, k: 16, r: 3, s: 3, stride: [1, 1], pad: [1, 1, 1, 1] });
     expect(same(e.wino, e.auto), '3x3: forced wino = auto').to.equal(true);
+    expect(same(e['wino dx'], e['auto dx']), '3x3 dx: forced wino = auto').to.equal(true);
   }));
 });
