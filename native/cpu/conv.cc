@@ -452,6 +452,7 @@ static void weight_grad_dot(const float* dy, const float* x, const ConvShape& s,
 }
 
 void conv2d_backward_weight(const float* dy, const float* x, float* dw, const ConvShape& s) {
+  if (conv_wino_backward_weight(dy, x, dw, s)) return;    // conv_wino.cc
   if (conv_direct_backward_weight(dy, x, dw, s)) return;  // conv_direct_wgrad.cc
   const int64_t crs = s.c * s.r * s.s, pq = s.p * s.q, total = s.n * pq;
   if (total == 0 || crs == 0 || s.k == 0) return;

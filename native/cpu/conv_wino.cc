@@ -39,7 +39,7 @@ namespace mrigan::cpu {
 namespace {
 
 // Scratch slots: past those of conv.cc (0–5), conv_direct (8–13) and gemm.cc (14, 15).
-enum Slot { kIn = 16, kOut = 17, kU = 18, kV = 19, kM = 20 };
+enum Slot { kIn = 16, kOut = 17, kU = 18, kV = 19, kM = 20, kSlotGemmA = 21, kSlotGemmB = 22 };
 
 int64_t round_up(int64_t a, int64_t m) { return (a + m - 1) / m * m; }
 
@@ -89,27 +89,27 @@ void pack_weights(float* U, int64_t rows, int64_t X, G&& g_of) {
   });
 }
 
-// Input transform of 16 tiles × 16 channels: d[α][β] = win[l][(step·α + i)·row + (step·β + j)·16] (win[l] null: a
-// tile past the end, zeros), V rows at vdst + t·tstride + ch·NR (16 tiles each).
+// Bᵀ d B of one tile, 16 channels a vector: d[α][β] = win[(step·α + i)·row + (step·β + j)·16].
+inline void tile_in(const float* win, int64_t row, int step, int i, int j, V16 out[16]) {
+  V16 t[4][4];
+  for (int b = 0; b < 4; ++b) {
+    V16 d[4], o[4];
+    for (int a = 0; a < 4; ++a) d[a] = _mm512_loadu_ps(win + (step * a + i) * row + (step * b + j) * 16);
+    bt4(d, o);
+    for (int a = 0; a < 4; ++a) t[a][b] = o[a];
+  }
+  for (int a = 0; a < 4; ++a) bt4(t[a], out + 4 * a);
+}
+
+// Input transform of 16 tiles × 16 channels (win[l] null: a tile past the end, zeros) into channel rows of 16 tiles
+// at vdst + t·tstride + ch·NR.
 void transform_in(const float* const win[16], int64_t row, int step, int i, int j, float* vdst, int64_t tstride) {
   alignas(64) float tmp[16][16][16];  // [t][tile][channel]
   for (int l = 0; l < 16; ++l) {
-    if (!win[l]) {
-      for (int e = 0; e < 16; ++e) std::memset(tmp[e][l], 0, 64);
-      continue;
-    }
-    V16 t[4][4];
-    for (int b = 0; b < 4; ++b) {
-      V16 d[4], o[4];
-      for (int a = 0; a < 4; ++a) d[a] = _mm512_loadu_ps(win[l] + (step * a + i) * row + (step * b + j) * 16);
-      bt4(d, o);
-      for (int a = 0; a < 4; ++a) t[a][b] = o[a];
-    }
-    for (int a = 0; a < 4; ++a) {
-      V16 o[4];
-      bt4(t[a], o);
-      for (int b = 0; b < 4; ++b) st(tmp[a * 4 + b][l], o[b]);
-    }
+    V16 o[16];
+    if (win[l]) tile_in(win[l], row, step, i, j, o);
+    else for (int e = 0; e < 16; ++e) o[e] = _mm512_setzero_ps();
+    for (int e = 0; e < 16; ++e) st(tmp[e][l], o[e]);
   }
   for (int e = 0; e < 16; ++e) {
     __m512 r[16];
@@ -308,6 +308,96 @@ bool conv_wino_backward_data(const float* dy, const float* w, float* dx, const C
         }
   });
   blocked_to_nchw(xb, gx, dx, nullptr, false, 0.0f);
+  return true;
+#endif
+}
+
+bool conv_wino_backward_weight(const float* dy, const float* x, float* dw, const ConvShape& s) {
+#if !defined(__AVX512F__)
+  (void)dy; (void)x; (void)dw; (void)s;
+  return false;
+#else
+  if (!wino_chosen(s)) return false;
+  // dw[k, c, 2a+i, 2b+j] = Σ_tiles Σ_{α,β} dy[3tp+α, 3tq+β] · x_ij[3tp+α+a, 3tq+β+b]: per tile the transpose of the
+  // forward's linear map in g, dg = Gᵀ [(A dy Aᵀ) ⊙ (Bᵀ d B)] G, so per t one GEMM over the tiles,
+  // S_t[K × 4·Cp] = Y_t[K × tiles] · V_tᵀ[tiles × 4·Cp], then dw += Gᵀ S G. Tiles go in blocks of TB through L3;
+  // each S_t is summed by one thread in tile order, so the result does not depend on the thread count.
+  constexpr int64_t TB = 128;
+  const int64_t TP = (s.p + 2) / 3, TQ = (s.q + 2) / 3, T = s.n * TP * TQ;
+  const int64_t cb = (s.c + 15) / 16, Cp = cb * 16, X = 4 * Cp, kb = (s.k + 15) / 16, Kp = kb * 16;
+  const BlockedGeom gx{s.n, s.c, s.h, s.w, s.pad_t, s.pad_l, std::max(6 * TP + 2, s.pad_t + s.h), std::max(6 * TQ + 2, s.pad_l + s.w)};
+  const BlockedGeom gd{s.n, s.k, s.p, s.q, 0, 0, 3 * TP, 3 * TQ};
+  float* xb = scratch(kIn, gx.floats());
+  float* db = scratch(kOut, gd.floats());
+  to_blocked(x, gx, xb, num_threads() > 1);
+  to_blocked(dy, gd, db, num_threads() > 1);
+  float* V = scratch(kV, 16 * TB * X);    // [t][tile][4·Cp]
+  float* Y = scratch(kU, 16 * TB * Kp);   // [t][tile][Kp]
+  float* S = scratch(kM, 16 * s.k * X);   // [t][K][4·Cp]
+  std::memset(S, 0, sizeof(float) * 16 * s.k * X);
+  const int64_t xrow = gx.wp * 16, drow = gd.wp * 16;
+  for (int64_t t0 = 0; t0 < T; t0 += TB) {
+    const int64_t nt = std::min(TB, T - t0), groups = (nt + 15) / 16;
+    parallel_for(groups * (cb + kb), [&](int64_t it) {
+      const int64_t g = it / (cb + kb), blk = it % (cb + kb);
+      for (int l = 0; l < 16 && g * 16 + l < nt; ++l) {
+        const int64_t tl = g * 16 + l, tile = t0 + tl, b = tile / (TP * TQ), tp = tile / TQ % TP, tq = tile % TQ;
+        V16 o[16];
+        if (blk < cb) {  // x: four phases
+          const float* win = xb + (b * cb + blk) * gx.plane() + 6 * tp * xrow + 6 * tq * 16;
+          for (int ph = 0; ph < 4; ++ph) {
+            tile_in(win, xrow, 2, ph / 2, ph % 2, o);
+            for (int e = 0; e < 16; ++e) _mm512_storeu_ps(V + (e * TB + tl) * X + ph * Cp + blk * 16, o[e]);
+          }
+        } else {  // dy: A y Aᵀ of the 3×3 tile (A = [1 0 0; 1 1 1; 1 −1 1; 0 0 1])
+          const int64_t kblk = blk - cb;
+          const float* win = db + (b * kb + kblk) * gd.plane() + 3 * tp * drow + 3 * tq * 16;
+          V16 u[4][3];
+          for (int c = 0; c < 3; ++c) {
+            const V16 y0 = _mm512_loadu_ps(win + c * 16), y1 = _mm512_loadu_ps(win + drow + c * 16), y2 = _mm512_loadu_ps(win + 2 * drow + c * 16);
+            u[0][c] = y0; u[1][c] = add(add(y0, y1), y2); u[2][c] = add(sub(y0, y1), y2); u[3][c] = y2;
+          }
+          for (int a = 0; a < 4; ++a) {
+            const V16 m[4] = {u[a][0], add(add(u[a][0], u[a][1]), u[a][2]), add(sub(u[a][0], u[a][1]), u[a][2]), u[a][2]};
+            for (int c = 0; c < 4; ++c) _mm512_storeu_ps(Y + ((a * 4 + c) * TB + tl) * Kp + kblk * 16, m[c]);
+          }
+        }
+      }
+    });
+    parallel_for(16, [&](int64_t t) {
+      const float* Yt = Y + t * TB * Kp;
+      const float* Vt = V + t * TB * X;
+      float* abuf = scratch(kSlotGemmA, MC * TB);
+      float* bbuf = scratch(kSlotGemmB, round_up(X, NR) * TB);
+      auto pa = [&](int64_t ic, int64_t mc, int64_t pc, int64_t kc, float* buf) {
+        pack_a(true, Yt, Kp, ic, mc, pc, kc, buf);
+        return (const float*)buf;
+      };
+      auto pb = [&](int64_t pc, int64_t kc, int64_t jc, int64_t nc, float* buf) {
+        for (int64_t j = 0; j < nc; j += NR) pack_b_strip(false, Vt, X, pc, kc, jc + j, (int)std::min<int64_t>(NR, nc - j), buf + j * kc);
+        return (const float*)buf;
+      };
+      gemm_serial(s.k, X, nt, X, pa, pb, store_into(S + t * s.k * X, X, 1.0f), abuf, bbuf, TB);
+    });
+  }
+  // dw += Gᵀ S G per (filter, phase, channel): Gᵀ = [1 ½ ½ 0; 0 ½ −½ 1]
+  parallel_for(s.k, [&](int64_t k) {
+    for (int64_t cx = 0; cx < X; ++cx) {
+      const int64_t ph = cx / Cp, c = cx % Cp, i = ph / 2, j = ph % 2;
+      if (c >= s.c) continue;
+      float m[4][4], h[2][4];
+      for (int e = 0; e < 16; ++e) m[e / 4][e % 4] = S[(e * s.k + k) * X + cx];
+      for (int b = 0; b < 4; ++b) {
+        h[0][b] = m[0][b] + 0.5f * (m[1][b] + m[2][b]);
+        h[1][b] = 0.5f * (m[1][b] - m[2][b]) + m[3][b];
+      }
+      float* d = dw + (k * s.c + c) * 16;
+      for (int a = 0; a < 2; ++a) {
+        d[(2 * a + i) * 4 + j] += h[a][0] + 0.5f * (h[a][1] + h[a][2]);
+        d[(2 * a + i) * 4 + 2 + j] += 0.5f * (h[a][1] - h[a][2]) + h[a][3];
+      }
+    }
+  });
   return true;
 #endif
 }

@@ -1,11 +1,12 @@
 // The Winograd F(3×3, 2×2) kernels for 4×4 stride-2 convs (native/cpu/conv_wino.cc): conv2d forward, the fused
-// forward + LeakyReLU, backward-data, and the conv-transpose passes that are these (backward-data = forward,
-// forward = backward-data), forced with convTuning({kernel: 'wino'}), against float64 loops (conv_ref.ts) and the
+// forward + LeakyReLU, backward-data and backward-weight (accumulating into a non-zero dW), and the conv-transpose
+// passes that are these (backward-data = forward, forward = backward-data, backward-weight with x and dy swapped), forced with convTuning({kernel: 'wino'}), against float64 loops (conv_ref.ts) and the
 // direct kernels. The shapes reach every branch: a
 // partial last strip of 32 tiles and fewer tiles than one 16-tile group, tile rows that cross samples, output sizes
 // that are not multiples of 3 (tiles cut at the edge), channel counts that are not multiples of 16 (zero lanes) and
 // more than 64 (4·C over two KC slices of the GEMM), filter counts that are not multiples of the register tile's 6
-// or of 16, more than 144 filters (two GEMM row blocks), padding 0–3 and asymmetric, batch 1–3, threads 1 and 2.
+// or of 16, more than 144 filters (two GEMM row blocks), more than 128 tiles (the weight gradient's blocks), padding
+// 0–3 and asymmetric, batch 1–3, threads 1 and 2.
 // Shapes it does not take (3×3, stride 1) fall back silently; in builds without AVX-512 every call falls back, and
 // the checks still hold. 'auto' picks it only where it pays (bench/NOTES.md), with the same sums as 'wino' there.
 //
@@ -13,11 +14,14 @@
 // The transforms hold only 0, ±1 and ½, so every transformed value is a short exact-coefficient sum and the error
 // stays at the direct kernel's scale (the largest seen here: 8e-7 of the largest output, as direct).
 import { expect } from 'chai';
-import { Tensor, tidy, conv2dForward, conv2dBackwardData, convTranspose2dForward, convTranspose2dBackwardData } from '../../../lib/engine';
+import {
+  Tensor, tidy, conv2dForward, conv2dBackwardData, conv2dBackwardWeight, convTranspose2dForward, convTranspose2dBackwardData,
+  convTranspose2dBackwardWeight,
+} from '../../../lib/engine';
 import { conv2dForwardAct } from '../../../lib/engine/cuda';
 import { randArray, expectRef, Ref } from '../../helpers';
 import { opCase } from '../devices';
-import { ConvCase, P2, geom, convRef, convBackwardDataRef, withConvTuning, K4S2P1 } from './conv_ref';
+import { ConvCase, P2, geom, convRef, convBackwardDataRef, convBackwardWeightRef, withConvTuning, K4S2P1 } from './conv_ref';
 
 const SLOPE = 0.2;
 const leakyRef = (r: Ref): Ref => ({ v: r.v.map((v) => (v > 0 ? v : SLOPE * v)), mag: r.mag });
@@ -31,6 +35,7 @@ const cases: ConvCase[] = [
   { name: '8→24, asymmetric padding [0,3,2,1], 11x9', n: 2, c: 8, H: 11, W: 9, k: 24, r: 4, s: 4, stride: [2, 2], pad: [0, 3, 2, 1], bias: true },
   { name: '32→64, 24x24, batch 3 (several strips, tile rows across samples)', n: 3, c: 32, H: 24, W: 24, k: 64, ...K4S2P1, bias: true },
   { name: '16→32, odd 15x13, padding 2 (dx phases of unequal length)', n: 2, c: 16, H: 15, W: 13, k: 32, r: 4, s: 4, stride: [2, 2], pad: [2, 2, 2, 2], bias: true },
+  { name: '16→16, 40x40, batch 3 (147 tiles: the weight gradient sums two blocks of 128)', n: 3, c: 16, H: 40, W: 40, k: 16, ...K4S2P1, bias: false },
   { name: '24→20, padding [3,0,1,2], 12x14', n: 1, c: 24, H: 12, W: 14, k: 20, r: 4, s: 4, stride: [2, 2], pad: [3, 0, 1, 2], bias: false },
 ];
 
@@ -39,13 +44,17 @@ const modes = [{ name: '1 thread', threads: 1 }, { name: '2 threads', threads: 2
 describe('conv2d Winograd F(3×3, 2×2) kernel (CPU, 4×4 stride 2)', () => {
   cases.forEach((cs, ci) => {
     const { p, q } = geom(cs);
-    opCase({ ops: ['conv2d_forward', 'conv2d_forward_act', 'conv2d_backward_data', 'conv_transpose2d_forward', 'conv_transpose2d_backward_data'], name: `${cs.name}: [${cs.n},${cs.c},${cs.H},${cs.W}] * [${cs.k},${cs.c},4,4] p[${cs.pad}]: forward, forward + LeakyReLU, backward-data and the conv-transpose passes match float64 and the direct kernel`, cpu: () => tidy(() => {
+    opCase({ ops: ['conv2d_forward', 'conv2d_forward_act', 'conv2d_backward_data', 'conv2d_backward_weight', 'conv_transpose2d_forward', 'conv_transpose2d_backward_data', 'conv_transpose2d_backward_weight'], name: `${cs.name}: [${cs.n},${cs.c},${cs.H},${cs.W}] * [${cs.k},${cs.c},4,4] p[${cs.pad}]: the six conv and conv-transpose passes match float64 and the direct kernel`, cpu: () => tidy(() => {
       const seed = 500 * ci + 11;
       const x = randArray(cs.n * cs.c * cs.H * cs.W, seed + 1), w = randArray(cs.k * cs.c * 16, seed + 2);
       const b = cs.bias ? randArray(cs.k, seed + 3) : null, bT = cs.bias ? randArray(cs.c, seed + 5) : null;
       const dy = randArray(cs.n * cs.k * p * q, seed + 4);
-      const refs = [convRef(cs, x, w, b), leakyRef(convRef(cs, x, w, b)), convRef(cs, x, w, null), convBackwardDataRef(cs, dy, w), convBackwardDataRef(cs, dy, w, bT)];
-      const names = ['y', 'leaky(y)', 'conv-transpose dx', 'dx', 'conv-transpose y'];
+      const dw0 = randArray(cs.k * cs.c * 16, seed + 6);
+      const refs = [convRef(cs, x, w, b), leakyRef(convRef(cs, x, w, b)), convRef(cs, x, w, null), convBackwardDataRef(cs, dy, w), convBackwardDataRef(cs, dy, w, bT),
+        convBackwardWeightRef(cs, dy, x), convBackwardWeightRef(cs, dy, x)];
+      const names = ['y', 'leaky(y)', 'conv-transpose dx', 'dx', 'conv-transpose y', 'dW', 'conv-transpose dW'];
+      const base = (e: number): Float32Array | undefined => (e >= 5 ? dw0 : undefined);
+      const wgrad = (f: (dw: Tensor) => void): Float32Array => { const dw = Tensor.fromArray(dw0, [cs.k, cs.c, 4, 4]); f(dw); return dw.toFloat32Array(); };
       const X = Tensor.fromArray(x, [cs.n, cs.c, cs.H, cs.W]), Wt = Tensor.fromArray(w, [cs.k, cs.c, 4, 4]);
       const B = b ? Tensor.fromArray(b, [cs.k]) : null, BT = bT ? Tensor.fromArray(bT, [cs.c]) : null;
       const DY = Tensor.fromArray(dy, [cs.n, cs.k, p, q]);
@@ -57,15 +66,17 @@ describe('conv2d Winograd F(3×3, 2×2) kernel (CPU, 4×4 stride 2)', () => {
         convTranspose2dBackwardData(X, Wt, o).toFloat32Array(), // dy of the conv-transpose = x of the conv
         conv2dBackwardData(DY, Wt, X.shape, o).toFloat32Array(),
         convTranspose2dForward(DY, Wt, BT, oT).toFloat32Array(),
+        wgrad((dw) => conv2dBackwardWeight(DY, X, dw, o)),
+        wgrad((dw) => convTranspose2dBackwardWeight(X, DY, dw, o)), // the conv-transpose's dy is x, its input dy
       ]);
       const direct = run('direct', modes[0]);
       let first: Float32Array[] | null = null;
       for (const m of modes) {
         const got = run('wino', m);
         got.forEach((g, e) => {
-          expectRef(g, refs[e], `${m.name}: ${names[e]}`);
+          expectRef(g, refs[e], `${m.name}: ${names[e]}`, base(e));
           for (let i = 0; i < g.length; i++) {
-            const tol = 2 * (1e-5 * refs[e].mag[i] + 1e-7);
+            const tol = 2 * (1e-5 * refs[e].mag[i] + 1e-7 * (1 + Math.abs(base(e)?.[i] ?? 0)));
             if (!(Math.abs(g[i] - direct[e][i]) <= tol)) expect.fail(`${m.name}: ${names[e]}[${i}] wino ${g[i]}, direct ${direct[e][i]} (tolerance ${tol})`);
           }
         });
