@@ -80,7 +80,7 @@ function fromRun(dir: string, n: number, seed: number, device: Device): Loaded {
   try {
     loadCheckpointInto(ck.dir, G, null, null, null, ck.state);
     const images = generate(G, cfg, latentSize(cfg.arch, mo), n, new Rng(seed, STREAMS.sample), device);
-    return { images, total: n, what: `run (${ck.how}), epoch ${ck.state.epoch}, step ${ck.state.step}; ${n} generated` };
+    return { images, total: n, what: `run${ck.how === 'latest' ? '' : ` (${ck.how})`}, epoch ${ck.state.epoch}, step ${ck.state.step}; ${n} generated` };
   } finally {
     G.dispose();
   }
