@@ -12,8 +12,9 @@ addon="$MRIGAN_BUILD_DIR/Release/mrigan.node"
 if [ -z "${SKIP_BUILD:-}" ]; then
   MRIGAN_SANITIZE=1 MRIGAN_NO_CUDA=1 node scripts/build-native.js --force
 fi
-# build-native.js falls back to node-gyp (no sanitizers, ./build) when cmake fails: refuse anything but an ASan build
-if ! ldd "$addon" 2>/dev/null | grep -q libasan; then
+# build-native.js falls back to node-gyp (no sanitizers, ./build) when cmake fails: refuse anything but an ASan build.
+# (grep reads all of ldd's output: with -q it may exit first, and pipefail then fails the check on ldd's SIGPIPE.)
+if ! ldd "$addon" 2>/dev/null | grep libasan >/dev/null; then
   echo "sanitize-check: $addon is missing or not linked against libasan (did the cmake-js build fail?)" >&2
   exit 1
 fi
@@ -21,7 +22,7 @@ npx tsc -p tsconfig.json
 asan="$(gcc -print-file-name=libasan.so)"
 ubsan="$(gcc -print-file-name=libubsan.so)"
 tests=(engine/tensor engine/ops/elementwise engine/ops/act engine/ops/dense engine/ops/conv engine/ops/conv_direct
-  engine/ops/conv_direct_wgrad engine/ops/norm engine/ops/loss engine/ops/adam engine/ops/rng engine/ops/gp engine/ops/rop
+  engine/ops/conv_direct_wgrad engine/ops/conv_wino engine/ops/norm engine/ops/loss engine/ops/adam engine/ops/rng engine/ops/gp engine/ops/rop
   engine/ops/scalars engine/ops/gemm napi/boundary nn/safetensors nn/layers nn/sync_norm metrics/blas64)
 files=()
 for t in "${tests[@]}"; do files+=("dist/test/$t.test.js"); done
