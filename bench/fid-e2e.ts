@@ -9,13 +9,15 @@
 //   npx tsc -p . && node dist/bench/fid-e2e.js [N=10000] [--threads 2] [--batch 16] [--dir D (keep / reuse images)]
 //
 // Each side is one child process timed by /usr/bin/time (wall, user + system CPU). The images are written once
-// (not timed); with --dir an existing set of the right size is reused.
+// (not timed); with --dir an existing set of the right size is reused. mrigan's side loads the addon that
+// MRIGAN_ADDON / MRIGAN_BUILD_DIR name (default build/): the table's first line prints which, and its build time.
 import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { PNG } from 'pngjs';
 import { writeRandomInception } from '../test/metrics/inception_file';
+import { addonPath } from '../lib/engine/native';
 
 const ROOT = path.join(__dirname, '..', '..');
 
@@ -77,6 +79,8 @@ async function main(): Promise<void> {
     const load1 = os.loadavg();
     const peer = JSON.parse(theirs.out.split('\n').pop()!);
     const rel = Math.abs(ours.fid - theirs.fid) / Math.abs(theirs.fid);
+    const addon = addonPath();
+    console.log(`addon ${addon} (built ${fs.existsSync(addon) ? fs.statSync(addon).mtime.toISOString() : 'missing'})`);
     console.log(`N = ${n} + ${n} PNGs 256×256, threads ${threads}, batch ${batch}; load average before ${load0.map((x) => x.toFixed(1)).join(' ')}, after ${load1.map((x) => x.toFixed(1)).join(' ')}`);
     console.log('| side | wall s | CPU s | img/s (wall) | img/CPU-s | FID |');
     console.log('|---|---|---|---|---|---|');

@@ -2,6 +2,7 @@
 // same networks, losses and Adam; the same thread count), as a ratio. One iteration = one batch of real images:
 // DCGAN = D step + G step; WGAN-GP = 3 critic steps with the exact gradient penalty + G step.
 // Run: npx tsc -p . && MRIGAN_THREADS=2 node dist/bench/train.js [SIZE=256] [BATCHES=8,64] [REPS=2] [--no-peer] [--rounds=R]
+//      [--kernel=auto|gemm|direct|wino] (the CPU conv kernel choice, as bench/ops --kernel)
 // BENCH_MODELS=dcgan,wgan-gp and BENCH_ARCHS=dcgan,cepa2024 pick rows (both sides).
 import { spawnSync } from 'child_process';
 import * as path from 'path';
@@ -20,6 +21,8 @@ const rounds = Number((process.argv.find((a) => a.startsWith('--rounds=')) ?? '-
 const models = (process.env.BENCH_MODELS ?? 'dcgan,wgan-gp').split(',') as GanModel[];
 const archs = (process.env.BENCH_ARCHS ?? 'dcgan,cepa2024').split(',') as Arch[];
 if (process.env.MRIGAN_THREADS) setThreads(Number(process.env.MRIGAN_THREADS));
+const kernelArg = process.argv.find((a) => a.startsWith('--kernel='));
+if (kernelArg) native().convTuning({ kernel: kernelArg.slice(9) as 'auto' });
 const threads = engineInfo().threads;
 
 async function mine(model: GanModel, arch: Arch, batch: number): Promise<number> {

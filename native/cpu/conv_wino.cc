@@ -182,17 +182,18 @@ bool wino_applies(const ConvShape& s) {
 }
 
 // Where it pays (bench/ops, one thread, bench/NOTES.md): full channel blocks both ways, at least two strips of tiles,
-// and transformed weights (16·4C·K floats, re-read from L3 for every strip) of at most 2 MB — D2/D3 and G5/G6
-// (1.2–1.3× the direct kernel); from D4 / G4 on the weights dominate.
-static bool wino_pays(const ConvShape& s) {
-  const int64_t tiles = s.n * ((s.p + 2) / 3) * ((s.q + 2) / 3), cx = 4 * round_up(s.c, 16);
-  return s.c >= 16 && s.k >= 16 && tiles >= 2 * NR && cx * s.k <= 32768;
+// and transformed weights (16·4C·K floats, re-read from L3 for every strip) of at most 2 MB — the D2/D3 and G5/G6
+// shapes (1.2–1.5× the direct kernel); from D4 / G4 on the weights dominate. The weight gradient only from 4C·K ≥
+// 16384 (D3, G5): on the D2 / G6 shape its passes over the 16 MB input cost what the GEMM saves.
+static bool wino_pays(const ConvShape& s, bool wgrad) {
+  const int64_t tiles = s.n * ((s.p + 2) / 3) * ((s.q + 2) / 3), cxk = 4 * round_up(s.c, 16) * s.k;
+  return s.c >= 16 && s.k >= 16 && tiles >= 2 * NR && cxk <= 32768 && (!wgrad || cxk >= 16384);
 }
 
-bool wino_chosen(const ConvShape& s) {
+bool wino_chosen(const ConvShape& s, bool wgrad) {
   const int64_t k = conv_tuning().kernel;
   if (k == kConvGemm || k == kConvDirect || !wino_applies(s)) return false;
-  return k == kConvWino || wino_pays(s);
+  return k == kConvWino || wino_pays(s, wgrad);
 }
 
 bool conv_wino_forward(const float* x, const float* w, const float* bias, float* y, const ConvShape& s, bool leaky, float slope) {
@@ -317,7 +318,7 @@ bool conv_wino_backward_weight(const float* dy, const float* x, float* dw, const
   (void)dy; (void)x; (void)dw; (void)s;
   return false;
 #else
-  if (!wino_chosen(s)) return false;
+  if (!wino_chosen(s, true)) return false;
   // dw[k, c, 2a+i, 2b+j] = Σ_tiles Σ_{α,β} dy[3tp+α, 3tq+β] · x_ij[3tp+α+a, 3tq+β+b]: per tile the transpose of the
   // forward's linear map in g, dg = Gᵀ [(A dy Aᵀ) ⊙ (Bᵀ d B)] G, so per t one GEMM over the tiles,
   // S_t[K × 4·Cp] = Y_t[K × tiles] · V_tᵀ[tiles × 4·Cp], then dw += Gᵀ S G. Tiles go in blocks of TB through L3;

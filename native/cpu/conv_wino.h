@@ -8,7 +8,7 @@
 namespace mrigan::cpu {
 
 bool wino_applies(const ConvShape& s);  // 4×4 stride 2, AVX-512 build
-bool wino_chosen(const ConvShape& s);
+bool wino_chosen(const ConvShape& s, bool wgrad = false);  // the knob and shape pick it (wgrad: the weight gradient)
 // leaky: y = v > 0 ? v : slope·v applied as the rows are stored (conv2d_forward_act's ReLU / LeakyReLU).
 bool conv_wino_forward(const float* x, const float* w, const float* bias, float* y, const ConvShape& s, bool leaky = false,
                        float slope = 0.0f);
