@@ -133,15 +133,18 @@ inline void to_blocked(const float* x, const BlockedGeom& g, float* dst, bool pa
   else for (int64_t it = 0; it < g.n * cb; ++it) plane(it);
 }
 
-// y [n, c, h, w] = the image part of src (blocked, geometry g).
-inline void from_blocked(const float* src, const BlockedGeom& g, float* y, bool parallel = true) {
+// y [n, c, h, w] = the image part of src (blocked, geometry g), plus bias[c] and then (leaky) ReLU when given, as
+// pixels_to_rows applies them.
+inline void from_blocked(const float* src, const BlockedGeom& g, float* y, bool parallel = true, const float* bias = nullptr,
+                         bool leaky = false, float slope = 0.0f) {
   const int64_t cb = g.cb(), hw = g.h * g.w, row = g.wp * 16;
   auto plane = [&](int64_t it) {
     const int64_t b = it / cb, blk = it % cb;
     const int nc = (int)std::min<int64_t>(16, g.c - blk * 16);
     const float* s = src + it * g.plane();
     for (int64_t yy = 0; yy < g.h; ++yy)
-      pixels_to_rows(s + (g.top + yy) * row + g.left * 16, 16, g.w, nc, y + (b * g.c + blk * 16) * hw + yy * g.w, hw);
+      pixels_to_rows(s + (g.top + yy) * row + g.left * 16, 16, g.w, nc, y + (b * g.c + blk * 16) * hw + yy * g.w, hw,
+                     bias ? bias + blk * 16 : nullptr, leaky, slope);
   };
   if (parallel) parallel_for(g.n * cb, plane);
   else for (int64_t it = 0; it < g.n * cb; ++it) plane(it);

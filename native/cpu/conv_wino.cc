@@ -155,17 +155,20 @@ void strip_gemm(const float* U, int64_t rows, int64_t X, const float* vs, float*
   }
 }
 
-// The blocked output → NCHW, adding the bias and applying (leaky) ReLU as pixels_to_rows does.
-void blocked_to_nchw(const float* src, const BlockedGeom& g, float* y, const float* bias, bool leaky, float slope) {
-  const int64_t cb = g.cb(), hw = g.h * g.w;
-  parallel_for(g.n * cb, [&](int64_t it) {
-    const int64_t b = it / cb, blk = it % cb;
-    const int nc = (int)std::min<int64_t>(16, g.c - blk * 16);
-    const float* s = src + it * g.plane() + (g.top * g.wp + g.left) * 16;
-    for (int64_t yy = 0; yy < g.h; ++yy)
-      pixels_to_rows(s + yy * g.wp * 16, 16, g.w, nc, y + (b * g.c + blk * 16) * hw + yy * g.w, hw, bias ? bias + blk * 16 : nullptr,
-                     leaky, slope);
-  });
+// The grid of 3×3 output tiles over n images of rows × cols: tile index ↔ (sample, tile row, tile column).
+struct Tiles {
+  int64_t n, rows, cols;  // tiles per image: rows × cols
+  int64_t count() const { return n * rows * cols; }
+  void at(int64_t tile, int64_t& b, int64_t& r, int64_t& c) const {
+    b = tile / (rows * cols);
+    r = tile / cols % rows;
+    c = tile % cols;
+  }
+};
+
+// x blocked with the conv's zero padding and room for every tile's 8×8 window (forward and weight gradient).
+BlockedGeom input_geom(const ConvShape& s, const Tiles& g) {
+  return {s.n, s.c, s.h, s.w, s.pad_t, s.pad_l, std::max(6 * g.rows + 2, s.pad_t + s.h), std::max(6 * g.cols + 2, s.pad_l + s.w)};
 }
 #endif
 
@@ -202,7 +205,8 @@ bool conv_wino_forward(const float* x, const float* w, const float* bias, float*
   return false;
 #else
   if (!wino_chosen(s)) return false;
-  const int64_t TP = (s.p + 2) / 3, TQ = (s.q + 2) / 3, T = s.n * TP * TQ, strips = (T + NR - 1) / NR;
+  const Tiles grid{s.n, (s.p + 2) / 3, (s.q + 2) / 3};
+  const int64_t T = grid.count(), strips = (T + NR - 1) / NR;
   const int64_t cb = (s.c + 15) / 16, Cp = cb * 16, X = 4 * Cp, kb = (s.k + 15) / 16;
   float* U = scratch(kU, 16 * X * round_up(s.k, MR));
   pack_weights(U, s.k, X, [&](int64_t k, int64_t cx, float g[2][2]) {
@@ -212,9 +216,8 @@ bool conv_wino_forward(const float* x, const float* w, const float* bias, float*
       for (int b = 0; b < 2; ++b) g[a][b] = w[((k * s.c + c) * 4 + 2 * a + i) * 4 + 2 * b + j];
     return true;
   });
-  // x blocked with the conv's zero padding and room for the last tiles' 8×8 windows; y blocked over whole tiles.
-  const BlockedGeom gx{s.n, s.c, s.h, s.w, s.pad_t, s.pad_l, std::max(6 * TP + 2, s.pad_t + s.h), std::max(6 * TQ + 2, s.pad_l + s.w)};
-  const BlockedGeom gy{s.n, s.k, s.p, s.q, 0, 0, 3 * TP, 3 * TQ};
+  // y blocked over whole tiles
+  const BlockedGeom gx = input_geom(s, grid), gy{s.n, s.k, s.p, s.q, 0, 0, 3 * grid.rows, 3 * grid.cols};
   float* xb = scratch(kIn, gx.floats());
   float* yb = scratch(kOut, gy.floats());
   to_blocked(x, gx, xb, num_threads() > 1);
@@ -226,7 +229,9 @@ bool conv_wino_forward(const float* x, const float* w, const float* bias, float*
       for (int64_t blk = 0; blk < cb; ++blk) {
         const float* win[16];
         for (int l = 0; l < 16; ++l) {
-          const int64_t tile = sp * NR + h * 16 + l, b = tile / (TP * TQ), tp = tile / TQ % TP, tq = tile % TQ;
+          const int64_t tile = sp * NR + h * 16 + l;
+          int64_t b, tp, tq;
+          grid.at(tile, b, tp, tq);
           win[l] = tile < T ? xb + (b * cb + blk) * gx.plane() + 6 * tp * xrow + 6 * tq * 16 : nullptr;
         }
         for (int ph = 0; ph < 4; ++ph) transform_in(win, xrow, 2, ph / 2, ph % 2, vs + (ph * Cp + blk * 16) * NR + h * 16, X * NR);
@@ -237,14 +242,15 @@ bool conv_wino_forward(const float* x, const float* w, const float* bias, float*
         const int64_t tile0 = sp * NR + h * 16;
         transform_out(ms + blk * 16 * NR + h * 16, s.k * NR, (int)std::min<int64_t>(16, s.k - blk * 16),
                       (int)std::max<int64_t>(0, std::min<int64_t>(16, T - tile0)), [&](int l, V16 o[3][3]) {
-          const int64_t tile = tile0 + l, b = tile / (TP * TQ), tp = tile / TQ % TP, tq = tile % TQ;
+          int64_t b, tp, tq;
+          grid.at(tile0 + l, b, tp, tq);
           float* at = yb + (b * kb + blk) * gy.plane() + 3 * tp * yrow + 3 * tq * 16;
           for (int a = 0; a < 3; ++a)
             for (int c = 0; c < 3; ++c) st(at + a * yrow + c * 16, o[a][c]);
         });
       }
   });
-  blocked_to_nchw(yb, gy, y, bias, leaky, slope);
+  from_blocked(yb, gy, y, num_threads() > 1, bias, leaky, slope);
   return true;
 #endif
 }
@@ -257,8 +263,8 @@ bool conv_wino_backward_data(const float* dy, const float* w, float* dx, const C
   if (!wino_chosen(s)) return false;
   // Phase-grid rows u cover dx rows y = 2u + i − pt in [0, h) for both i: u ∈ [⌊pt/2⌋, ⌊(h − 1 + pt)/2⌋].
   const int64_t u0 = s.pad_t / 2, v0 = s.pad_l / 2;
-  const int64_t TU = ((s.h - 1 + s.pad_t) / 2 - u0 + 3) / 3, TV = ((s.w - 1 + s.pad_l) / 2 - v0 + 3) / 3;
-  const int64_t T = s.n * TU * TV, strips = (T + NR - 1) / NR;
+  const Tiles grid{s.n, ((s.h - 1 + s.pad_t) / 2 - u0 + 3) / 3, ((s.w - 1 + s.pad_l) / 2 - v0 + 3) / 3};
+  const int64_t T = grid.count(), strips = (T + NR - 1) / NR;
   const int64_t cb = (s.c + 15) / 16, Cp = cb * 16, R = 4 * Cp, kb = (s.k + 15) / 16, X = kb * 16;
   float* U = scratch(kU, 16 * X * round_up(R, MR));
   pack_weights(U, R, X, [&](int64_t f, int64_t o, float g[2][2]) {
@@ -270,7 +276,7 @@ bool conv_wino_backward_data(const float* dy, const float* w, float* dx, const C
   });
   // dy blocked with one zero row / column before it (window rows u − 1 .. u + 2) and room for the last tiles;
   // plane row of dy row r is r + 1, so tile (tu, tv) reads rows from u0 + 3tu.
-  const BlockedGeom gd{s.n, s.k, s.p, s.q, 1, 1, std::max(u0 + 3 * TU + 1, s.p + 1), std::max(v0 + 3 * TV + 1, s.q + 1)};
+  const BlockedGeom gd{s.n, s.k, s.p, s.q, 1, 1, std::max(u0 + 3 * grid.rows + 1, s.p + 1), std::max(v0 + 3 * grid.cols + 1, s.q + 1)};
   const BlockedGeom gx{s.n, s.c, s.h, s.w, 0, 0, s.h, s.w};
   float* db = scratch(kIn, gd.floats());
   float* xb = scratch(kOut, gx.floats());
@@ -283,7 +289,9 @@ bool conv_wino_backward_data(const float* dy, const float* w, float* dx, const C
       for (int64_t blk = 0; blk < kb; ++blk) {
         const float* win[16];
         for (int l = 0; l < 16; ++l) {
-          const int64_t tile = sp * NR + h * 16 + l, b = tile / (TU * TV), tu = tile / TV % TU, tv = tile % TV;
+          const int64_t tile = sp * NR + h * 16 + l;
+          int64_t b, tu, tv;
+          grid.at(tile, b, tu, tv);
           win[l] = tile < T ? db + (b * kb + blk) * gd.plane() + (u0 + 3 * tu) * drow + (v0 + 3 * tv) * 16 : nullptr;
         }
         transform_in(win, drow, 1, 0, 0, vs + blk * 16 * NR + h * 16, X * NR);
@@ -295,7 +303,8 @@ bool conv_wino_backward_data(const float* dy, const float* w, float* dx, const C
           const int64_t tile0 = sp * NR + h * 16, i = ph / 2, j = ph % 2;
           transform_out(ms + (ph * Cp + blk * 16) * NR + h * 16, R * NR, 16, (int)std::max<int64_t>(0, std::min<int64_t>(16, T - tile0)),
                         [&](int l, V16 o[3][3]) {
-            const int64_t tile = tile0 + l, b = tile / (TU * TV), tu = tile / TV % TU, tv = tile % TV;
+            int64_t b, tu, tv;
+            grid.at(tile0 + l, b, tu, tv);
             float* plane = xb + (b * cb + blk) * gx.plane();
             for (int a = 0; a < 3; ++a) {
               const int64_t yy = 2 * (u0 + 3 * tu + a) + i - s.pad_t;
@@ -308,7 +317,7 @@ bool conv_wino_backward_data(const float* dy, const float* w, float* dx, const C
           });
         }
   });
-  blocked_to_nchw(xb, gx, dx, nullptr, false, 0.0f);
+  from_blocked(xb, gx, dx, num_threads() > 1);
   return true;
 #endif
 }
@@ -324,10 +333,10 @@ bool conv_wino_backward_weight(const float* dy, const float* x, float* dw, const
   // S_t[K × 4·Cp] = Y_t[K × tiles] · V_tᵀ[tiles × 4·Cp], then dw += Gᵀ S G. Tiles go in blocks of TB through L3;
   // each S_t is summed by one thread in tile order, so the result does not depend on the thread count.
   constexpr int64_t TB = 128;
-  const int64_t TP = (s.p + 2) / 3, TQ = (s.q + 2) / 3, T = s.n * TP * TQ;
+  const Tiles grid{s.n, (s.p + 2) / 3, (s.q + 2) / 3};
+  const int64_t T = grid.count();
   const int64_t cb = (s.c + 15) / 16, Cp = cb * 16, X = 4 * Cp, kb = (s.k + 15) / 16, Kp = kb * 16;
-  const BlockedGeom gx{s.n, s.c, s.h, s.w, s.pad_t, s.pad_l, std::max(6 * TP + 2, s.pad_t + s.h), std::max(6 * TQ + 2, s.pad_l + s.w)};
-  const BlockedGeom gd{s.n, s.k, s.p, s.q, 0, 0, 3 * TP, 3 * TQ};
+  const BlockedGeom gx = input_geom(s, grid), gd{s.n, s.k, s.p, s.q, 0, 0, 3 * grid.rows, 3 * grid.cols};
   float* xb = scratch(kIn, gx.floats());
   float* db = scratch(kOut, gd.floats());
   to_blocked(x, gx, xb, num_threads() > 1);
@@ -342,7 +351,9 @@ bool conv_wino_backward_weight(const float* dy, const float* x, float* dw, const
     parallel_for(groups * (cb + kb), [&](int64_t it) {
       const int64_t g = it / (cb + kb), blk = it % (cb + kb);
       for (int l = 0; l < 16 && g * 16 + l < nt; ++l) {
-        const int64_t tl = g * 16 + l, tile = t0 + tl, b = tile / (TP * TQ), tp = tile / TQ % TP, tq = tile % TQ;
+        const int64_t tl = g * 16 + l;
+        int64_t b, tp, tq;
+        grid.at(t0 + tl, b, tp, tq);
         V16 o[16];
         if (blk < cb) {  // x: four phases
           const float* win = xb + (b * cb + blk) * gx.plane() + 6 * tp * xrow + 6 * tq * 16;
