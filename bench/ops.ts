@@ -3,7 +3,7 @@
 // (bench/reference/ops.py, same shapes, same thread count), printed side by side with the ratio
 // mrigan ms / PyTorch ms (< 1: mrigan is faster).
 //
-//   npm run bench:ops -- [--threads N] [--batch 8] [--only G3,D2] [--rounds 2] [--no-torch] [--gemm builtin|openblas] [--kernel auto|gemm|direct|wino] [--json]
+//   npm run bench:ops -- [--threads N] [--batch 8] [--only G3,D2] [--rounds 2] [--no-torch] [--gemm builtin|openblas] [--kernel auto|gemm|direct|wino] [--wino-tile 3|4] [--json]
 //
 // Timing: 2 warm-up calls, then repeats until ~0.3 s have passed (at least 3, at most 25), keeping the best (minimum)
 // time, the same rule as the Python side. The PyTorch peer runs as a server answering one layer at a time, and the
@@ -143,6 +143,7 @@ async function main(): Promise<void> {
   setThreads(threads);
   if (opt('--gemm')) native().gemmBackend(opt('--gemm'));
   if (opt('--kernel')) native().convTuning({ kernel: opt('--kernel') });
+  if (opt('--wino-tile')) native().convTuning({ winoTile: Number(opt('--wino-tile')) });
   const info = engineInfo();
   const torch = args.includes('--no-torch') ? null : new TorchPeer(threads, batch);
   if (torch) await torch.start();
@@ -172,7 +173,7 @@ async function main(): Promise<void> {
     console.log(JSON.stringify({ mrigan: { threads, gemm, blas: info.blas }, torch: torch ? torch.info : null, rounds, rows }));
     return;
   }
-  console.log(`mrigan CPU: ${threads} threads, GEMM ${gemm}, conv kernel ${native().convTuning().kernel}; PyTorch: ${torch ? `${torch.info.torch}, ${torch.info.threads} threads` : 'skipped'}; best of ${rounds} alternating rounds`);
+  console.log(`mrigan CPU: ${threads} threads, GEMM ${gemm}, conv kernel ${native().convTuning().kernel}${native().convTuning().winoTile ? ` (Winograd tile ${native().convTuning().winoTile})` : ''}; PyTorch: ${torch ? `${torch.info.torch}, ${torch.info.threads} threads` : 'skipped'}; best of ${rounds} alternating rounds`);
   console.log('| layer | shape (batch x C x H x W) | pass | mrigan ms | GFLOP/s | PyTorch ms | GFLOP/s | ratio |');
   console.log('|---|---|---|---:|---:|---:|---:|---:|');
   let sumM = 0, sumT = 0;

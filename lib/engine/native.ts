@@ -14,7 +14,7 @@ type Pads = readonly number[];
 type Seed = number | bigint;
 /** The fused conv epilogue (core/conv_shape.h Act). */
 type Act = 'none' | 'relu' | 'leaky_relu' | 'tanh' | 'sigmoid';
-interface ConvTuning { tileCols: number; serialMacs: number; kernel: 'auto' | 'gemm' | 'direct' | 'wino' }
+interface ConvTuning { tileCols: number; serialMacs: number; kernel: 'auto' | 'gemm' | 'direct' | 'wino'; winoTile: number }
 
 /**
  * The raw addon: every function registered by native/addon/*.cc (MRIGAN_EXPORT), argument order as there.
@@ -74,7 +74,7 @@ export interface NativeAddon {
   convTranspose2dForwardAct(x: T, w: T, b: T | null, stride: Pair, padding: Pads, outputPadding: Pair, act: Act,
     slope?: number): T;
   /** Sets the fields given (kernel checked natively: 'auto' | 'gemm' | 'direct' | 'wino'); returns the previous tuning. */
-  convTuning(set?: { tileCols?: number; serialMacs?: number; kernel?: string }): ConvTuning;
+  convTuning(set?: { tileCols?: number; serialMacs?: number; kernel?: string; winoTile?: number }): ConvTuning;
   // ---- dense.cc
   denseForward(x: T, w: T, b: T | null): T;
   denseBackwardData(dy: T, w: T): T;

@@ -142,8 +142,8 @@ static Napi::Value ConvTranspose2dForwardAct(const Napi::CallbackInfo& info) {
   return ForwardAny(info, "convTranspose2dForwardAct", true, true);
 }
 
-// convTuning({tileCols?, serialMacs?, kernel?}?) → the previous CPU tuning (tests and benchmarks; see cpu/gemm.h).
-// kernel: 'auto' | 'gemm' | 'direct' | 'wino'.
+// convTuning({tileCols?, serialMacs?, kernel?, winoTile?}?) → the previous CPU tuning (tests and benchmarks; see
+// cpu/gemm.h). kernel: 'auto' | 'gemm' | 'direct' | 'wino'; winoTile: 0 (per pass and shape), 3 or 4.
 static Napi::Value ConvTuning(const Napi::CallbackInfo& info) {
   cpu::ConvTuning old = cpu::conv_tuning(), t = old;
   if (info.Length() > 0 && !info[0].IsUndefined()) {
@@ -158,6 +158,8 @@ static Napi::Value ConvTuning(const Napi::CallbackInfo& info) {
     };
     field("tileCols", 1, t.tile_cols);
     field("serialMacs", 0, t.serial_macs);
+    field("winoTile", 0, t.wino_tile);
+    MRIGAN_CHECK(t.wino_tile == 0 || t.wino_tile == 3 || t.wino_tile == 4, "convTuning: winoTile must be 0, 3 or 4");
     if (o.Has("kernel") && !o.Get("kernel").IsUndefined()) {
       Napi::Value v = o.Get("kernel");
       const std::string k = v.IsString() ? v.As<Napi::String>().Utf8Value() : "";
@@ -169,6 +171,7 @@ static Napi::Value ConvTuning(const Napi::CallbackInfo& info) {
   Napi::Object r = Napi::Object::New(info.Env());
   r.Set("tileCols", (double)old.tile_cols);
   r.Set("serialMacs", (double)old.serial_macs);
+  r.Set("winoTile", (double)old.wino_tile);
   r.Set("kernel", old.kernel == cpu::kConvGemm ? "gemm" : old.kernel == cpu::kConvDirect ? "direct" : old.kernel == cpu::kConvWino ? "wino" : "auto");
   return r;
 }

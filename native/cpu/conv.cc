@@ -35,7 +35,7 @@ namespace mrigan::cpu {
 
 // Tuning (gemm.h ConvTuning): most columns per tile, and the multiply-adds below which a conv runs on one thread.
 // Tests shrink both to reach every path with small shapes.
-static ConvTuning g_tuning = {1024, int64_t(1) << 19, kConvAuto};
+static ConvTuning g_tuning = {1024, int64_t(1) << 19, kConvAuto, 0};
 ConvTuning conv_tuning() { return g_tuning; }
 void conv_set_tuning(const ConvTuning& t) { g_tuning = t; }
 

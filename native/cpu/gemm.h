@@ -30,10 +30,11 @@ float* scratch(int slot, int64_t floats);
 namespace mrigan::cpu {
 // Conv tuning knobs (conv.cc), exposed for tests and benchmarks: most output columns (pixels) per work tile, and the
 // multiply-adds below which a conv runs on one thread, and the choice between the implicit-GEMM kernels and the
-// direct (channel-blocked) kernels: kConvAuto picks per shape, the others force one where it supports the shape.
+// direct (channel-blocked) kernels: kConvAuto picks per shape, the others force one where it supports the shape;
+// and the Winograd tile (conv_wino.cc): 0 picks per pass and shape, 3 or 4 forces F(3×3, 2×2) or F(4×4, 2×2).
 enum ConvKernel : int64_t { kConvAuto = 0, kConvGemm = 1, kConvDirect = 2, kConvWino = 3 };
 struct ConvTuning {
-  int64_t tile_cols, serial_macs, kernel;
+  int64_t tile_cols, serial_macs, kernel, wino_tile;
 };
 ConvTuning conv_tuning();
 void conv_set_tuning(const ConvTuning& t);

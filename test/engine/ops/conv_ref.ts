@@ -90,8 +90,9 @@ export function convBackwardWeightRef(cs: ConvCase, dy: Float32Array, x: Float32
   return sumTerms(convTerms(cs), zeroRef(cs.k * cs.c * cs.r * cs.s), 'w', dy, x);
 }
 
-/** Conv tuning for one check: thread count, forced kernel, columns per tile, the size below which a conv runs serially. */
-export interface Tuning { threads?: number; kernel?: string; tileCols?: number; serialMacs?: number }
+/** Conv tuning for one check: thread count, forced kernel, columns per tile, the size below which a conv runs serially,
+ * the Winograd tile. */
+export interface Tuning { threads?: number; kernel?: string; tileCols?: number; serialMacs?: number; winoTile?: number }
 
 /** Runs fn under tuning t (unset fields keep their values), then restores the engine's threads and tuning. */
 export function withConvTuning<T>(t: Tuning, fn: () => T): T {
@@ -100,7 +101,7 @@ export function withConvTuning<T>(t: Tuning, fn: () => T): T {
   const old = n.convTuning();
   try {
     if (t.threads) setThreads(t.threads);
-    n.convTuning({ kernel: t.kernel, tileCols: t.tileCols, serialMacs: t.serialMacs });
+    n.convTuning({ kernel: t.kernel, tileCols: t.tileCols, serialMacs: t.serialMacs, winoTile: t.winoTile });
     return fn();
   } finally {
     setThreads(threads);
