@@ -293,7 +293,8 @@ void conv2d_backward_data(const float* dy, const float* w, float* dx, const Conv
   // direct kernel wins where it applies (E3 84 vs 101 ms), and the GEMM still beats the fused path where it does not
   // (D6: 89 vs 129 ms).
   const bool small = g_tuning.kernel != kConvDirect && small_output(s);
-  if (small && s.n * s.p * s.q <= 512) return backward_data_small(dy, w, dx, s);
+  // (stride 1 only: at stride 2, D6 / G2, the direct kernel is faster, see conv_direct.cc)
+  if (small && s.stride_h == 1 && s.stride_w == 1 && s.n * s.p * s.q <= 512) return backward_data_small(dy, w, dx, s);
   if (conv_wino_backward_data(dy, w, dx, s)) return;
   if (conv_direct_backward_data(dy, w, dx, s)) return;
   if (small) return backward_data_small(dy, w, dx, s);

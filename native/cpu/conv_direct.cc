@@ -324,8 +324,9 @@ bool want(bool supported, bool faster) {
 //     backward-data) 23.0/28.1, 13.1/18.1, 13.5/16.3, 13.7/17.2, 15.1/20.2.
 //   backward-data (also conv-transpose forward): faster where a phase row holds ≥ 8 pixels (D2-D5 16.9/21.8,
 //     14.0/17.5, 13.1/17.0, 13.7/18.0; E1, E2 14.4/18.1, 14.4/20.2; G3-G6 13.5/19.3, 13.1/17.5, 13.8/18.2,
-//     16.3/21.6) or the stride is 1 (E3 31.8/35.9); slower for stride 2 into 8x8 (4-pixel phase rows: D6
-//     38.9/31.8, G2 39.1/31.1).
+//     16.3/21.6) or the stride is 1 (E3 31.8/35.9). Stride 2 into 8x8 (4-pixel phase rows: D6, G2) was slower
+//     than the fused GEMM (38.9/31.8, G2 39.1/31.1), but beats conv.cc's small-output GEMM that now takes it: 30.3
+//     vs 35.1–36.9 ms median at batch 8, 49 vs 57 ms at 16 (2026-12-03). Shorter phase rows stay with the GEMM.
 bool full_blocks(const ConvShape& s) {
   const bool whole = s.p == 1 && s.q == 1 && s.r == s.h && s.s == s.w;
   return s.c >= 16 && s.k >= 16 && !whole;
@@ -421,7 +422,7 @@ bool conv_direct_forward(const float* x, const float* w, const float* bias, floa
 bool conv_direct_backward_data(const float* dy, const float* w, float* dx, const ConvShape& s) {
   const bool supported = s.n > 0 && s.k > 0 && s.c > 0 && s.p > 0 && s.q > 0 && s.h > 0 && s.w > 0 &&
                          (s.stride_h == 1 || s.stride_h == 2) && (s.stride_w == 1 || s.stride_w == 2);
-  if (!want(supported, full_blocks(s) && (s.stride_w == 1 || s.w / s.stride_w >= 8))) return false;
+  if (!want(supported, full_blocks(s) && (s.stride_w == 1 || s.w / s.stride_w >= 4))) return false;
   const bool par = many_threads(s);
   const int64_t sh = s.stride_h, sw = s.stride_w, kb = cdiv(s.k, 16), cb = cdiv(s.c, 16);
   BlockedGeom g{s.n, s.k, s.p, s.q, 0, 0, 0, 0};

@@ -106,7 +106,7 @@ describe('conv2d direct kernels (CPU, channel-blocked)', () => {
     for (let i = 0; i < dxd.length; i++) if (!(Math.abs(dxd[i] - dxg[i]) <= 2e-5 * 512)) expect.fail(`dx[${i}]: ${dxd[i]} vs ${dxg[i]}`);
   }));
 
-  it('the automatic choice takes the direct kernels only for full channel blocks (and, backward-data, phase rows of ≥ 8 pixels or stride 1)', () => tidy(() => {
+  it('the automatic choice takes the direct kernels only for full channel blocks (and, backward-data, phase rows of ≥ 4 pixels or stride 1)', () => tidy(() => {
     // The two kernels sum in different orders, so their float32 results differ in the last bits: the automatic
     // choice's output equals one of them bit for bit.
     const pick = (cs: ConvCase): string[] => {
@@ -127,7 +127,8 @@ describe('conv2d direct kernels (CPU, channel-blocked)', () => {
     };
     const base = { n: 2, H: 16, W: 16, r: 4, s: 4, stride: [2, 2] as P2, pad: [1, 1, 1, 1] as P4, bias: false };
     expect(pick({ ...base, name: 'k4 s2, 32→48, 16x16', c: 32, k: 48 })).to.deep.equal(['direct', 'direct']);
-    expect(pick({ ...base, name: 'k4 s2, 32→48, 8x8 (4-pixel phase rows)', c: 32, k: 48, H: 8, W: 8 })).to.deep.equal(['direct', 'gemm']);
+    expect(pick({ ...base, name: 'k4 s2, 32→48, 8x8 (4-pixel phase rows)', c: 32, k: 48, H: 8, W: 8 })).to.deep.equal(['direct', 'direct']);
+    expect(pick({ ...base, name: 'k4 s2, 32→48, 6x6 (3-pixel phase rows)', c: 32, k: 48, H: 6, W: 6 })).to.deep.equal(['direct', 'gemm']);
     expect(pick({ ...base, name: 'k3 s1, 32→32, 4x4', c: 32, k: 32, H: 4, W: 4, r: 3, s: 3, stride: [1, 1] })).to.deep.equal(['direct', 'direct']);
     expect(pick({ ...base, name: 'k4 s2, 8→48 (c < 16)', c: 8, k: 48 })).to.deep.equal(['gemm', 'gemm']);
     expect(pick({ ...base, name: 'k4 s2, 32→8 (k < 16)', c: 32, k: 8 })).to.deep.equal(['gemm', 'gemm']);
