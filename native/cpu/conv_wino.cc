@@ -110,8 +110,8 @@ struct Fm {
       u[0] = 0.5f * g[0]; u[1] = 0.5f * (g[0] + g[1]); u[2] = (g[1] - g[0]) / 6.0f; u[3] = g[0] / 6.0f + g[1] / 3.0f; u[4] = g[1];
     }
   }
-  // Gᵀ m (A → 2), on the weight gradient
-  static void gt(const float m[A], float o[2]) {
+  // Gᵀ m (A → 2), on the weight gradient (16 channels a vector)
+  static void gt(const V16 m[A], V16 o[2]) {
     if constexpr (M == 3) {
       o[0] = m[0] + 0.5f * (m[1] + m[2]);
       o[1] = 0.5f * (m[1] - m[2]) + m[3];
@@ -381,8 +381,9 @@ void backward_weight_m(const float* dy, const float* x, float* dw, const ConvSha
   float* db = scratch(kOut, gd.floats());
   to_blocked(x, gx, xb, num_threads() > 1);
   to_blocked(dy, gd, db, num_threads() > 1);
-  float* V = scratch(kV, NT * TB * X);    // [t][tile][4·Cp]
-  float* Y = scratch(kU, NT * TB * Kp);   // [t][tile][Kp]
+  const int64_t vt = TB * X + 256, yt = TB * Kp + 256;  // plane strides, 1 KB past a multiple of 4 KB (tstride)
+  float* V = scratch(kV, NT * vt);  // [t][tile][4·Cp]
+  float* Y = scratch(kU, NT * yt);  // [t][tile][Kp]
   float* S = scratch(kM, NT * s.k * X);   // [t][K][4·Cp]
   std::memset(S, 0, sizeof(float) * NT * s.k * X);
   const int64_t xrow = gx.wp * 16, drow = gd.wp * 16;
@@ -399,7 +400,7 @@ void backward_weight_m(const float* dy, const float* x, float* dw, const ConvSha
           const float* win = xb + (b * cb + blk) * gx.plane() + 2 * M * (tp * xrow + tq * 16);
           for (int ph = 0; ph < 4; ++ph) {
             tile_in<M>(win, xrow, 2, ph / 2, ph % 2, o);
-            for (int e = 0; e < NT; ++e) _mm512_storeu_ps(V + (e * TB + tl) * X + ph * Cp + blk * 16, o[e]);
+            for (int e = 0; e < NT; ++e) _mm512_storeu_ps(V + e * vt + tl * X + ph * Cp + blk * 16, o[e]);
           }
         } else {  // dy: A y Aᵀ of the M×M tile
           const int64_t kblk = blk - cb;
@@ -414,14 +415,14 @@ void backward_weight_m(const float* dy, const float* x, float* dw, const ConvSha
           for (int a = 0; a < A; ++a) {
             V16 m[A];
             F::ay(u[a], m);
-            for (int c = 0; c < A; ++c) _mm512_storeu_ps(Y + ((a * A + c) * TB + tl) * Kp + kblk * 16, m[c]);
+            for (int c = 0; c < A; ++c) _mm512_storeu_ps(Y + (a * A + c) * yt + tl * Kp + kblk * 16, m[c]);
           }
         }
       }
     });
     parallel_for(NT, [&](int64_t t) {
-      const float* Yt = Y + t * TB * Kp;
-      const float* Vt = V + t * TB * X;
+      const float* Yt = Y + t * yt;
+      const float* Vt = V + t * vt;
       float* abuf = scratch(kSlotGemmA, MC * TB);
       float* bbuf = scratch(kSlotGemmB, round_up(X, NR) * TB);
       auto pa = [&](int64_t ic, int64_t mc, int64_t pc, int64_t kc, float* buf) {
@@ -435,25 +436,33 @@ void backward_weight_m(const float* dy, const float* x, float* dw, const ConvSha
       gemm_serial(s.k, X, nt, X, pa, pb, store_into(S + t * s.k * X, X, 1.0f), abuf, bbuf, TB);
     });
   }
-  // dw += Gᵀ S G per (filter, phase, channel)
+  // dw += Gᵀ S G per (filter, phase, channel), 16 channels of one phase a vector
   parallel_for(s.k, [&](int64_t k) {
-    for (int64_t cx = 0; cx < X; ++cx) {
-      const int64_t ph = cx / Cp, c = cx % Cp, i = ph / 2, j = ph % 2;
-      if (c >= s.c) continue;
-      float h[2][A];  // Gᵀ S along rows, per column b
+    for (int64_t cx0 = 0; cx0 < X; cx0 += 16) {
+      const int64_t ph = cx0 / Cp, c0 = cx0 % Cp, i = ph / 2, j = ph % 2;
+      if (c0 >= s.c) continue;
+      V16 h[2][A];  // Gᵀ S along rows, per column b
       for (int b = 0; b < A; ++b) {
-        float col[A], o[2];
-        for (int a = 0; a < A; ++a) col[a] = S[((a * A + b) * s.k + k) * X + cx];
+        V16 col[A], o[2];
+        for (int a = 0; a < A; ++a) col[a] = ld(S + ((a * A + b) * s.k + k) * X + cx0);
         F::gt(col, o);
         h[0][b] = o[0];
         h[1][b] = o[1];
       }
-      float* d = dw + (k * s.c + c) * 16;
+      alignas(64) float out[2][2][16];  // [a][b][channel]
       for (int a = 0; a < 2; ++a) {
-        float o[2];
+        V16 o[2];
         F::gt(h[a], o);
-        d[(2 * a + i) * 4 + j] += o[0];
-        d[(2 * a + i) * 4 + 2 + j] += o[1];
+        st(out[a][0], o[0]);
+        st(out[a][1], o[1]);
+      }
+      const int64_t nc = std::min<int64_t>(16, s.c - c0);
+      for (int64_t l = 0; l < nc; ++l) {
+        float* d = dw + (k * s.c + c0 + l) * 16;
+        for (int a = 0; a < 2; ++a) {
+          d[(2 * a + i) * 4 + j] += out[a][0][l];
+          d[(2 * a + i) * 4 + 2 + j] += out[a][1][l];
+        }
       }
     }
   });
