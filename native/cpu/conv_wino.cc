@@ -488,7 +488,7 @@ enum Pass { kForward, kBackwardData, kWeightGrad };
 static int64_t weight_floats(const ConvShape& s) { return 4 * round_up(s.c, 16) * s.k; }
 
 // Where it pays (bench/ops, one thread, batch 8, bench/NOTES.md): full channel blocks both ways, at least two strips
-// of tiles, and 4·C·K ≤ 131072 — the D2–D4 and G4–G6 shapes, 1.1–1.5× the direct kernel in every pass. From D5 / G3
+// of tiles, and 4·C·K ≤ 131072 — the D2–D4 and G4–G6 shapes, 1.05–1.45× the direct kernel in every pass. From D5 / G3
 // on (4·C·K = 524288) the transformed weights (34 MB for F(3×3)) are streamed from memory for every strip and it runs
 // 1.5× slower than direct.
 static bool wino_pays(const ConvShape& s) {
