@@ -22,9 +22,8 @@
 //   M_t  [R][NR], read back 16 tiles × 16 rows at a time and transposed for the output transform, which writes a
 //        blocked output that is reordered to NCHW (with the bias and the activation).
 // Each thread takes whole strips of NR tiles through all three steps, so V and M stay near (in L2 for F(3×3) up to
-// D3); each output is
-// summed in a fixed order, whatever the batch around it or the thread count. AVX-512 only (the transposes);
-// elsewhere the direct and GEMM kernels take these layers.
+// D3); each output is summed in a fixed order, whatever the batch around it or the thread count. AVX-512 only (the
+// transposes); elsewhere the direct and GEMM kernels take these layers.
 #include <algorithm>
 #include <cstring>
 #include <vector>
