@@ -1,5 +1,8 @@
 #include "core/parallel.h"
 
+#include <sched.h>
+
+#include <algorithm>
 #include <cstdlib>
 #include <thread>
 
@@ -9,11 +12,24 @@
 
 namespace mrigan {
 
+static bool g_chosen = false;  // MRIGAN_THREADS or set_num_threads gave the count
+
+// The CPUs this process may run on (its affinity mask: taskset, cpusets, an MPI launcher's binding).
+static int bound_cores() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof set, &set) != 0) return std::max(1, (int)std::thread::hardware_concurrency());
+  return std::max(1, CPU_COUNT(&set));
+}
+
 static int g_threads = [] {
-  int n = (int)std::thread::hardware_concurrency();
+  int n = bound_cores();
   if (const char* e = std::getenv("MRIGAN_THREADS")) {
     int v = std::atoi(e);
-    if (v > 0) n = v;
+    if (v > 0) {
+      n = v;
+      g_chosen = true;
+    }
   }
   if (n < 1) n = 1;
   omp_set_num_threads(n);
@@ -26,12 +42,21 @@ static int g_threads = [] {
 
 int num_threads() { return g_threads; }
 
-void set_num_threads(int n) {
+static void apply(int n) {
   g_threads = n < 1 ? 1 : n;
   omp_set_num_threads(g_threads);
 #ifdef MRIGAN_OPENBLAS
   openblas_set_num_threads(g_threads);
 #endif
+}
+
+void set_num_threads(int n) {
+  g_chosen = true;
+  apply(n);
+}
+
+void share_cores(int cpus, int sharing) {
+  if (!g_chosen) apply(std::max(1, cpus / std::max(1, sharing)));
 }
 
 }  // namespace mrigan

@@ -1,5 +1,6 @@
-// CPU parallelism: OpenMP underneath, one knob (MRIGAN_THREADS, default all cores). Kernels call
-// parallel_for over independent work items; nesting is off, so a parallel kernel inside a parallel loop runs serially.
+// CPU parallelism: OpenMP underneath, one knob (MRIGAN_THREADS, default the cores this process may run on). Kernels
+// call parallel_for over independent work items; nesting is off, so a parallel kernel inside a parallel loop runs
+// serially.
 #pragma once
 #include <algorithm>
 #include <cstdint>
@@ -9,7 +10,11 @@
 namespace mrigan {
 
 int num_threads();
-void set_num_threads(int n);
+void set_num_threads(int n);  // also marks the count as chosen, so share_cores leaves it
+// A data-parallel rank whose `cpus` bound CPUs are shared with `sharing` ranks of its node (itself included): unless
+// MRIGAN_THREADS or set_num_threads chose the count, take cpus / sharing threads (at least 1), so that ranks never
+// oversubscribe the node's cores.
+void share_cores(int cpus, int sharing);
 
 template <typename F>
 inline void parallel_for(int64_t n, F&& f) {

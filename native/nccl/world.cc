@@ -12,9 +12,12 @@
 #include <memory>
 #include <mutex>
 #include <thread>
+#include <vector>
+#include <sched.h>
 #include <unistd.h>
 
 #include "core/error.h"
+#include "core/parallel.h"
 #include "nccl/comm.h"
 
 #ifdef MRIGAN_CUDA
@@ -284,6 +287,22 @@ const World& init(Device want) {
             "MPI_Comm_split_type");
   MPI_Comm_rank(node, &g_world.local_rank);
   MPI_Comm_size(node, &g_world.local_size);
+  {  // default threads: this rank's CPUs divided among the node's ranks bound to overlapping CPUs (all of them when
+     // the launcher did not bind, one when it bound each rank to its own cores), unless MRIGAN_THREADS / --threads chose
+    cpu_set_t mine;
+    CPU_ZERO(&mine);
+    if (sched_getaffinity(0, sizeof mine, &mine) == 0) {
+      std::vector<cpu_set_t> all((size_t)g_world.local_size);
+      mpi_check(MPI_Allgather(&mine, (int)sizeof mine, MPI_BYTE, all.data(), (int)sizeof mine, MPI_BYTE, node), "MPI_Allgather(affinity)");
+      int sharing = 0;
+      for (cpu_set_t& other : all) {
+        cpu_set_t both;
+        CPU_AND(&both, &mine, &other);
+        sharing += CPU_COUNT(&both) > 0;
+      }
+      share_cores(CPU_COUNT(&mine), sharing);
+    }
+  }
 
   // Every rank must agree on the device and transport before anything rank-local can throw, or the others hang.
   char host[256] = {0};

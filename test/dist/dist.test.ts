@@ -3,6 +3,7 @@
 // Skipped when mpirun is missing or the addon has no MPI (the node-gyp build). OMPI_ALLOW_RUN_AS_ROOT* and --oversubscribe: CI runs as root on 2 cores.
 import { expect } from 'chai';
 import { spawnSync } from 'child_process';
+import * as os from 'os';
 import * as path from 'path';
 import { input } from './worker';
 import { Run, launch, plainEnv, hasMpirun, mpirun, checkCollectives, checkBuckets } from './launch';
@@ -108,6 +109,8 @@ describe('dist: mrigan info shows the world', function () {
   this.timeout(120_000);
   const cli = path.join(__dirname, '..', '..', 'lib', 'cli', 'main.js');
   const env = plainEnv({ OMPI_ALLOW_RUN_AS_ROOT: '1', OMPI_ALLOW_RUN_AS_ROOT_CONFIRM: '1' });
+  const unset = { ...env };  // without plainEnv's MRIGAN_THREADS=1, for the default thread count
+  delete unset.MRIGAN_THREADS;
   it('a plain process: rank 0 of 1, transport none', () => {
     const r = spawnSync(process.execPath, [cli, 'info', '--json'], { env, encoding: 'utf8' });
     expect(r.status, r.stderr).to.equal(0);
@@ -118,5 +121,29 @@ describe('dist: mrigan info shows the world', function () {
     expect(r.status, r.stderr).to.equal(0);
     const rows = r.stdout.trim().split('\n').map((l) => JSON.parse(l)).sort((a, b) => a.rank - b.rank);
     expect(rows.map((o) => [o.rank, o.size, o.localRank, o.localSize, o.transport])).to.deep.equal([[0, 2, 0, 2, 'mpi'], [1, 2, 1, 2, 'mpi']]);
+  });
+  // Default threads: a rank takes its CPUs divided among the node's ranks bound to overlapping CPUs (mpirun binds
+  // each of 2 ranks to its own core: 1 each; unbound: cores / 2), so the ranks' pools never outnumber the cores (each
+  // took all of them before); MRIGAN_THREADS (or --threads) still decides when given.
+  (hasMpirun ? it : it.skip)('2 ranks under mpirun share the cores unless MRIGAN_THREADS says otherwise', () => {
+    const cores = os.availableParallelism();
+    const info = (extra: Record<string, string>, pass: string[]): { rank: number; threads: number }[] => {
+      const r = spawnSync('mpirun', [...mpirun(2).slice(1), ...pass.flatMap((k) => ['-x', k]), process.execPath, cli, 'info', '--json'],
+        { env: { ...unset, ...extra }, encoding: 'utf8', timeout: 90_000 });
+      expect(r.status, r.stderr).to.equal(0);
+      return r.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    };
+    const shared = info({}, []);
+    for (const o of shared) expect(o.threads, `rank ${o.rank}`).to.be.within(1, Math.max(1, Math.floor(cores / 2)));
+    if (cores >= 2) expect(shared[0].threads + shared[1].threads, 'threads of both ranks').to.be.at.most(cores);
+    for (const o of info({ MRIGAN_THREADS: '3' }, ['MRIGAN_THREADS'])) expect(o.threads, `rank ${o.rank}, MRIGAN_THREADS=3`).to.equal(3);
+  });
+  it('a plain process takes the cores it may run on (taskset -c 0: one thread)', function () {
+    if (spawnSync('taskset', ['--version']).status !== 0) this.skip();
+    const all = spawnSync(process.execPath, [cli, 'info', '--json'], { env: unset, encoding: 'utf8' });
+    expect(JSON.parse(all.stdout).threads).to.equal(os.availableParallelism());
+    const one = spawnSync('taskset', ['-c', '0', process.execPath, cli, 'info', '--json'], { env: unset, encoding: 'utf8' });
+    expect(one.status, one.stderr).to.equal(0);
+    expect(JSON.parse(one.stdout).threads).to.equal(1);
   });
 });
