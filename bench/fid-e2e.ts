@@ -17,7 +17,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { PNG } from 'pngjs';
 import { writeRandomInception } from '../test/metrics/inception_file';
-import { addonPath } from '../lib/engine/native';
+import { addonLine } from './addon';
 
 const ROOT = path.join(__dirname, '..', '..');
 
@@ -79,8 +79,7 @@ async function main(): Promise<void> {
     const load1 = os.loadavg();
     const peer = JSON.parse(theirs.out.split('\n').pop()!);
     const rel = Math.abs(ours.fid - theirs.fid) / Math.abs(theirs.fid);
-    const addon = addonPath();
-    console.log(`addon ${addon} (built ${fs.existsSync(addon) ? fs.statSync(addon).mtime.toISOString() : 'missing'})`);
+    console.log(addonLine());
     console.log(`N = ${n} + ${n} PNGs 256×256, threads ${threads}, batch ${batch}; load average before ${load0.map((x) => x.toFixed(1)).join(' ')}, after ${load1.map((x) => x.toFixed(1)).join(' ')}`);
     console.log('| side | wall s | CPU s | img/s (wall) | img/CPU-s | FID |');
     console.log('|---|---|---|---|---|---|');

@@ -23,6 +23,7 @@ import {
 } from '../lib/engine';
 import { native } from '../lib/engine/native';
 import { sampleMs } from './timing';
+import { addonLine } from './addon';
 
 type Kind = 'conv' | 'convT' | 'dense';
 // name, kind, in channels, out channels, input size, kernel, stride, padding — same list as bench/reference/ops.py.
@@ -173,6 +174,7 @@ async function main(): Promise<void> {
     console.log(JSON.stringify({ mrigan: { threads, gemm, blas: info.blas }, torch: torch ? torch.info : null, rounds, rows }));
     return;
   }
+  console.log(addonLine());
   console.log(`mrigan CPU: ${threads} threads, GEMM ${gemm}, conv kernel ${native().convTuning().kernel}${native().convTuning().winoTile ? ` (Winograd tile ${native().convTuning().winoTile})` : ''}; PyTorch: ${torch ? `${torch.info.torch}, ${torch.info.threads} threads` : 'skipped'}; best of ${rounds} alternating rounds`);
   console.log('| layer | shape (batch x C x H x W) | pass | mrigan ms | GFLOP/s | PyTorch ms | GFLOP/s | ratio |');
   console.log('|---|---|---|---:|---:|---:|---:|---:|');

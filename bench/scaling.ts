@@ -7,6 +7,7 @@
 import { spawnSync } from 'child_process';
 import * as os from 'os';
 import * as path from 'path';
+import { addonLine } from './addon';
 
 const args = process.argv.slice(2).filter((a) => !a.startsWith('--'));
 const [size, batch, iters] = [Number(args[0] ?? 128), Number(args[1] ?? 8), Number(args[2] ?? 4)];
@@ -65,6 +66,7 @@ const one = best.get(`mrigan 1 × ${P}`)!, many = best.get(`mrigan ${P} × 1`)!,
 const ptOne = best.get(`PyTorch 1 × ${P}`);
 const f = (x: number, d = 1) => (Number.isFinite(x) ? x.toFixed(d) : '–');
 
+console.log(addonLine());
 console.log(`DCGAN, dcgan architecture, ${size}×${size}, global batch ${batch}, median of ${iters - 1} iterations after a warm-up, ` +
   `best of ${rounds} round(s); ${os.cpus()[0].model}, ${P} cores, load average ${load0[0].toFixed(1)} at the start, ` +
   `${os.loadavg()[0].toFixed(1)} at the end (1-minute) ` +

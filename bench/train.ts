@@ -11,6 +11,7 @@ import { native } from '../lib/engine/native';
 import { Trainer, memorySource } from '../lib/train/run';
 import { resolveConfig, GanModel } from '../lib/train/config';
 import { Arch, ImageSize } from '../lib/models';
+import { addonLine } from './addon';
 
 const args = process.argv.slice(2).filter((a) => !a.startsWith('--'));
 const size = Number(args[0] ?? 256) as ImageSize;
@@ -54,6 +55,7 @@ function theirs(batch: number): Map<string, number> {
 (async () => {
   // The GEMM and conv kernels in use (engineInfo().blas is only the BLAS linked at build time).
   const kernels = `GEMM ${native().gemmBackend()}, conv kernel ${native().convTuning().kernel}`;
+  console.log(addonLine());
   console.log(`training iterations at ${size}×${size}, ${threads} threads (${kernels}); best of ${reps} after a warm-up, ${rounds} alternating round(s)`);
   console.log('| model | arch | batch | mrigan img/s | PyTorch img/s | mrigan / PyTorch |\n|---|---|---|---|---|---|');
   // Rounds alternate the two sides (round r runs the peer first when r is even, mrigan first when odd) and each side
