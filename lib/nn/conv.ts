@@ -70,9 +70,13 @@ export class Conv2d extends LayerBase {
 
   backward(dy: Tensor): Tensor {
     const x = this.need(this.x, 'backward');
+    this.paramGrads(dy, x);
+    return conv2dBackwardData(dy, this.weight.value, x.shape, this.opts());
+  }
+  backwardParams(dy: Tensor): void { this.paramGrads(dy, this.need(this.x, 'backwardParams')); }
+  private paramGrads(dy: Tensor, x: Tensor): void {
     conv2dBackwardWeight(dy, x, this.weight.grad, this.opts());
     if (this.bias) biasGrad(dy, this.bias.grad);
-    return conv2dBackwardData(dy, this.weight.value, x.shape, this.opts());
   }
 
   // Linear in x: ẏ = W ẋ; W̄ += ȳ xᵀ + ẏ̄ ẋᵀ; b̄ += ȳ (docs/design.md §5).
@@ -158,10 +162,13 @@ export class ConvTranspose2d extends LayerBase {
   }
 
   backward(dy: Tensor): Tensor {
-    const x = this.need(this.x, 'backward');
+    this.paramGrads(dy, this.need(this.x, 'backward'));
+    return convTranspose2dBackwardData(dy, this.weight.value, this.opts());
+  }
+  backwardParams(dy: Tensor): void { this.paramGrads(dy, this.need(this.x, 'backwardParams')); }
+  private paramGrads(dy: Tensor, x: Tensor): void {
     convTranspose2dBackwardWeight(dy, x, this.weight.grad, this.opts());
     if (this.bias) biasGrad(dy, this.bias.grad);
-    return convTranspose2dBackwardData(dy, this.weight.value, this.opts());
   }
 
   // Linear in x, as Conv2d.

@@ -25,10 +25,13 @@ export class Dense extends LayerBase {
   }
 
   backward(dy: Tensor): Tensor {
-    const x = this.need(this.x, 'backward');
+    this.paramGrads(dy, this.need(this.x, 'backward'));
+    return denseBackwardData(dy, this.weight.value);
+  }
+  backwardParams(dy: Tensor): void { this.paramGrads(dy, this.need(this.x, 'backwardParams')); }
+  private paramGrads(dy: Tensor, x: Tensor): void {
     denseBackwardWeight(dy, x, this.weight.grad);
     if (this.bias) biasGrad(dy, this.bias.grad);
-    return denseBackwardData(dy, this.weight.value);
   }
 
   // Linear in x: ẏ = ẋ Wᵀ; W̄ += ȳᵀx + ẏ̄ᵀẋ; b̄ += ȳ.

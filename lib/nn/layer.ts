@@ -62,6 +62,13 @@ export interface Layer {
   jvp(xdot: Tensor): Tensor;
   /** Input gradient only, Jᵀ dy at the cached primal; parameter grads untouched. */
   backwardData(dy: Tensor): Tensor;
+  /**
+   * Optional: parameter grads only (accumulating), at the cached primal, so that backward(dy) = backwardParams(dy)
+   * then backwardData(dy). Layers whose parameter grads do not depend on their input gradient (conv, dense) have it:
+   * Sequential.backward then hands their parameters to onReady before computing the input gradient, and a
+   * data-parallel all-reduce of them overlaps that work.
+   */
+  backwardParams?(dy: Tensor): void;
   /** Adjoints of (x, ẋ) from those of (y, ẏ) at the cached primal and tangent; parameter grads accumulate. */
   pairBackward(ybar: Tensor | null, ydotbar: Tensor, need?: PairNeeds): PairResult;
   /** Frees the tangent cache of the last jvp (release() does too). */

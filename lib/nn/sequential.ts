@@ -80,18 +80,26 @@ export class Sequential extends LayerBase {
   }
 
   /**
-   * Back-propagates dy. `onReady`, when given, is called after each layer's backward with that layer's parameters,
-   * whose grads are then final for this pass (last layer first): data-parallel training starts reducing them while
-   * the layers below are still working.
+   * Back-propagates dy. `onReady`, when given, is called with each layer's parameters as soon as their grads are
+   * final for this pass (last layer first): data-parallel training starts reducing them while the layers below are
+   * still working. A layer with backwardParams (conv, dense) hands them over before computing its input gradient,
+   * so their reduction overlaps that too; the others after their backward.
    */
   backward(dy: Tensor, onReady?: (params: Param[]) => void): Tensor {
     let g = dy;
     for (let i = this.layers.length - 1; i >= 0; i--) {
       const l = this.layers[i];
-      const gi = l instanceof Sequential ? l.backward(g, onReady) : l.backward(g);
+      const own = onReady && !(l instanceof Sequential) && l.params().length > 0;
+      let gi: Tensor;
+      if (l instanceof Sequential) gi = l.backward(g, onReady);
+      else if (own && l.backwardParams) {
+        l.backwardParams(g);
+        onReady!(l.params());
+        gi = l.backwardData(g);
+      } else gi = l.backward(g);
       if (g !== dy) g.dispose();
       g = gi;
-      if (onReady && !(l instanceof Sequential) && l.params().length) onReady(l.params());
+      if (own && !l.backwardParams) onReady!(l.params());
     }
     return g === dy ? dy.reshape(dy.shape) : g;
   }

@@ -2,7 +2,7 @@
 // propagation, ownership of intermediates, the summary table.
 import { expect } from 'chai';
 import { Tensor, Rng } from '../../lib/engine';
-import { Sequential, Conv2d, BatchNorm2d, LeakyReLU, Flatten, Dense, Tanh, Dropout } from '../../lib/nn';
+import { Sequential, Conv2d, ConvTranspose2d, BatchNorm2d, LeakyReLU, Flatten, Dense, Tanh, Dropout } from '../../lib/nn';
 import * as R from './ref';
 
 const build = (): Sequential => new Sequential([
@@ -66,5 +66,35 @@ describe('nn Sequential', () => {
     expect(s).to.match(/0\s+Conv2d\(2→3, k3 s2 p1\)\s+\[8, 3, 2, 2\]\s+57/);
     expect(s).to.match(/4\s+Flatten\s+\[8, 12\]/);
     expect(s).to.match(/total parameters: 89$/);
+  });
+
+  it('backward with onReady: conv / dense parameters are handed over before their input gradient, with the same bits', () => {
+    const m = new Sequential([
+      new Conv2d(2, 4, 3, { stride: 2, padding: 1 }), new BatchNorm2d(4), new LeakyReLU(0.2),
+      new ConvTranspose2d(4, 3, 4, { stride: 2, padding: 1 }), new Flatten(), new Dense(3 * 8 * 8, 2),
+    ]);
+    const rng = new Rng(11, 2);
+    const x = rng.normal([2, 2, 8, 8]), dy = rng.normal([2, 2]);
+    const run = (onReady?: (ps: unknown[]) => void): Float32Array[] => {
+      m.zeroGrad();
+      m.forward(x).dispose();
+      const dx = m.backward(dy, onReady as never);
+      const out = [dx.toFloat32Array(), ...m.params().map((p) => p.grad.toFloat32Array())];
+      dx.dispose();
+      return out;
+    };
+    const plain = run();
+    const log: string[] = [];
+    m.layers.forEach((l, i) => {
+      const bd = l.backwardData.bind(l);
+      l.backwardData = (g) => { log.push(`data ${i}`); return bd(g); };
+    });
+    const ready = run((ps) => log.push(`ready ${m.layers.findIndex((l) => l.params()[0] === ps[0])}`));
+    // last layer first; 0, 3, 5 (conv, conv-transpose, dense) before their input gradient, 1 (BatchNorm) after its backward
+    expect(log).to.deep.equal(['ready 5', 'data 5', 'ready 3', 'data 3', 'ready 1', 'ready 0', 'data 0']);
+    ready.forEach((a, i) => expect(Buffer.compare(Buffer.from(a.buffer), Buffer.from(plain[i].buffer)), `output ${i}`).to.equal(0));
+    x.dispose();
+    dy.dispose();
+    m.dispose();
   });
 });
