@@ -134,7 +134,10 @@ describe('conv2d direct kernels (CPU, channel-blocked)', () => {
     expect(pick({ ...base, name: 'k4 s2, 32→8 (k < 16)', c: 32, k: 8 })).to.deep.equal(['gemm', 'gemm']);
   }));
 
-  it('rejects an unknown kernel name', () => {
+  it('rejects an unknown kernel name or Winograd tile', () => {
     expect(() => native().convTuning({ kernel: 'fast' })).to.throw(/convTuning: kernel must be 'auto', 'gemm', 'direct' or 'wino'/);
+    expect(() => native().convTuning({ winoTile: 5 })).to.throw(/convTuning: winoTile must be 0, 3 or 4/);
+    expect(() => native().convTuning({ winoTile: 2.5 })).to.throw(/convTuning: winoTile must be an integer >= 0/);
+    expect(native().convTuning().winoTile, 'a rejected call changes nothing').to.equal(0);
   });
 });
