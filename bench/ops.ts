@@ -175,7 +175,8 @@ async function main(): Promise<void> {
     return;
   }
   console.log(addonLine());
-  console.log(`mrigan CPU: ${threads} threads, GEMM ${gemm}, conv kernel ${native().convTuning().kernel}${native().convTuning().winoTile ? ` (Winograd tile ${native().convTuning().winoTile})` : ''}; PyTorch: ${torch ? `${torch.info.torch}, ${torch.info.threads} threads` : 'skipped'}; best of ${rounds} alternating rounds`);
+  const tune = native().convTuning();
+  console.log(`mrigan CPU: ${threads} threads, GEMM ${gemm}, conv kernel ${tune.kernel}${tune.winoTile ? ` (Winograd tile ${tune.winoTile})` : ''}; PyTorch: ${torch ? `${torch.info.torch}, ${torch.info.threads} threads` : 'skipped'}; best of ${rounds} alternating rounds`);
   console.log('| layer | shape (batch x C x H x W) | pass | mrigan ms | GFLOP/s | PyTorch ms | GFLOP/s | ratio |');
   console.log('|---|---|---|---:|---:|---:|---:|---:|');
   let sumM = 0, sumT = 0;

@@ -22,25 +22,7 @@ static int bound_cores() {
   return std::max(1, CPU_COUNT(&set));
 }
 
-static int g_threads = [] {
-  int n = bound_cores();
-  if (const char* e = std::getenv("MRIGAN_THREADS")) {
-    int v = std::atoi(e);
-    if (v > 0) {
-      n = v;
-      g_chosen = true;
-    }
-  }
-  if (n < 1) n = 1;
-  omp_set_num_threads(n);
-  omp_set_max_active_levels(1);
-#ifdef MRIGAN_OPENBLAS
-  openblas_set_num_threads(n);
-#endif
-  return n;
-}();
-
-int num_threads() { return g_threads; }
+static int g_threads = 1;
 
 static void apply(int n) {
   g_threads = n < 1 ? 1 : n;
@@ -50,13 +32,30 @@ static void apply(int n) {
 #endif
 }
 
+// At load: MRIGAN_THREADS, else the CPUs this process may run on.
+static const bool g_loaded = [] {
+  int n = bound_cores();
+  if (const char* e = std::getenv("MRIGAN_THREADS")) {
+    const int v = std::atoi(e);
+    if (v > 0) {
+      n = v;
+      g_chosen = true;
+    }
+  }
+  omp_set_max_active_levels(1);
+  apply(n);
+  return true;
+}();
+
+int num_threads() { return g_threads; }
+
 void set_num_threads(int n) {
   g_chosen = true;
   apply(n);
 }
 
-void share_cores(int cpus, int sharing) {
-  if (!g_chosen) apply(std::max(1, cpus / std::max(1, sharing)));
+void share_cores(int sharing) {
+  if (!g_chosen) apply(std::max(1, bound_cores() / std::max(1, sharing)));
 }
 
 }  // namespace mrigan

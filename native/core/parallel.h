@@ -11,10 +11,10 @@ namespace mrigan {
 
 int num_threads();
 void set_num_threads(int n);  // also marks the count as chosen, so share_cores leaves it
-// A data-parallel rank whose `cpus` bound CPUs are shared with `sharing` ranks of its node (itself included): unless
-// MRIGAN_THREADS or set_num_threads chose the count, take cpus / sharing threads (at least 1), so that ranks never
-// oversubscribe the node's cores.
-void share_cores(int cpus, int sharing);
+// A data-parallel rank whose CPUs (its affinity mask) overlap those of `sharing` ranks of its node, itself included:
+// unless MRIGAN_THREADS or set_num_threads chose the count, take its CPUs / sharing threads (at least 1), so that
+// ranks never oversubscribe the node's cores.
+void share_cores(int sharing);
 
 template <typename F>
 inline void parallel_for(int64_t n, F&& f) {

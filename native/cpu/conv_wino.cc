@@ -26,7 +26,7 @@
 // transposes); elsewhere the direct and GEMM kernels take these layers.
 #include <algorithm>
 #include <cstring>
-#include <vector>
+#include <type_traits>
 
 #include "core/parallel.h"
 #include "cpu/blocked.h"
@@ -39,7 +39,7 @@ namespace mrigan::cpu {
 namespace {
 
 // Scratch slots: past those of conv.cc (0–5), conv_direct (8–13) and gemm.cc (14, 15).
-enum Slot { kIn = 16, kOut = 17, kU = 18, kV = 19, kM = 20, kSlotGemmA = 21, kSlotGemmB = 22 };
+enum Slot { kIn = 16, kOut = 17, kU = 18, kV = 19, kM = 20, kSlotGemmA = 21, kSlotGemmB = 22, kPack = 23 };
 
 int64_t round_up(int64_t a, int64_t m) { return (a + m - 1) / m * m; }
 
@@ -132,8 +132,7 @@ void pack_weights(float* U, int64_t rows, int64_t X, G&& g_of) {
   const int64_t Rq = round_up(rows, MR), strips = Rq / MR, slices = (X + KC - 1) / KC;
   parallel_for(slices * strips, [&](int64_t it) {
     const int64_t pc = it / strips * KC, kc = std::min<int64_t>(KC, X - pc), r0 = it % strips * MR;
-    thread_local std::vector<float> buf;
-    buf.resize((size_t)(F::NT * MR * KC));
+    float* buf = scratch(kPack, F::NT * MR * KC);  // this thread's
     for (int64_t x = pc; x < pc + kc; ++x)
       for (int64_t r = r0; r < r0 + MR; ++r) {
         float g[2][2], u[F::NT] = {};
@@ -147,10 +146,10 @@ void pack_weights(float* U, int64_t rows, int64_t X, G&& g_of) {
           }
           for (int a = 0; a < F::A; ++a) F::g2(t[a], u + a * F::A);
         }
-        for (int e = 0; e < F::NT; ++e) buf[(size_t)(e * MR * kc + (x - pc) * MR + (r - r0))] = u[e];
+        for (int e = 0; e < F::NT; ++e) buf[e * MR * kc + (x - pc) * MR + (r - r0)] = u[e];
       }
     for (int e = 0; e < F::NT; ++e)
-      std::memcpy(U + e * X * Rq + pc * Rq + r0 * kc, buf.data() + e * MR * kc, sizeof(float) * (size_t)(MR * kc));
+      std::memcpy(U + e * X * Rq + pc * Rq + r0 * kc, buf + e * MR * kc, sizeof(float) * (size_t)(MR * kc));
   });
 }
 
@@ -213,10 +212,11 @@ void transform_out(const float* ms, int64_t tstride, int nrows, int tiles, Put&&
   }
 }
 
-// A strip's V_t and M_t lie tstride(·) floats apart: 1 KB more than their size (a multiple of 4 KB), so that the NT
-// runs the transforms walk side by side do not all fall into the same L1 sets (no gain was measurable on D4; it
-// rules the conflict out).
-inline int64_t tstride(int64_t rows) { return rows * NR + 256; }
+// The NT planes of V and M (a strip's, or the weight gradient's blocks) lie tplane(size) floats apart: 1 KB more than
+// their size (a multiple of 4 KB), so that the NT runs the transforms walk side by side do not all fall into the same
+// L1 sets (no gain was measurable on D4; it rules the conflict out).
+inline int64_t tplane(int64_t floats) { return floats + 256; }
+inline int64_t tstride(int64_t rows) { return tplane(rows * NR); }
 
 // M_t = U_t · V_t for t < NT on one strip: U as pack_weights leaves it (rows × X), V_t at vs + t·tstride(X), M_t at
 // ms + t·tstride(rows).
@@ -380,7 +380,7 @@ void backward_weight_m(const float* dy, const float* x, float* dw, const ConvSha
   float* db = scratch(kOut, gd.floats());
   to_blocked(x, gx, xb, num_threads() > 1);
   to_blocked(dy, gd, db, num_threads() > 1);
-  const int64_t vt = TB * X + 256, yt = TB * Kp + 256;  // plane strides, 1 KB past a multiple of 4 KB (tstride)
+  const int64_t vt = tplane(TB * X), yt = tplane(TB * Kp);
   float* V = scratch(kV, NT * vt);  // [t][tile][4·Cp]
   float* Y = scratch(kU, NT * yt);  // [t][tile][Kp]
   float* S = scratch(kM, NT * s.k * X);   // [t][K][4·Cp]
@@ -481,8 +481,6 @@ bool wino_applies(const ConvShape& s) {
 #endif
 }
 
-enum Pass { kForward, kBackwardData, kWeightGrad };
-
 // 4·Cp·K, the size of the 2×2 conv's weights (times NT once transformed).
 static int64_t weight_floats(const ConvShape& s) { return 4 * round_up(s.c, 16) * s.k; }
 
@@ -501,6 +499,9 @@ bool wino_chosen(const ConvShape& s) {
   return k == kConvWino || wino_pays(s);
 }
 
+#if defined(__AVX512F__)
+enum Pass { kForward, kBackwardData, kWeightGrad };
+
 // The tile per pass (same bench): F(4×4) does 25 products per 16 outputs against F(3×3)'s 16 per 9 and fits the
 // 16×16…128×128 outputs without cut tiles, but its strip is 25/16 the size. It wins the forward pass where the
 // weights are small (D2, D3: 15.5 / 12.6 ms against 16.9 / 13.6) and every weight gradient (D2–D4, G4–G6: 3–8 %);
@@ -512,40 +513,32 @@ static int tile_for(const ConvShape& s, Pass pass) {
   return pass == kForward && weight_floats(s) <= 32768 ? 4 : 3;
 }
 
+// f(std::integral_constant<int, M>) for the tile M of this pass.
+template <class F>
+void with_tile(const ConvShape& s, Pass pass, F&& f) {
+  if (tile_for(s, pass) == 4) f(std::integral_constant<int, 4>{});
+  else f(std::integral_constant<int, 3>{});
+}
+
 bool conv_wino_forward(const float* x, const float* w, const float* bias, float* y, const ConvShape& s, bool leaky, float slope) {
-#if !defined(__AVX512F__)
-  (void)x; (void)w; (void)bias; (void)y; (void)s; (void)leaky; (void)slope;
-  return false;
-#else
   if (!wino_chosen(s)) return false;
-  if (tile_for(s, kForward) == 4) forward_m<4>(x, w, bias, y, s, leaky, slope);
-  else forward_m<3>(x, w, bias, y, s, leaky, slope);
+  with_tile(s, kForward, [&](auto m) { forward_m<decltype(m)::value>(x, w, bias, y, s, leaky, slope); });
   return true;
-#endif
 }
-
 bool conv_wino_backward_data(const float* dy, const float* w, float* dx, const ConvShape& s) {
-#if !defined(__AVX512F__)
-  (void)dy; (void)w; (void)dx; (void)s;
-  return false;
-#else
   if (!wino_chosen(s)) return false;
-  if (tile_for(s, kBackwardData) == 4) backward_data_m<4>(dy, w, dx, s);
-  else backward_data_m<3>(dy, w, dx, s);
+  with_tile(s, kBackwardData, [&](auto m) { backward_data_m<decltype(m)::value>(dy, w, dx, s); });
   return true;
-#endif
 }
-
 bool conv_wino_backward_weight(const float* dy, const float* x, float* dw, const ConvShape& s) {
-#if !defined(__AVX512F__)
-  (void)dy; (void)x; (void)dw; (void)s;
-  return false;
-#else
   if (!wino_chosen(s)) return false;
-  if (tile_for(s, kWeightGrad) == 4) backward_weight_m<4>(dy, x, dw, s);
-  else backward_weight_m<3>(dy, x, dw, s);
+  with_tile(s, kWeightGrad, [&](auto m) { backward_weight_m<decltype(m)::value>(dy, x, dw, s); });
   return true;
-#endif
 }
+#else  // no AVX-512: the direct and GEMM kernels take every layer
+bool conv_wino_forward(const float*, const float*, const float*, float*, const ConvShape&, bool, float) { return false; }
+bool conv_wino_backward_data(const float*, const float*, float*, const ConvShape&) { return false; }
+bool conv_wino_backward_weight(const float*, const float*, float*, const ConvShape&) { return false; }
+#endif
 
 }  // namespace mrigan::cpu

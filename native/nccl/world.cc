@@ -291,17 +291,16 @@ const World& init(Device want) {
      // the launcher did not bind, one when it bound each rank to its own cores), unless MRIGAN_THREADS / --threads chose
     cpu_set_t mine;
     CPU_ZERO(&mine);
-    if (sched_getaffinity(0, sizeof mine, &mine) == 0) {
-      std::vector<cpu_set_t> all((size_t)g_world.local_size);
-      mpi_check(MPI_Allgather(&mine, (int)sizeof mine, MPI_BYTE, all.data(), (int)sizeof mine, MPI_BYTE, node), "MPI_Allgather(affinity)");
-      int sharing = 0;
-      for (cpu_set_t& other : all) {
-        cpu_set_t both;
-        CPU_AND(&both, &mine, &other);
-        sharing += CPU_COUNT(&both) > 0;
-      }
-      share_cores(CPU_COUNT(&mine), sharing);
+    const bool known = sched_getaffinity(0, sizeof mine, &mine) == 0;  // every rank joins the collective either way
+    std::vector<cpu_set_t> all((size_t)g_world.local_size);
+    mpi_check(MPI_Allgather(&mine, (int)sizeof mine, MPI_BYTE, all.data(), (int)sizeof mine, MPI_BYTE, node), "MPI_Allgather(affinity)");
+    int sharing = 0;
+    for (cpu_set_t& other : all) {
+      cpu_set_t both;
+      CPU_AND(&both, &mine, &other);
+      sharing += CPU_COUNT(&both) > 0;
     }
+    if (known) share_cores(sharing);
   }
 
   // Every rank must agree on the device and transport before anything rank-local can throw, or the others hang.
